@@ -1,0 +1,72 @@
+"""Run code inside one tenant's schema, and fail closed when no tenant is given.
+
+Celery tasks and Channels consumers carry the schema name explicitly and enter it here. Nothing
+falls back to the public schema silently: tenant data is never read from the wrong place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import wraps
+from typing import ParamSpec, TypeVar
+
+from django.db import connection
+from django_tenants.utils import get_public_schema_name, tenant_context
+
+from apps.core.errors import TenantContextRequired
+
+from .models import Tenant
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def tenant_for_schema(schema_name: str | None) -> Tenant:
+    """The active tenant owning `schema_name`; the public schema and unknown names are refused."""
+    if not schema_name or schema_name == get_public_schema_name():
+        raise TenantContextRequired("a tenant schema name is required for tenant-scoped work")
+    try:
+        return Tenant.objects.get(schema_name=schema_name, is_active=True)
+    except Tenant.DoesNotExist:
+        raise TenantContextRequired(f"no active tenant with schema {schema_name!r}") from None
+
+
+@contextmanager
+def in_tenant(schema_name: str | None) -> Iterator[Tenant]:
+    """Enter the tenant's schema for the block and restore the previous one afterwards."""
+    tenant = tenant_for_schema(schema_name)
+    with tenant_context(tenant):
+        yield tenant
+
+
+def active_schema_name() -> str:
+    """The schema the default connection is set to (django-tenants keeps it on the connection)."""
+    return str(getattr(connection, "schema_name", get_public_schema_name()))
+
+
+def reset_to_public_schema() -> None:
+    connection.set_schema_to_public()  # type: ignore[attr-defined]
+
+
+def current_tenant_schema() -> str:
+    """The schema of the tenant this connection serves; raises outside any tenant."""
+    schema_name = active_schema_name()
+    if not schema_name or schema_name == get_public_schema_name():
+        raise TenantContextRequired("this code must run inside a tenant (see apps.tenants.context.in_tenant)")
+    return schema_name
+
+
+def runs_in_tenant(function: Callable[P, R]) -> Callable[P, R]:
+    """Decorate a Celery task body that takes `schema_name=` so it runs in that tenant.
+
+    Tasks carry the schema name, never a tenant object, because arguments cross a broker.
+    """
+
+    @wraps(function)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        schema_name = kwargs.get("schema_name")
+        with in_tenant(schema_name if isinstance(schema_name, str) else None):
+            return function(*args, **kwargs)
+
+    return wrapper

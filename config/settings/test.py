@@ -1,0 +1,19 @@
+"""Tests: the services `make test` starts on free ports (var/test/services.env)."""
+
+from .environment import read_env_files
+
+read_env_files("test")
+
+from .base import *  # noqa: E402,F403
+from .base import DATABASE_URL, NEO4J_URI, REDIS_URL  # noqa: E402
+
+if not (DATABASE_URL and REDIS_URL and NEO4J_URI):
+    # Never let a test run (or skip) without the real services: say how to start them.
+    raise RuntimeError(
+        "Test services are not configured: run `make test`, or start them with "
+        "`.venv/bin/python docker/embedded/devservices.py up --profile test`."
+    )
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed only; never in production
+DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
+LOGGING = {**LOGGING, "root": {"handlers": ["console"], "level": "WARNING"}}  # noqa: F405

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# `make run`: a Celery worker in the background and daphne in the foreground; Ctrl-C stops both.
+set -euo pipefail
+port="${1:-8000}"
+cd "$(dirname "$0")/.."
+mkdir -p var/dev
+.venv/bin/celery -A config.celery_app worker -Q default,ingestion --concurrency 2 --loglevel INFO \
+    >var/dev/celery-worker.log 2>&1 &
+worker=$!
+trap 'kill $worker 2>/dev/null; wait $worker 2>/dev/null' EXIT INT TERM
+echo "celery worker pid $worker (log: var/dev/celery-worker.log)"
+.venv/bin/daphne -b 127.0.0.1 -p "$port" config.asgi:application

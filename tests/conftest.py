@@ -1,0 +1,61 @@
+"""Fixtures shared by the whole suite: two tenants with look-alike data, and helpers to enter them.
+
+The tenants are created once per session (creating a schema runs its migrations); every test then
+runs inside a transaction that is rolled back, so tenants persist while test data does not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from django_tenants.utils import schema_context
+
+from apps.tenants.context import reset_to_public_schema
+from apps.tenants.models import Tenant
+from apps.tenants.services import ProvisionedTenant, portal_tenant_provision, public_tenant_ensure
+
+TENANT_SCHEMAS = ("alpha", "beta")
+
+
+@pytest.fixture(scope="session")
+def provisioned_tenants(django_db_setup, django_db_blocker) -> dict[str, ProvisionedTenant]:
+    with django_db_blocker.unblock():
+        public_tenant_ensure(domain="testserver")
+        return {
+            schema: portal_tenant_provision(
+                schema_name=schema,
+                domain=f"{schema}.localhost",
+                admin_email=f"admin@{schema}.example.com",
+                name=schema.title(),
+            )
+            for schema in TENANT_SCHEMAS
+        }
+
+
+@pytest.fixture
+def tenant_alpha(provisioned_tenants, db) -> Tenant:
+    return provisioned_tenants["alpha"].tenant
+
+
+@pytest.fixture
+def tenant_beta(provisioned_tenants, db) -> Tenant:
+    return provisioned_tenants["beta"].tenant
+
+
+@pytest.fixture(autouse=True)
+def _reset_schema_after_test() -> Iterator[None]:
+    yield
+    reset_to_public_schema()
+
+
+@pytest.fixture
+def in_alpha(tenant_alpha) -> Iterator[Tenant]:
+    with schema_context(tenant_alpha.schema_name):
+        yield tenant_alpha
+
+
+@pytest.fixture
+def in_beta(tenant_beta) -> Iterator[Tenant]:
+    with schema_context(tenant_beta.schema_name):
+        yield tenant_beta
