@@ -44,6 +44,9 @@ TENANT_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.admin",
+    "guardian",
+    "apps.documents",
+    "apps.ingestion",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -56,6 +59,12 @@ ROOT_URLCONF = "config.urls_tenant"
 SHOW_PUBLIC_IF_NO_TENANT_FOUND = False
 
 AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "guardian.backends.ObjectPermissionBackend",
+]
+# No guardian "AnonymousUser" row: anonymous visitors hold no permissions at all.
+ANONYMOUS_USER_NAME = None
 
 MIDDLEWARE = [
     # Probes answer on any Host header, before host validation and tenant resolution.
@@ -130,6 +139,45 @@ NEO4J_QUERY_TIMEOUT = env.float("NEO4J_QUERY_TIMEOUT", default=10.0)
 # --- Adapters to outside systems (chosen by dotted path, like EMAIL_BACKEND) --------------------
 GRAPH_STORE_BACKEND = env.str("GRAPH_STORE_BACKEND", default="apps.integrations.graph.neo4j_store.Neo4jGraphStore")
 
+# --- Ingestion ----------------------------------------------------------------------------------
+INGESTION_MAX_UPLOAD_BYTES = env.int("INGESTION_MAX_UPLOAD_BYTES", default=50 * 1024 * 1024)
+# Archives (DOCX) are refused when they would expand past this, or by more than the ratio (zip bombs).
+INGESTION_MAX_UNCOMPRESSED_BYTES = env.int("INGESTION_MAX_UNCOMPRESSED_BYTES", default=200 * 1024 * 1024)
+INGESTION_MAX_COMPRESSION_RATIO = env.int("INGESTION_MAX_COMPRESSION_RATIO", default=100)
+INGESTION_MAX_PDF_PAGES = env.int("INGESTION_MAX_PDF_PAGES", default=2000)
+CHUNK_MAX_TOKENS = env.int("CHUNK_MAX_TOKENS", default=256)
+CHUNK_OVERLAP_TOKENS = env.int("CHUNK_OVERLAP_TOKENS", default=32)
+# Jobs handled by one Celery task: documents are embedded together, so batches stay full.
+INGESTION_JOBS_PER_TASK = env.int("INGESTION_JOBS_PER_TASK", default=16)
+# Dotted paths of callables (ChunkDraft -> ChunkDraft) applied before anything is stored (PII policy).
+INGESTION_TEXT_FILTERS: list[str] = []
+INGESTION_MAX_ATTEMPTS = env.int("INGESTION_MAX_ATTEMPTS", default=5)
+INGESTION_RETRY_BACKOFF_SECONDS = env.float("INGESTION_RETRY_BACKOFF_SECONDS", default=2.0)
+INGESTION_RETRY_BACKOFF_MAX_SECONDS = env.float("INGESTION_RETRY_BACKOFF_MAX_SECONDS", default=120.0)
+
+# --- Embeddings ---------------------------------------------------------------------------------
+EMBEDDER_BACKEND = env.str("EMBEDDER_BACKEND", default="apps.integrations.embeddings.onnx_minilm.OnnxMiniLMEmbedder")
+EMBEDDING_DIMENSIONS = 384
+EMBEDDING_BATCH_SIZE = env.int("EMBEDDING_BATCH_SIZE", default=32)
+EMBEDDING_MAX_TOKENS = env.int("EMBEDDING_MAX_TOKENS", default=256)
+EMBEDDING_THREADS = env.int("EMBEDDING_THREADS", default=0)  # 0: onnxruntime decides
+EMBEDDING_CACHE_TTL_SECONDS = env.int("EMBEDDING_CACHE_TTL_SECONDS", default=24 * 3600)
+# OpenAI-compatible remote embedder (EMBEDDER_BACKEND=apps.integrations.embeddings.remote.OpenAICompatibleEmbedder).
+REMOTE_EMBEDDINGS_URL = env.str("REMOTE_EMBEDDINGS_URL", default="")
+REMOTE_EMBEDDINGS_API_KEY = secret("REMOTE_EMBEDDINGS_API_KEY", default="")
+REMOTE_EMBEDDINGS_MODEL = env.str("REMOTE_EMBEDDINGS_MODEL", default="text-embedding-3-small")
+REMOTE_EMBEDDINGS_TIMEOUT = env.float("REMOTE_EMBEDDINGS_TIMEOUT", default=30.0)
+
+# --- Knowledge graph extraction -----------------------------------------------------------------
+ENTITY_EXTRACTOR_BACKEND = env.str("ENTITY_EXTRACTOR_BACKEND", default="")  # empty: LLM if a key is set, else offline
+ENTITY_MAX_PER_CHUNK = env.int("ENTITY_MAX_PER_CHUNK", default=12)
+
+# --- LLM ----------------------------------------------------------------------------------------
+ANTHROPIC_API_KEY = secret("ANTHROPIC_API_KEY", default="")
+ANTHROPIC_BASE_URL = env.str("ANTHROPIC_BASE_URL", default="")  # tests point this at a local fake server
+ANTHROPIC_MODEL = env.str("ANTHROPIC_MODEL", default="claude-sonnet-4-5")
+ANTHROPIC_TIMEOUT = env.float("ANTHROPIC_TIMEOUT", default=30.0)
+
 # --- Health -------------------------------------------------------------------------------------
 # Critical dependencies make /health/ready 503 and stop a production start; optional ones only
 # mark the portal degraded (answers still work without cache or graph).
@@ -141,7 +189,7 @@ CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = "django-db"
 CELERY_RESULT_EXTENDED = True
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_ROUTES = {"apps.ingestion.tasks.*": {"queue": "ingestion"}}
+CELERY_TASK_ROUTES = {"apps.ingestion.tasks.ingest_jobs": {"queue": "ingestion"}}
 # A task is acknowledged only after it ran, so a killed worker's task goes to another worker.
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

@@ -6,6 +6,7 @@ read_env_files("test")
 
 from .base import *  # noqa: E402,F403
 from .base import DATABASE_URL, NEO4J_URI, REDIS_URL  # noqa: E402
+from .environment import env  # noqa: E402
 
 if not (DATABASE_URL and REDIS_URL and NEO4J_URI):
     # Never let a test run (or skip) without the real services: say how to start them.
@@ -17,3 +18,10 @@ if not (DATABASE_URL and REDIS_URL and NEO4J_URI):
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed only; never in production
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
 LOGGING = {**LOGGING, "root": {"handlers": ["console"], "level": "WARNING"}}  # noqa: F405
+
+# Parallel test runs on one machine (several checkouts, helpers) each get their own database.
+DATABASES["default"]["TEST"] = {"NAME": env.str("PORTAL_TEST_DB_NAME", default="test_portal")}  # noqa: F405
+
+# Tasks run in-process unless a test starts a real worker (tests/support/celery_worker.py).
+CELERY_TASK_ALWAYS_EAGER = True
+CELERY_TASK_EAGER_PROPAGATES = True

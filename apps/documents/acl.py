@@ -1,0 +1,55 @@
+"""ACL principals: the strings that connect users to the documents they may view.
+
+A user holds `tenant:all`, `user:<id>`, `group:<id>` for each group, and `role:superuser` if they
+are a superuser. A document's ACL lists the principals that may view it. A chunk is visible when
+the two lists overlap, a test PostgreSQL (`&&` on a GIN-indexed array) and Cypher can both run.
+"""
+
+from __future__ import annotations
+
+from django.contrib.contenttypes.models import ContentType
+from guardian.models import GroupObjectPermission, UserObjectPermission
+
+from apps.accounts.models import User
+
+from .models import Document
+
+TENANT_WIDE = "tenant:all"
+SUPERUSER = "role:superuser"
+VIEW_PERMISSION = "view_document"
+
+
+def user_principal(user_id: int) -> str:
+    return f"user:{user_id}"
+
+
+def group_principal(group_id: int) -> str:
+    return f"group:{group_id}"
+
+
+def principals_for_user(user: User) -> list[str]:
+    """Sorted, so the list can be part of a cache key. Inactive or anonymous users hold nothing."""
+    if not user.is_authenticated or not user.is_active:
+        return []
+    principals = {TENANT_WIDE, user_principal(user.pk)}
+    principals.update(group_principal(group_id) for group_id in user.groups.values_list("id", flat=True))
+    if user.is_superuser:
+        principals.add(SUPERUSER)
+    return sorted(principals)
+
+
+def acl_for_document(document: Document) -> list[str]:
+    """Who may view the document, read from django-guardian's tables (the source of truth)."""
+    content_type = ContentType.objects.get_for_model(Document)
+    grants = {"content_type": content_type, "object_pk": str(document.pk), "permission__codename": VIEW_PERMISSION}
+    principals = {SUPERUSER}
+    if document.visible_to_tenant:
+        principals.add(TENANT_WIDE)
+    principals.update(
+        user_principal(user_id) for user_id in UserObjectPermission.objects.filter(**grants).values_list("user_id", flat=True)
+    )
+    principals.update(
+        group_principal(group_id)
+        for group_id in GroupObjectPermission.objects.filter(**grants).values_list("group_id", flat=True)
+    )
+    return sorted(principals)

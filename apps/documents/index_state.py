@@ -1,0 +1,29 @@
+"""The tenant's index version and BM25 corpus statistics (one row per tenant schema).
+
+Every change that can alter a search result (ingest, delete, permission change) bumps the version
+inside its own transaction; cache keys carry the version, so a revoked permission is never served
+from a cache, and the change becomes visible exactly when it commits.
+"""
+
+from __future__ import annotations
+
+from django.db.models import F
+
+from .models import IndexState
+
+
+def index_state_row() -> IndexState:
+    state, _ = IndexState.objects.get_or_create(pk=1)
+    return state
+
+
+def index_version_bump(*, chunk_delta: int = 0, term_delta: int = 0) -> None:
+    """Call inside the transaction that makes the change."""
+    index_state_row()
+    IndexState.objects.filter(pk=1).update(
+        version=F("version") + 1, chunk_count=F("chunk_count") + chunk_delta, term_total=F("term_total") + term_delta
+    )
+
+
+def current_index_version() -> int:
+    return IndexState.objects.filter(pk=1).values_list("version", flat=True).first() or 0

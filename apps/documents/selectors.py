@@ -1,0 +1,34 @@
+"""Reads that respect permissions. Forbidden and missing look the same (both `DoesNotExist`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.db.models import QuerySet
+
+from apps.accounts.models import User
+
+from .acl import principals_for_user
+from .models import Chunk, Document
+
+
+def documents_visible_to(*, user: User) -> QuerySet[Document]:
+    principals = principals_for_user(user)
+    if not principals:
+        return Document.objects.none()
+    return Document.objects.filter(acl__overlap=principals)
+
+
+def document_for_user(*, user: User, document_id: int) -> Document:
+    """The document if the user may view it; raises Document.DoesNotExist otherwise (a 404)."""
+    return documents_visible_to(user=user).get(pk=document_id)
+
+
+def chunks_visible_to(*, principals: list[str], chunk_ids: Iterable[int]) -> QuerySet[Chunk]:
+    """The final check before a chunk reaches a prompt, a source list or a citation."""
+    ids = list(chunk_ids)
+    if not principals or not ids:
+        return Chunk.objects.none()
+    return Chunk.objects.filter(
+        pk__in=ids, acl__overlap=principals, document__status=Document.Status.INDEXED
+    ).select_related("document")

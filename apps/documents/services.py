@@ -1,0 +1,244 @@
+"""Writes on documents, versions, chunks and permissions. Call inside the tenant's schema.
+
+Every permission change recomputes the ACL principals of the document and of all its chunks in
+the same transaction, and bumps the index version, so the next query sees it (invariant 2).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+
+from django.contrib.auth.models import Group
+from django.db import connection, transaction
+from django.db.models import Max, Sum
+from guardian.shortcuts import assign_perm, remove_perm
+
+from apps.accounts.models import User
+
+from .acl import acl_for_document
+from .index_state import index_version_bump
+from .models import Chunk, Document, DocumentVersion, KeywordPosting
+from .signals import document_acl_changed, document_deleted
+
+OWNER_PERMISSIONS = ("view_document", "change_document", "delete_document")
+GRANTABLE_PERMISSIONS = frozenset(OWNER_PERMISSIONS)
+
+
+@dataclass(frozen=True)
+class ChunkToStore:
+    ordinal: int
+    text: str
+    heading_path: list[str]
+    char_start: int
+    char_end: int
+    token_count: int
+    embedding: Sequence[float]
+    # term -> frequency, from the keyword analyzer
+    term_frequencies: dict[str, int] = field(default_factory=dict)
+
+
+def content_hash_of(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@transaction.atomic
+def document_create(
+    *,
+    uploaded_by: User | None,
+    title: str,
+    source: str,
+    visible_to_tenant: bool = False,
+    external_id: str | None = None,
+    metadata: dict | None = None,
+) -> Document:
+    document = Document.objects.create(
+        title=title[:500],
+        source=source[:1000],
+        uploaded_by=uploaded_by,
+        visible_to_tenant=visible_to_tenant,
+        external_id=external_id,
+        metadata=metadata or {},
+    )
+    if uploaded_by is not None:
+        for permission in OWNER_PERMISSIONS:
+            assign_perm(permission, uploaded_by, document)
+    document.acl = acl_for_document(document)
+    document.save(update_fields=["acl"])
+    return document
+
+
+@transaction.atomic
+def document_version_add(
+    *, document: Document, filename: str, data: bytes, declared_media_type: str = "", uploaded_by: User | None
+) -> DocumentVersion:
+    # Lock the document so concurrent uploads of new versions get distinct numbers.
+    Document.objects.select_for_update().filter(pk=document.pk).first()
+    latest = document.versions.aggregate(latest=Max("number"))["latest"] or 0
+    return DocumentVersion.objects.create(
+        document=document,
+        number=latest + 1,
+        filename=filename[:1000],
+        declared_media_type=declared_media_type[:200],
+        content_hash=content_hash_of(data),
+        size_bytes=len(data),
+        content=data,
+        uploaded_by=uploaded_by,
+    )
+
+
+@transaction.atomic
+def document_index_replace(
+    *,
+    document: Document,
+    version: DocumentVersion,
+    chunks: Sequence[ChunkToStore],
+    embedding_model: str,
+    media_type: str,
+    title: str | None = None,
+    metadata: dict | None = None,
+) -> int:
+    """Swap the document's searchable chunks for this version's, all at once.
+
+    Old chunks, their postings and the statistics go in the same transaction as the new ones
+    arrive: a search sees either the old version or the new one, never half of either.
+    """
+    locked = Document.objects.select_for_update().get(pk=document.pk)
+    old_chunk_count, old_term_total = _indexed_totals(locked)
+    Chunk.objects.filter(document=locked).delete()  # cascades to postings
+    acl = acl_for_document(locked)
+    stored = Chunk.objects.bulk_create(
+        [
+            Chunk(
+                document=locked,
+                version=version,
+                ordinal=chunk.ordinal,
+                text=chunk.text,
+                heading_path=chunk.heading_path,
+                char_start=chunk.char_start,
+                char_end=chunk.char_end,
+                token_count=chunk.token_count,
+                embedding=list(chunk.embedding),
+                embedding_model=embedding_model,
+                acl=acl,
+            )
+            for chunk in chunks
+        ],
+        batch_size=500,
+    )
+    postings = [
+        KeywordPosting(term=term, chunk=row, term_frequency=min(frequency, 32767), chunk_length=_length(chunk))
+        for row, chunk in zip(stored, chunks, strict=True)
+        for term, frequency in chunk.term_frequencies.items()
+    ]
+    KeywordPosting.objects.bulk_create(postings, batch_size=5000)
+    new_terms = sum(_length(chunk) for chunk in chunks)
+    locked.current_version = version
+    locked.content_hash = version.content_hash
+    locked.size_bytes = version.size_bytes
+    locked.media_type = media_type
+    locked.status = Document.Status.INDEXED
+    locked.graph_status = Document.GraphStatus.PENDING
+    locked.acl = acl
+    if title:
+        locked.title = title[:500]
+    if metadata:
+        locked.metadata = {**locked.metadata, **metadata}
+    locked.save()
+    index_version_bump(chunk_delta=len(stored) - old_chunk_count, term_delta=new_terms - old_term_total)
+    return len(stored)
+
+
+def _indexed_totals(document: Document) -> tuple[int, int]:
+    """How many chunks and BM25 terms the document adds to the corpus statistics now."""
+    chunk_count = Chunk.objects.filter(document=document).count()
+    term_total = KeywordPosting.objects.filter(chunk__document=document).aggregate(total=Sum("term_frequency"))["total"]
+    return chunk_count, term_total or 0
+
+
+def _length(chunk: ChunkToStore) -> int:
+    return sum(chunk.term_frequencies.values())
+
+
+def document_mark_failed(*, document: Document) -> None:
+    """A document whose first version failed stays out of search; one with an indexed version keeps it."""
+    Document.objects.filter(pk=document.pk, current_version__isnull=True).update(status=Document.Status.FAILED)
+
+
+@transaction.atomic
+def document_delete(*, document: Document) -> None:
+    """Remove the document with its versions, chunks and postings; the graph follows after commit."""
+    locked = Document.objects.select_for_update().get(pk=document.pk)
+    chunk_count, term_total = _indexed_totals(locked)
+    document_id = locked.pk
+    _remove_object_permissions(locked)
+    locked.delete()
+    index_version_bump(chunk_delta=-chunk_count, term_delta=-term_total)
+    transaction.on_commit(
+        partial(document_deleted.send, sender=Document, schema_name=connection.schema_name, document_id=document_id)  # type: ignore[attr-defined]
+    )
+
+
+def _remove_object_permissions(document: Document) -> None:
+    from django.contrib.contenttypes.models import ContentType
+    from guardian.models import GroupObjectPermission, UserObjectPermission
+
+    grants = {"content_type": ContentType.objects.get_for_model(Document), "object_pk": str(document.pk)}
+    UserObjectPermission.objects.filter(**grants).delete()
+    GroupObjectPermission.objects.filter(**grants).delete()
+
+
+def _validate_permissions(permissions: Iterable[str]) -> list[str]:
+    chosen = list(permissions)
+    unknown = set(chosen) - GRANTABLE_PERMISSIONS
+    if unknown or not chosen:
+        raise ValueError(f"unknown permissions: {sorted(unknown)}; choose from {sorted(GRANTABLE_PERMISSIONS)}")
+    return chosen
+
+
+@transaction.atomic
+def document_access_grant(
+    *, document: Document, principal: User | Group, permissions: Iterable[str] = ("view_document",)
+) -> list[str]:
+    for permission in _validate_permissions(permissions):
+        assign_perm(permission, principal, document)
+    return document_acl_refresh(document=document)
+
+
+@transaction.atomic
+def document_access_revoke(
+    *, document: Document, principal: User | Group, permissions: Iterable[str] = OWNER_PERMISSIONS
+) -> list[str]:
+    for permission in _validate_permissions(permissions):
+        remove_perm(permission, principal, document)
+    return document_acl_refresh(document=document)
+
+
+@transaction.atomic
+def document_visibility_set(*, document: Document, visible_to_tenant: bool) -> list[str]:
+    Document.objects.filter(pk=document.pk).update(visible_to_tenant=visible_to_tenant)
+    document.visible_to_tenant = visible_to_tenant
+    return document_acl_refresh(document=document)
+
+
+@transaction.atomic
+def document_acl_refresh(*, document: Document) -> list[str]:
+    """Recompute the ACL from guardian and write it to the document and every chunk, now."""
+    locked = Document.objects.select_for_update().get(pk=document.pk)
+    acl = acl_for_document(locked)
+    Document.objects.filter(pk=locked.pk).update(acl=acl)
+    Chunk.objects.filter(document=locked).update(acl=acl)
+    document.acl = acl
+    index_version_bump()
+    transaction.on_commit(
+        partial(
+            document_acl_changed.send,
+            sender=Document,
+            schema_name=connection.schema_name,  # type: ignore[attr-defined]
+            document_id=locked.pk,
+            acl=acl,
+        )
+    )
+    return acl

@@ -1,0 +1,197 @@
+"""Uploads: validate, store the bytes and a job in one transaction, enqueue after commit.
+
+The upload service lives in ingestion (not documents) so documents never imports ingestion.
+Size and emptiness are refused at once, before anything is written (a 4xx for the API); problems
+found while parsing fail the job with a reason instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from apps.accounts.models import User
+from apps.core.errors import PortalError
+from apps.documents.models import Document, DocumentVersion
+from apps.documents.selectors import documents_visible_to
+from apps.documents.services import document_create, document_version_add
+
+from .models import IngestionJob
+
+
+class UploadRejected(PortalError):
+    """The upload itself is unacceptable; nothing was stored."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class UploadedFile:
+    filename: str
+    data: bytes
+    declared_media_type: str = ""
+    title: str | None = None
+    external_id: str | None = None
+    metadata: dict | None = None
+
+
+def _check_upload(upload: UploadedFile) -> None:
+    if not upload.filename or len(upload.filename) > 1000:
+        raise UploadRejected("invalid_filename", "A file name of 1 to 1000 characters is required.")
+    if not upload.data:
+        raise UploadRejected("empty_file", f"{upload.filename!r} is empty.")
+    limit = settings.INGESTION_MAX_UPLOAD_BYTES
+    if len(upload.data) > limit:
+        raise UploadRejected(
+            "file_too_large",
+            f"{upload.filename!r} is {len(upload.data) / 1_048_576:.1f} MB; the limit is {limit / 1_048_576:.0f} MB.",
+        )
+
+
+def _visible_duplicate(*, uploaded_by: User | None, digest: str) -> Document | None:
+    """An indexed or in-flight document with the same bytes that the uploader can see.
+
+    Documents the uploader cannot see are not reported (that would reveal they exist); the new
+    upload is then indexed as the uploader's own document.
+    """
+    in_flight = DocumentVersion.objects.filter(
+        content_hash=digest,
+        ingestion_jobs__status__in=[IngestionJob.Status.QUEUED, IngestionJob.Status.RUNNING],
+    ).values("document_id")
+    candidates = Document.objects.filter(content_hash=digest, status=Document.Status.INDEXED) | Document.objects.filter(
+        pk__in=in_flight
+    )
+    if uploaded_by is not None:
+        candidates = candidates & documents_visible_to(user=uploaded_by)
+    return candidates.order_by("pk").first()
+
+
+def _skipped_job(*, upload: UploadedFile, uploaded_by: User | None, document: Document, code: str, reason: str):
+    now = timezone.now()
+    return IngestionJob.objects.create(
+        document=document,
+        filename=upload.filename[:1000],
+        size_bytes=len(upload.data),
+        content_hash=hashlib.sha256(upload.data).hexdigest(),
+        status=IngestionJob.Status.SKIPPED,
+        stage="skipped",
+        progress=1.0,
+        error_code=code,
+        error_message=reason,
+        created_by=uploaded_by,
+        started_at=now,
+        finished_at=now,
+    )
+
+
+def _queued_job(*, upload: UploadedFile, uploaded_by: User | None, document: Document, version: DocumentVersion):
+    return IngestionJob.objects.create(
+        document=document,
+        version=version,
+        filename=upload.filename[:1000],
+        size_bytes=len(upload.data),
+        content_hash=version.content_hash,
+        status=IngestionJob.Status.QUEUED,
+        stage="queued",
+        created_by=uploaded_by,
+    )
+
+
+def _upload_one(*, upload: UploadedFile, uploaded_by: User | None, visible_to_tenant: bool) -> IngestionJob:
+    _check_upload(upload)
+    digest = hashlib.sha256(upload.data).hexdigest()
+    existing = Document.objects.filter(external_id=upload.external_id).first() if upload.external_id else None
+    if existing is not None:
+        return _new_version_or_skip(document=existing, upload=upload, uploaded_by=uploaded_by, digest=digest)
+    duplicate = _visible_duplicate(uploaded_by=uploaded_by, digest=digest)
+    if duplicate is not None:
+        reason = f"Skipped: the same content is already in document #{duplicate.pk} ({duplicate.title!r})."
+        return _skipped_job(upload=upload, uploaded_by=uploaded_by, document=duplicate, code="duplicate", reason=reason)
+    document = document_create(
+        uploaded_by=uploaded_by,
+        title=upload.title or upload.filename.rsplit("/", 1)[-1],
+        source=upload.filename,
+        visible_to_tenant=visible_to_tenant,
+        external_id=upload.external_id,
+        metadata=upload.metadata,
+    )
+    version = document_version_add(
+        document=document,
+        filename=upload.filename,
+        data=upload.data,
+        declared_media_type=upload.declared_media_type,
+        uploaded_by=uploaded_by,
+    )
+    return _queued_job(upload=upload, uploaded_by=uploaded_by, document=document, version=version)
+
+
+def _new_version_or_skip(*, document: Document, upload: UploadedFile, uploaded_by: User | None, digest: str):
+    if document.content_hash == digest and document.status == Document.Status.INDEXED:
+        reason = f"Skipped: document #{document.pk} already holds exactly this content."
+        return _skipped_job(upload=upload, uploaded_by=uploaded_by, document=document, code="unchanged", reason=reason)
+    version = document_version_add(
+        document=document,
+        filename=upload.filename,
+        data=upload.data,
+        declared_media_type=upload.declared_media_type,
+        uploaded_by=uploaded_by,
+    )
+    return _queued_job(upload=upload, uploaded_by=uploaded_by, document=document, version=version)
+
+
+def documents_upload(
+    *, uploads: Sequence[UploadedFile], uploaded_by: User | None, visible_to_tenant: bool = False, enqueue: bool = True
+) -> list[IngestionJob]:
+    """Store every upload and its job in one transaction, then enqueue the jobs in batches.
+
+    Raises UploadRejected for the first unacceptable file; then nothing at all is stored.
+    `enqueue=False` leaves the jobs queued for a caller that runs them itself (manage.py ingest).
+    """
+    for upload in uploads:
+        _check_upload(upload)
+    with transaction.atomic():
+        jobs = [_upload_one(upload=u, uploaded_by=uploaded_by, visible_to_tenant=visible_to_tenant) for u in uploads]
+        queued = [job for job in jobs if job.status == IngestionJob.Status.QUEUED]
+        schema_name = connection.schema_name  # type: ignore[attr-defined]
+        if enqueue and queued:
+            transaction.on_commit(lambda: jobs_enqueue(schema_name=schema_name, jobs=queued))
+    return jobs
+
+
+def document_upload(
+    *, upload: UploadedFile, uploaded_by: User | None, visible_to_tenant: bool = False
+) -> IngestionJob:
+    return documents_upload(uploads=[upload], uploaded_by=uploaded_by, visible_to_tenant=visible_to_tenant)[0]
+
+
+def document_replace(*, document: Document, upload: UploadedFile, uploaded_by: User | None) -> IngestionJob:
+    """A new version of an existing document; its chunks are swapped atomically when indexed."""
+    _check_upload(upload)
+    digest = hashlib.sha256(upload.data).hexdigest()
+    with transaction.atomic():
+        job = _new_version_or_skip(document=document, upload=upload, uploaded_by=uploaded_by, digest=digest)
+        if job.status == IngestionJob.Status.QUEUED:
+            schema_name = connection.schema_name  # type: ignore[attr-defined]
+            transaction.on_commit(lambda: jobs_enqueue(schema_name=schema_name, jobs=[job]))
+    return job
+
+
+def jobs_enqueue(*, schema_name: str, jobs: Sequence[IngestionJob]) -> None:
+    """Send jobs to the ingestion queue, several per task so embedding batches stay full."""
+    from .tasks import ingest_jobs
+
+    batch_size = settings.INGESTION_JOBS_PER_TASK
+    for start in range(0, len(jobs), batch_size):
+        job_ids = [str(job.pk) for job in jobs[start : start + batch_size]]
+        task_id = str(uuid.uuid4())
+        IngestionJob.objects.filter(pk__in=job_ids).update(celery_task_id=task_id)
+        ingest_jobs.apply_async(kwargs={"schema_name": schema_name, "job_ids": job_ids}, task_id=task_id)

@@ -1,0 +1,60 @@
+"""Celery tasks: thin wrappers that enter the tenant and call one service."""
+
+from __future__ import annotations
+
+import random
+
+from celery import shared_task
+from django.conf import settings
+
+from apps.tenants.context import in_tenant
+
+from .graph_sync import document_graph_acl_sync, document_graph_delete, documents_graph_sync
+from .pipeline import TransientIngestionError, ingestion_jobs_run, jobs_give_up, jobs_note_retry
+
+
+def retry_countdown(retries: int) -> float:
+    """Exponential backoff with jitter, bounded, so a recovering dependency is not stampeded."""
+    base = settings.INGESTION_RETRY_BACKOFF_SECONDS * (2**retries)
+    return min(base, settings.INGESTION_RETRY_BACKOFF_MAX_SECONDS) * random.uniform(0.8, 1.2)  # noqa: S311
+
+
+@shared_task(bind=True, name="apps.ingestion.tasks.ingest_jobs", acks_late=True, reject_on_worker_lost=True)
+def ingest_jobs(self, *, schema_name: str, job_ids: list[str]) -> None:
+    with in_tenant(schema_name):
+        try:
+            run = ingestion_jobs_run(job_ids=job_ids)
+        except TransientIngestionError as error:
+            attempts = self.request.retries + 1
+            if attempts >= settings.INGESTION_MAX_ATTEMPTS:
+                jobs_give_up(job_ids=job_ids, reason=f"Gave up after {attempts} attempts: {error}")
+                return
+            countdown = retry_countdown(self.request.retries)
+            jobs_note_retry(job_ids=job_ids, reason=str(error), countdown=countdown)
+            raise self.retry(exc=error, countdown=countdown, max_retries=settings.INGESTION_MAX_ATTEMPTS) from error
+    if run.graph_failed_document_ids:
+        # Indexed and searchable already; the graph catches up when Neo4j is back.
+        sync_documents_graph.apply_async(
+            kwargs={"schema_name": schema_name, "document_ids": run.graph_failed_document_ids},
+            countdown=retry_countdown(0),
+        )
+
+
+@shared_task(bind=True, name="apps.ingestion.tasks.sync_documents_graph", acks_late=True, max_retries=5)
+def sync_documents_graph(self, *, schema_name: str, document_ids: list[int]) -> None:
+    with in_tenant(schema_name):
+        failed = documents_graph_sync(document_ids=document_ids)
+    if failed:
+        raise self.retry(countdown=retry_countdown(self.request.retries), kwargs={"schema_name": schema_name, "document_ids": failed})
+
+
+@shared_task(name="apps.ingestion.tasks.sync_document_graph_acl", acks_late=True, autoretry_for=(Exception,), retry_backoff=True, max_retries=5)
+def sync_document_graph_acl(*, schema_name: str, document_id: int, acl: list[str]) -> None:
+    with in_tenant(schema_name):
+        document_graph_acl_sync(document_id=document_id, acl=acl)
+
+
+@shared_task(name="apps.ingestion.tasks.delete_document_graph", acks_late=True, autoretry_for=(Exception,), retry_backoff=True, max_retries=5)
+def delete_document_graph(*, schema_name: str, document_id: int) -> None:
+    with in_tenant(schema_name):
+        document_graph_delete(document_id=document_id)

@@ -1,0 +1,135 @@
+"""ACL principals are denormalised onto documents and chunks, and follow every grant and revoke."""
+
+from __future__ import annotations
+
+import pytest
+
+from apps.documents.acl import SUPERUSER, TENANT_WIDE, principals_for_user
+from apps.documents.index_state import current_index_version
+from apps.documents.models import Chunk, Document, KeywordPosting
+from apps.documents.selectors import chunks_visible_to, document_for_user, documents_visible_to
+from apps.documents.services import (
+    document_access_grant,
+    document_access_revoke,
+    document_delete,
+    document_visibility_set,
+)
+
+from .factories import GroupFactory, UserFactory, indexed_document
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def people(in_alpha):
+    owner, colleague, outsider = UserFactory(), UserFactory(), UserFactory()
+    finance = GroupFactory(name="Finance")
+    colleague.groups.add(finance)
+    return {"owner": owner, "colleague": colleague, "outsider": outsider, "finance": finance}
+
+
+def chunk_acls(document: Document) -> set[tuple[str, ...]]:
+    return {tuple(acl) for acl in Chunk.objects.filter(document=document).values_list("acl", flat=True)}
+
+
+def test_the_uploader_owns_the_document_and_only_they_and_superusers_see_it(people):
+    document = indexed_document(owner=people["owner"], title="Salaries", texts=["Pay bands for 2026.", "Bonus rules."])
+
+    expected = tuple(sorted([f"user:{people['owner'].pk}", SUPERUSER]))
+    assert chunk_acls(document) == {expected}
+    assert tuple(document.acl) == expected
+    assert list(documents_visible_to(user=people["owner"])) == [document]
+    assert not documents_visible_to(user=people["colleague"]).exists()
+
+
+def test_principals_of_a_user(people):
+    principals = principals_for_user(people["colleague"])
+    assert principals == sorted([TENANT_WIDE, f"user:{people['colleague'].pk}", f"group:{people['finance'].pk}"])
+
+
+def test_inactive_users_hold_no_principals(people):
+    people["colleague"].is_active = False
+    assert principals_for_user(people["colleague"]) == []
+
+
+def test_group_grant_reaches_every_chunk_in_the_same_transaction_and_revoke_removes_it(people):
+    document = indexed_document(owner=people["owner"], title="Budget", texts=["Q1 budget.", "Q2 budget."])
+    version_before = current_index_version()
+
+    acl = document_access_grant(document=document, principal=people["finance"])
+
+    assert f"group:{people['finance'].pk}" in acl
+    assert chunk_acls(document) == {tuple(acl)}
+    assert current_index_version() > version_before
+    assert document_for_user(user=people["colleague"], document_id=document.pk) == document
+
+    document_access_revoke(document=document, principal=people["finance"])
+
+    assert all(f"group:{people['finance'].pk}" not in acl for acl in chunk_acls(document))
+    with pytest.raises(Document.DoesNotExist):
+        document_for_user(user=people["colleague"], document_id=document.pk)
+
+
+def test_direct_user_grant_and_revoke(people):
+    document = indexed_document(owner=people["owner"], title="Plan", texts=["The plan."])
+    document_access_grant(document=document, principal=people["outsider"])
+    assert documents_visible_to(user=people["outsider"]).filter(pk=document.pk).exists()
+
+    document_access_revoke(document=document, principal=people["outsider"])
+    assert not documents_visible_to(user=people["outsider"]).filter(pk=document.pk).exists()
+
+
+def test_tenant_wide_flag(people):
+    document = indexed_document(owner=people["owner"], title="Handbook", texts=["Welcome."])
+    document_visibility_set(document=document, visible_to_tenant=True)
+    assert chunk_acls(document) == {tuple(sorted([TENANT_WIDE, SUPERUSER, f"user:{people['owner'].pk}"]))}
+    assert documents_visible_to(user=people["outsider"]).filter(pk=document.pk).exists()
+
+    document_visibility_set(document=document, visible_to_tenant=False)
+    assert not documents_visible_to(user=people["outsider"]).filter(pk=document.pk).exists()
+
+
+def test_final_chunk_check_filters_by_principals(people):
+    document = indexed_document(owner=people["owner"], title="Secret", texts=["alpha", "beta"])
+    chunk_ids = list(Chunk.objects.filter(document=document).values_list("pk", flat=True))
+
+    assert set(chunks_visible_to(principals=principals_for_user(people["owner"]), chunk_ids=chunk_ids)) == set(
+        Chunk.objects.filter(pk__in=chunk_ids)
+    )
+    assert not chunks_visible_to(principals=principals_for_user(people["outsider"]), chunk_ids=chunk_ids).exists()
+    assert not chunks_visible_to(principals=[], chunk_ids=chunk_ids).exists()
+
+
+def test_unknown_permissions_are_refused_and_change_nothing(people):
+    document = indexed_document(owner=people["owner"], title="X", texts=["x"])
+    before = chunk_acls(document)
+    with pytest.raises(ValueError, match="unknown permissions"):
+        document_access_grant(document=document, principal=people["outsider"], permissions=["delete_everything"])
+    assert chunk_acls(document) == before
+
+
+def test_delete_removes_chunks_postings_grants_and_updates_statistics(people, django_capture_on_commit_callbacks):
+    from apps.documents.index_state import index_state_row
+
+    document = indexed_document(owner=people["owner"], title="Old", texts=["old words here", "more old words"])
+    document_access_grant(document=document, principal=people["finance"])
+    state_before = index_state_row()
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        document_delete(document=document)
+
+    assert not Chunk.objects.filter(document_id=document.pk).exists()
+    assert not KeywordPosting.objects.filter(chunk__document_id=document.pk).exists()
+    state_after = index_state_row()
+    assert state_after.chunk_count == state_before.chunk_count - 2
+    assert state_after.version > state_before.version
+    assert len(callbacks) == 1  # the graph deletion is signalled after commit
+
+
+def test_tenant_isolation_of_documents(people, tenant_beta):
+    from django_tenants.utils import schema_context
+
+    indexed_document(owner=people["owner"], title="Quarterly report", texts=["alpha numbers"])
+    with schema_context("beta"):
+        assert not Document.objects.filter(title="Quarterly report").exists()
+        assert not Chunk.objects.filter(text="alpha numbers").exists()
