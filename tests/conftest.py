@@ -49,6 +49,14 @@ def _reset_schema_after_test() -> Iterator[None]:
     reset_to_public_schema()
 
 
+@pytest.fixture(autouse=True)
+def _empty_cache() -> None:
+    """Redis outlives a test: start each one with no cached embeddings, retrievals or answers."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def in_alpha(tenant_alpha) -> Iterator[Tenant]:
     with schema_context(tenant_alpha.schema_name):

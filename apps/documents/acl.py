@@ -46,7 +46,8 @@ def acl_for_document(document: Document) -> list[str]:
     if document.visible_to_tenant:
         principals.add(TENANT_WIDE)
     principals.update(
-        user_principal(user_id) for user_id in UserObjectPermission.objects.filter(**grants).values_list("user_id", flat=True)
+        user_principal(user_id)
+        for user_id in UserObjectPermission.objects.filter(**grants).values_list("user_id", flat=True)
     )
     principals.update(
         group_principal(group_id)

@@ -48,7 +48,9 @@ def stale_chunk_count(*, only_stale: bool = True) -> int:
 def graph_rebuild(*, batch_size: int = 50, on_progress: Progress | None = None) -> list[int]:
     """Clear the tenant's graph and write every indexed document again; returns ids that failed."""
     graph_tenant_clear(tenant=current_tenant_schema())
-    document_ids = list(Document.objects.filter(status=Document.Status.INDEXED).order_by("pk").values_list("pk", flat=True))
+    document_ids = list(
+        Document.objects.filter(status=Document.Status.INDEXED).order_by("pk").values_list("pk", flat=True)
+    )
     failed: list[int] = []
     for start in range(0, len(document_ids), batch_size):
         batch = document_ids[start : start + batch_size]

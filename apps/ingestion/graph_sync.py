@@ -11,6 +11,7 @@ import logging
 from collections.abc import Sequence
 
 from apps.documents.models import Chunk, Document
+from apps.integrations.graph.factory import graph_schema_ensure
 from apps.integrations.graph.knowledge import (
     GraphChunk,
     graph_document_acl_update,
@@ -19,29 +20,27 @@ from apps.integrations.graph.knowledge import (
 )
 from apps.tenants.context import current_tenant_schema
 
-from .entities import ExtractedEntity, entity_extractor
+from .entities import entity_extractor
 
 logger = logging.getLogger(__name__)
 
 
-def documents_graph_sync(
-    *, document_ids: Sequence[int], entities_by_chunk: dict[int, list[ExtractedEntity]] | None = None
-) -> list[int]:
-    """Write each document's chunks and entities to the graph; returns the ids that failed."""
+def documents_graph_sync(*, document_ids: Sequence[int]) -> list[int]:
+    """Extract entities from each document's chunks and write them to the graph; returns ids that failed."""
     tenant = current_tenant_schema()
-    known = entities_by_chunk or {}
+    graph_schema_ensure()
     failed = []
     for document_id in document_ids:
-        rows = list(Chunk.objects.filter(document_id=document_id).values_list("pk", "acl", "text"))
-        missing = [text for pk, _, text in rows if pk not in known]
-        extracted = iter(entity_extractor().extract(texts=missing) if missing else [])
+        rows = list(Chunk.objects.filter(document_id=document_id).values_list("pk", "acl", "text", "document__title"))
+        # The title travels with the text: names in titles are what questions most often mention.
+        extracted = entity_extractor().extract(texts=[f"{title}. {text}" for _, _, text, title in rows])
         chunks = [
-            GraphChunk(chunk_id=pk, acl=list(acl), entities=known[pk] if pk in known else next(extracted))
-            for pk, acl, _ in rows
+            GraphChunk(chunk_id=pk, acl=list(acl), entities=entities)
+            for (pk, acl, _, _), entities in zip(rows, extracted, strict=True)
         ]
         try:
             graph_document_replace(tenant=tenant, document_id=document_id, chunks=chunks)
-        except Exception:  # noqa: BLE001 - graph outages must not fail indexing; recorded and retried
+        except Exception:
             logger.warning("graph sync failed for document %s", document_id, exc_info=True)
             failed.append(document_id)
             continue

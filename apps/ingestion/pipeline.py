@@ -1,10 +1,12 @@
-"""The ingestion pipeline: parse -> text filters -> chunk -> embed -> store -> knowledge graph.
+"""The ingestion pipeline: parse -> text filters -> chunk -> embed -> store.
 
 Several jobs run together so the embedder sees full batches. Each document is stored in its own
 transaction, together with its job's success, so a crash leaves either the old searchable state or
 the new one, and a retried job finds its work done instead of duplicating chunks. Problems with a
 file fail only that job, with a reason; problems with our dependencies (database, embedder) are
-transient and make the Celery task retry with backoff.
+transient and make the Celery task retry with backoff. The knowledge graph follows in its own
+task after commit (graph_sync.py): a document is searchable by the dense and keyword legs as soon
+as its job succeeds, and its `graph_status` says when the graph has caught up.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import logging
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from django.conf import settings
@@ -24,7 +26,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from apps.core.errors import PortalError
-from apps.documents.models import Chunk, Document
+from apps.documents.models import Document
 from apps.documents.services import ChunkToStore, document_index_replace, document_mark_failed
 from apps.integrations.embeddings.base import EmbeddingError
 from apps.integrations.embeddings.factory import embedder
@@ -32,8 +34,6 @@ from apps.integrations.keyword.analyzer import term_frequencies
 from apps.tenants.context import current_tenant_schema
 
 from .chunking import ChunkDraft, chunk_document
-from .entities import ExtractedEntity, entity_extractor
-from .graph_sync import documents_graph_sync
 from .models import IngestionJob
 from .parsing import DocumentRejected, ParsedDocument, ParseLimits, parse_document
 from .signals import job_progressed
@@ -53,33 +53,24 @@ class PreparedDocument:
     parsed: ParsedDocument
     drafts: list[ChunkDraft]
     vectors: np.ndarray | None = None
-    entities: list[list[ExtractedEntity]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
 class IngestionRun:
     jobs: list[IngestionJob]
-    graph_failed_document_ids: list[int]
+    stored_document_ids: list[int]
 
 
 def ingestion_jobs_run(*, job_ids: Sequence[str]) -> IngestionRun:
     """Run the jobs that are not finished yet; returns them in their final state."""
     jobs = _claim(job_ids)
     if not jobs:
-        return IngestionRun(jobs=[], graph_failed_document_ids=[])
+        return IngestionRun(jobs=[], stored_document_ids=[])
     prepared = [item for item in (_prepare(job) for job in jobs) if item is not None]
     _embed(prepared)
-    _extract_entities(prepared)
-    entities_by_chunk: dict[int, list[ExtractedEntity]] = {}
-    stored_document_ids = []
-    for item in prepared:
-        stored_entities = _store(item)
-        if stored_entities is not None:
-            entities_by_chunk.update(stored_entities)
-            stored_document_ids.append(item.job.document_id)
-    graph_failed = documents_graph_sync(document_ids=stored_document_ids, entities_by_chunk=entities_by_chunk)
+    stored = [item.job.document_id for item in prepared if _store(item) and item.job.document_id]
     final = list(IngestionJob.objects.filter(pk__in=[job.pk for job in jobs]))
-    return IngestionRun(jobs=final, graph_failed_document_ids=graph_failed)
+    return IngestionRun(jobs=final, stored_document_ids=stored)
 
 
 def _claim(job_ids: Sequence[str]) -> list[IngestionJob]:
@@ -183,24 +174,12 @@ def _embed(prepared: list[PreparedDocument]) -> None:
         item.job.timings["embed"] = round(elapsed * len(item.drafts) / max(len(texts), 1), 4)
 
 
-def _extract_entities(prepared: list[PreparedDocument]) -> None:
-    """Entities only feed the graph leg, which is optional: a failure here never fails a job."""
-    texts = [draft.text for item in prepared for draft in item.drafts]
-    try:
-        extracted = entity_extractor().extract(texts=texts)
-    except Exception:  # noqa: BLE001 - the graph is a proposal source; log and index without it
-        logger.exception("entity extraction failed; documents are indexed without graph entities")
-        extracted = [[] for _ in texts]
-    offset = 0
-    for item in prepared:
-        item.entities = extracted[offset : offset + len(item.drafts)]
-        offset += len(item.drafts)
-
-
-def _store(item: PreparedDocument) -> dict[int, list[ExtractedEntity]] | None:
-    """Store one document; returns its entities by chunk id, or None when nothing was stored."""
+def _store(item: PreparedDocument) -> bool:
+    """Store one document with its job's success; False when nothing was stored."""
     job = item.job
-    assert item.vectors is not None and job.document is not None and job.version is not None
+    assert item.vectors is not None
+    assert job.document is not None
+    assert job.version is not None
     chunks = [
         ChunkToStore(
             ordinal=draft.ordinal,
@@ -218,10 +197,12 @@ def _store(item: PreparedDocument) -> dict[int, list[ExtractedEntity]] | None:
         with _timed(job, "store"), transaction.atomic():
             locked = IngestionJob.objects.select_for_update().get(pk=job.pk)
             if locked.status != IngestionJob.Status.RUNNING:
-                return None  # another delivery of the same job finished it first
+                return False  # another delivery of the same job finished it first
             if _superseded(job):
-                _finish(job, status=IngestionJob.Status.SKIPPED, code="superseded", reason="A newer version was indexed.")
-                return None
+                _finish(
+                    job, status=IngestionJob.Status.SKIPPED, code="superseded", reason="A newer version was indexed."
+                )
+                return False
             count = document_index_replace(
                 document=job.document,
                 version=job.version,
@@ -233,14 +214,14 @@ def _store(item: PreparedDocument) -> dict[int, list[ExtractedEntity]] | None:
             )
             job.chunk_count = count
             _finish(job, status=IngestionJob.Status.SUCCEEDED)
-            chunk_ids = dict(Chunk.objects.filter(document_id=job.document_id).values_list("ordinal", "pk"))
     except DatabaseError as error:
         raise TransientIngestionError(f"database unavailable while storing: {type(error).__name__}") from error
-    return {chunk_ids[draft.ordinal]: entities for draft, entities in zip(item.drafts, item.entities, strict=True)}
+    return True
 
 
 def _superseded(job: IngestionJob) -> bool:
-    document = Document.objects.select_related("current_version").get(pk=job.document_id)
+    assert job.document is not None
+    document = Document.objects.select_related("current_version").get(pk=job.document.pk)
     current = document.current_version
     return current is not None and job.version is not None and current.number > job.version.number
 
@@ -249,7 +230,16 @@ def _finish(job: IngestionJob, *, status: str, code: str = "", reason: str = "")
     job.status, job.error_code, job.error_message = status, code, reason
     job.stage, job.progress, job.finished_at = status, 1.0, timezone.now()
     job.save(
-        update_fields=["status", "error_code", "error_message", "stage", "progress", "finished_at", "timings", "chunk_count"]
+        update_fields=[
+            "status",
+            "error_code",
+            "error_message",
+            "stage",
+            "progress",
+            "finished_at",
+            "timings",
+            "chunk_count",
+        ]
     )
     job_progressed.send(
         sender=IngestionJob,

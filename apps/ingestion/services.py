@@ -167,9 +167,7 @@ def documents_upload(
     return jobs
 
 
-def document_upload(
-    *, upload: UploadedFile, uploaded_by: User | None, visible_to_tenant: bool = False
-) -> IngestionJob:
+def document_upload(*, upload: UploadedFile, uploaded_by: User | None, visible_to_tenant: bool = False) -> IngestionJob:
     return documents_upload(uploads=[upload], uploaded_by=uploaded_by, visible_to_tenant=visible_to_tenant)[0]
 
 

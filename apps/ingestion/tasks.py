@@ -32,12 +32,9 @@ def ingest_jobs(self, *, schema_name: str, job_ids: list[str]) -> None:
             countdown = retry_countdown(self.request.retries)
             jobs_note_retry(job_ids=job_ids, reason=str(error), countdown=countdown)
             raise self.retry(exc=error, countdown=countdown, max_retries=settings.INGESTION_MAX_ATTEMPTS) from error
-    if run.graph_failed_document_ids:
-        # Indexed and searchable already; the graph catches up when Neo4j is back.
-        sync_documents_graph.apply_async(
-            kwargs={"schema_name": schema_name, "document_ids": run.graph_failed_document_ids},
-            countdown=retry_countdown(0),
-        )
+    if run.stored_document_ids:
+        # Searchable already through the dense and keyword legs; the graph follows on the default queue.
+        sync_documents_graph.delay(schema_name=schema_name, document_ids=run.stored_document_ids)
 
 
 @shared_task(bind=True, name="apps.ingestion.tasks.sync_documents_graph", acks_late=True, max_retries=5)
@@ -45,16 +42,30 @@ def sync_documents_graph(self, *, schema_name: str, document_ids: list[int]) -> 
     with in_tenant(schema_name):
         failed = documents_graph_sync(document_ids=document_ids)
     if failed:
-        raise self.retry(countdown=retry_countdown(self.request.retries), kwargs={"schema_name": schema_name, "document_ids": failed})
+        raise self.retry(
+            countdown=retry_countdown(self.request.retries), kwargs={"schema_name": schema_name, "document_ids": failed}
+        )
 
 
-@shared_task(name="apps.ingestion.tasks.sync_document_graph_acl", acks_late=True, autoretry_for=(Exception,), retry_backoff=True, max_retries=5)
+@shared_task(
+    name="apps.ingestion.tasks.sync_document_graph_acl",
+    acks_late=True,
+    autoretry_for=(Exception,),
+    retry_backoff=True,
+    max_retries=5,
+)
 def sync_document_graph_acl(*, schema_name: str, document_id: int, acl: list[str]) -> None:
     with in_tenant(schema_name):
         document_graph_acl_sync(document_id=document_id, acl=acl)
 
 
-@shared_task(name="apps.ingestion.tasks.delete_document_graph", acks_late=True, autoretry_for=(Exception,), retry_backoff=True, max_retries=5)
+@shared_task(
+    name="apps.ingestion.tasks.delete_document_graph",
+    acks_late=True,
+    autoretry_for=(Exception,),
+    retry_backoff=True,
+    max_retries=5,
+)
 def delete_document_graph(*, schema_name: str, document_id: int) -> None:
     with in_tenant(schema_name):
         document_graph_delete(document_id=document_id)

@@ -47,6 +47,7 @@ TENANT_APPS = [
     "guardian",
     "apps.documents",
     "apps.ingestion",
+    "apps.retrieval",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -171,6 +172,27 @@ REMOTE_EMBEDDINGS_TIMEOUT = env.float("REMOTE_EMBEDDINGS_TIMEOUT", default=30.0)
 # --- Knowledge graph extraction -----------------------------------------------------------------
 ENTITY_EXTRACTOR_BACKEND = env.str("ENTITY_EXTRACTOR_BACKEND", default="")  # empty: LLM if a key is set, else offline
 ENTITY_MAX_PER_CHUNK = env.int("ENTITY_MAX_PER_CHUNK", default=12)
+
+# --- Retrieval ----------------------------------------------------------------------------------
+RETRIEVAL_LEGS = {
+    "dense": env.str("RETRIEVAL_DENSE_LEG", default="apps.retrieval.legs.dense.PgvectorDenseLeg"),
+    "keyword": env.str("RETRIEVAL_KEYWORD_LEG", default="apps.retrieval.legs.keyword.PostgresBM25Leg"),
+    "graph": env.str("RETRIEVAL_GRAPH_LEG", default="apps.retrieval.legs.graph.Neo4jGraphLeg"),
+}
+RETRIEVAL_DEFAULT_LEGS = ["dense", "keyword", "graph"]
+RETRIEVAL_LEG_WEIGHTS = {"dense": 1.0, "keyword": 1.0, "graph": 1.0}
+RETRIEVAL_RRF_K = env.float("RETRIEVAL_RRF_K", default=60.0)
+RETRIEVAL_CANDIDATES_PER_LEG = env.int("RETRIEVAL_CANDIDATES_PER_LEG", default=50)
+RETRIEVAL_LEG_TIMEOUT_SECONDS = env.float("RETRIEVAL_LEG_TIMEOUT_SECONDS", default=2.0)
+RETRIEVAL_THREADS = env.int("RETRIEVAL_THREADS", default=12)
+RETRIEVAL_HNSW_EF_SEARCH = env.int("RETRIEVAL_HNSW_EF_SEARCH", default=100)
+RETRIEVAL_RERANKER = env.str("RETRIEVAL_RERANKER", default="")  # dotted path: (query, candidates) -> candidates
+RETRIEVAL_CACHE_TTL_SECONDS = env.int("RETRIEVAL_CACHE_TTL_SECONDS", default=3600)
+RESPONSE_CACHE_TTL_SECONDS = env.int("RESPONSE_CACHE_TTL_SECONDS", default=1800)
+GRAPH_LEG_FANOUT = env.int("GRAPH_LEG_FANOUT", default=25)  # neighbours walked per linked entity
+GRAPH_LEG_SECOND_HOP_DISCOUNT = env.float("GRAPH_LEG_SECOND_HOP_DISCOUNT", default=0.5)
+BM25_K1 = env.float("BM25_K1", default=1.2)
+BM25_B = env.float("BM25_B", default=0.75)
 
 # --- LLM ----------------------------------------------------------------------------------------
 ANTHROPIC_API_KEY = secret("ANTHROPIC_API_KEY", default="")

@@ -40,7 +40,9 @@ def indexed_document(*, owner: User | None, title: str, texts: list[str], visibl
     from apps.documents.services import ChunkToStore, document_create, document_index_replace, document_version_add
     from apps.integrations.keyword.analyzer import term_frequencies
 
-    document = document_create(uploaded_by=owner, title=title, source=f"{title}.txt", visible_to_tenant=visible_to_tenant)
+    document = document_create(
+        uploaded_by=owner, title=title, source=f"{title}.txt", visible_to_tenant=visible_to_tenant
+    )
     data = "\n\n".join(texts).encode()
     version = document_version_add(document=document, filename=f"{title}.txt", data=data, uploaded_by=owner)
     chunks = [
@@ -56,7 +58,9 @@ def indexed_document(*, owner: User | None, title: str, texts: list[str], visibl
         )
         for index, text in enumerate(texts)
     ]
-    document_index_replace(document=document, version=version, chunks=chunks, embedding_model="test", media_type="text/plain")
+    document_index_replace(
+        document=document, version=version, chunks=chunks, embedding_model="test", media_type="text/plain"
+    )
     document.refresh_from_db()
     return document
 

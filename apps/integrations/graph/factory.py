@@ -28,8 +28,21 @@ def graph_store() -> GraphStore:
         return store
 
 
+_schemas_ensured: set[tuple[str, str]] = set()
+
+
+def graph_schema_ensure() -> None:
+    """Create constraints and indexes once per process and store (idempotent on the server too)."""
+    key = (settings.GRAPH_STORE_BACKEND, settings.NEO4J_URI)
+    if key in _schemas_ensured:
+        return
+    graph_store().ensure_schema()
+    _schemas_ensured.add(key)
+
+
 def close_graph_stores() -> None:
     with _lock:
         for store in _stores.values():
             store.close()
         _stores.clear()
+        _schemas_ensured.clear()

@@ -24,6 +24,9 @@ class Neo4jGraphStore:
         "CREATE CONSTRAINT entity_key IF NOT EXISTS FOR (e:Entity) REQUIRE (e.tenant, e.key) IS UNIQUE",
         "CREATE INDEX entity_tenant IF NOT EXISTS FOR (e:Entity) ON (e.tenant)",
         "CREATE CONSTRAINT probe_key IF NOT EXISTS FOR (p:Probe) REQUIRE (p.tenant, p.key) IS UNIQUE",
+        "CREATE CONSTRAINT chunk_key IF NOT EXISTS FOR (c:Chunk) REQUIRE (c.tenant, c.chunk_id) IS UNIQUE",
+        "CREATE INDEX chunk_document IF NOT EXISTS FOR (c:Chunk) ON (c.tenant, c.document_id)",
+        "CREATE INDEX chunk_tenant IF NOT EXISTS FOR (c:Chunk) ON (c.tenant)",
     )
 
     def __init__(self) -> None:

@@ -91,7 +91,9 @@ class Command(BaseCommand):
         try:
             data = path.read_bytes()
             upload = UploadedFile(filename=str(path), data=data, title=path.name)
-            return documents_upload(uploads=[upload], uploaded_by=owner, visible_to_tenant=visible_to_all, enqueue=False)[0]
+            return documents_upload(
+                uploads=[upload], uploaded_by=owner, visible_to_tenant=visible_to_all, enqueue=False
+            )[0]
         except (OSError, UploadRejected) as error:
             outcomes["failed"] += 1
             tqdm.write(f"failed   {path}: {getattr(error, 'message', None) or error}")

@@ -19,7 +19,8 @@ class Command(BaseCommand):
         only_stale = not options["all"]
         try:
             with in_tenant(options["tenant"]):
-                with tqdm(total=stale_chunk_count(only_stale=only_stale), unit="chunk", disable=None) as bar:
+                total = stale_chunk_count(only_stale=only_stale)
+                with tqdm(total=total, unit="chunk", disable=None) as bar:
                     changed = chunks_reembed(only_stale=only_stale, on_progress=bar.update)
         except TenantContextRequired as error:
             raise CommandError(str(error)) from error

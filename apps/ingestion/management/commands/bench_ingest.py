@@ -1,0 +1,163 @@
+"""Benchmark ingestion end to end (Celery worker included) against the raw embedder, in one run.
+
+Prints one JSON line: documents, failed, chunks, seconds, end_to_end_chunks_per_s,
+raw_embedder_chunks_per_s (the embedder alone on the same chunk texts), ratio, peak_rss_mb.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import psutil
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
+from tqdm import tqdm
+
+from apps.core.adapters import backend_class
+from apps.documents.models import Chunk
+from apps.ingestion.bulk import corpus_ingest
+from apps.ingestion.models import IngestionJob
+from apps.tenants.context import in_tenant
+from apps.tenants.models import Tenant
+from apps.tenants.services import portal_tenant_provision
+
+
+class PeakMemory:
+    """Polls a process tree's resident memory in a background thread and keeps the peak."""
+
+    def __init__(self, pid: int, interval: float = 0.2) -> None:
+        self.pid, self.interval, self.peak_bytes = pid, interval, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+
+    def __enter__(self) -> PeakMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _poll(self) -> None:
+        while not self._stop.is_set():
+            try:
+                root = psutil.Process(self.pid)
+                total = sum(proc.memory_info().rss for proc in [root, *root.children(recursive=True)])
+                self.peak_bytes = max(self.peak_bytes, total)
+            except psutil.Error:
+                pass
+            self._stop.wait(self.interval)
+
+
+class Command(BaseCommand):
+    help = "Ingest a BEIR corpus through the real pipeline and a real Celery worker; print throughput JSON."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--tenant", default="bench_ingest", help="schema; recreated empty for the run")
+        parser.add_argument("--corpus", required=True, help="corpus.jsonl")
+        parser.add_argument("--limit", type=int)
+        parser.add_argument("--concurrency", type=int, default=int(os.environ.get("BENCH_WORKER_CONCURRENCY", "2")))
+        parser.add_argument("--keep", action="store_true", help="keep the tenant's data afterwards")
+
+    def handle(self, *args, **options) -> None:
+        entries = self._entries(Path(options["corpus"]), options["limit"])
+        schema = options["tenant"]
+        self._fresh_tenant(schema)
+        worker = self._start_worker(options["concurrency"])
+        try:
+            with in_tenant(schema), PeakMemory(worker.pid) as memory:
+                started = time.perf_counter()
+                with tqdm(total=len(entries), unit="doc", desc="ingest", disable=None, file=sys.stderr) as bar:
+                    outcomes = corpus_ingest(entries=entries, via_worker=True, batch_size=256, on_progress=bar.update)
+                seconds = time.perf_counter() - started
+            with in_tenant(schema):
+                texts = list(Chunk.objects.order_by("pk").values_list("text", flat=True))
+                failed = IngestionJob.objects.filter(status=IngestionJob.Status.FAILED).count()
+        finally:
+            worker.terminate()
+            worker.wait(30)
+        raw_per_s = self._raw_embedder_throughput(texts)
+        end_to_end = len(texts) / seconds if seconds else 0.0
+        report = {
+            "documents": len(entries),
+            "succeeded": outcomes.get(IngestionJob.Status.SUCCEEDED, 0),
+            "failed": failed,
+            "chunks": len(texts),
+            "seconds": round(seconds, 2),
+            "end_to_end_chunks_per_s": round(end_to_end, 1),
+            "raw_embedder_chunks_per_s": round(raw_per_s, 1),
+            "ratio": round(end_to_end / raw_per_s, 3) if raw_per_s else None,
+            "peak_rss_mb": round(memory.peak_bytes / 1_048_576, 1),
+            "worker_concurrency": options["concurrency"],
+        }
+        if not options["keep"]:
+            Tenant.objects.get(schema_name=schema).delete(force_drop=True)
+        self.stdout.write(json.dumps(report))
+
+    @staticmethod
+    def _entries(path: Path, limit: int | None) -> list[dict]:
+        if not path.exists():
+            raise CommandError(f"{path}: not found")
+        with path.open(encoding="utf-8") as handle:
+            entries = [json.loads(line) for line in handle if line.strip()]
+        return entries[:limit] if limit else entries
+
+    @staticmethod
+    def _fresh_tenant(schema: str) -> None:
+        existing = Tenant.objects.filter(schema_name=schema).first()
+        if existing is not None:
+            existing.delete(force_drop=True)
+        portal_tenant_provision(
+            schema_name=schema, domain=f"{schema.replace('_', '-')}.localhost", admin_email="bench@example.com"
+        )
+
+    @staticmethod
+    def _start_worker(concurrency: int) -> subprocess.Popen:
+        database = connection.settings_dict
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": os.environ.get("DJANGO_SETTINGS_MODULE", "config.settings.local"),
+        }
+        # The worker must use exactly the database this command uses (tests run on a test database).
+        env["DATABASE_URL"] = (
+            f"postgres://{database['USER']}:{database['PASSWORD']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
+        )
+        env.setdefault("EMBEDDING_THREADS", str(max(1, (os.cpu_count() or 2) // concurrency)))
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config.celery_app",
+                "worker",
+                "-Q",
+                "ingestion,default",
+                "--concurrency",
+                str(concurrency),
+                "--loglevel",
+                "WARNING",
+                "--without-gossip",
+                "--without-mingle",
+            ],
+            cwd=settings.BASE_DIR,
+            env=env,
+        )
+
+    @staticmethod
+    def _raw_embedder_throughput(texts: list[str]) -> float:
+        if not texts:
+            return 0.0
+        raw = backend_class("EMBEDDER_BACKEND")()  # no cache: the embedder alone
+        raw.embed_documents(texts[:32])  # load the model before timing
+        started = time.perf_counter()
+        for start in range(0, len(texts), 256):
+            raw.embed_documents(texts[start : start + 256])
+        return len(texts) / (time.perf_counter() - started)

@@ -1,0 +1,1 @@
+"""The LLM provider adapter (Anthropic Claude). Import `anthropic_client` from `.anthropic_client`."""

@@ -1,0 +1,41 @@
+"""Retrieval and response caches in Redis, keyed so that nothing stale or foreign is served.
+
+Keys hold the tenant, the sorted principal set and the tenant's index version (bumped in the same
+transaction as any ingest, delete or permission change), so a revoked grant can never be answered
+from a cache. Redis being down only means no caching.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from typing import Any
+
+from django.core.cache import cache
+
+from apps.core.metrics import cache_hits_total, cache_misses_total
+
+logger = logging.getLogger(__name__)
+
+
+def cache_key(kind: str, **parts: Any) -> str:
+    digest = hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+    return f"{kind}:{digest}"
+
+
+def cache_get(kind: str, key: str) -> Any | None:
+    try:
+        value = cache.get(key)
+    except Exception:
+        logger.warning("%s cache unavailable (get)", kind, exc_info=True)
+        value = None
+    (cache_hits_total if value is not None else cache_misses_total).labels(cache_type=kind).inc()
+    return value
+
+
+def cache_set(kind: str, key: str, value: Any, *, ttl: int) -> None:
+    try:
+        cache.set(key, value, timeout=ttl)
+    except Exception:
+        logger.warning("%s cache unavailable (set)", kind, exc_info=True)

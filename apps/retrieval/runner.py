@@ -1,0 +1,83 @@
+"""Run retrieval legs concurrently, each with a timeout; a failing leg is dropped, never fatal.
+
+Legs run in a process-wide thread pool (the database and Neo4j calls release the GIL), so the
+caller's event loop or request thread only waits for the slowest leg, bounded by the timeout.
+Each worker thread has its own database connection, set to the tenant's schema before every leg.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import connection
+from django.utils.module_loading import import_string
+
+from .legs.base import Candidate, LegQuery, RetrievalLeg
+
+logger = logging.getLogger(__name__)
+
+_pool_lock = threading.Lock()
+_pool: ThreadPoolExecutor | None = None
+
+
+def leg_pool() -> ThreadPoolExecutor:
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=settings.RETRIEVAL_THREADS, thread_name_prefix="retrieval-leg")
+        return _pool
+
+
+def leg_adapter(name: str) -> RetrievalLeg:
+    """The adapter settings.RETRIEVAL_LEGS names for this leg (swappable in tests)."""
+    dotted = settings.RETRIEVAL_LEGS.get(name)
+    if not dotted:
+        raise KeyError(f"unknown retrieval leg {name!r}; configured: {sorted(settings.RETRIEVAL_LEGS)}")
+    return import_string(dotted)()
+
+
+@dataclass
+class LegOutcome:
+    status: str  # ok | timeout | error
+    candidates: list[Candidate]
+    elapsed_ms: float
+    error: str = ""
+
+
+def _run_in_tenant(leg: RetrievalLeg, query: LegQuery) -> tuple[list[Candidate], float]:
+    started = time.perf_counter()
+    connection.set_schema(query.tenant)  # type: ignore[attr-defined]
+    try:
+        return leg.search(query), (time.perf_counter() - started) * 1000
+    finally:
+        connection.set_schema_to_public()  # type: ignore[attr-defined]
+        # A worker thread must not hold a connection open for the life of the process.
+        if not settings.DATABASES["default"].get("CONN_MAX_AGE"):
+            connection.close()
+
+
+def run_legs(queries: dict[str, LegQuery], *, timeout: float) -> dict[str, LegOutcome]:
+    futures: dict[str, Future] = {
+        name: leg_pool().submit(_run_in_tenant, leg_adapter(name), query) for name, query in queries.items()
+    }
+    wait(futures.values(), timeout=timeout)
+    outcomes = {}
+    for name, future in futures.items():
+        if not future.done():
+            future.cancel()
+            logger.warning("retrieval leg %s timed out after %.0f ms", name, timeout * 1000)
+            outcomes[name] = LegOutcome(status="timeout", candidates=[], elapsed_ms=timeout * 1000)
+            continue
+        error = future.exception()
+        if error is not None:
+            logger.warning("retrieval leg %s failed: %s", name, type(error).__name__, exc_info=error)
+            outcomes[name] = LegOutcome(status="error", candidates=[], elapsed_ms=0.0, error=type(error).__name__)
+            continue
+        candidates, elapsed_ms = future.result()
+        outcomes[name] = LegOutcome(status="ok", candidates=candidates, elapsed_ms=round(elapsed_ms, 2))
+    return outcomes

@@ -1,0 +1,208 @@
+"""`retrieve()`: the one entry point other apps call to find passages for a question.
+
+Dense, keyword and graph legs run concurrently; their candidates are fused by weighted reciprocal
+rank fusion, optionally reranked, and every surviving chunk is checked once more against
+PostgreSQL permissions (the source of truth) before it is returned.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+
+from django.conf import settings
+from django.utils.module_loading import import_string
+
+from apps.accounts.models import User
+from apps.documents.acl import principals_for_user
+from apps.documents.index_state import current_index_version
+from apps.documents.selectors import chunks_visible_to
+from apps.ingestion.entities import extract_query_entities
+from apps.integrations.embeddings.factory import embedder
+from apps.integrations.keyword.analyzer import analyze
+from apps.tenants.context import current_tenant_schema
+
+from .cache import cache_get, cache_key, cache_set
+from .fusion import FusedCandidate, reciprocal_rank_fusion
+from .legs.base import LegQuery
+from .runner import run_legs
+
+ALL_LEGS = ("dense", "keyword", "graph")
+
+
+@dataclass
+class RetrievedChunk:
+    chunk_id: int
+    document_id: int
+    document_title: str
+    document_source: str
+    ordinal: int
+    heading_path: list[str]
+    text: str
+    fused_score: float
+    fused_rank: int
+    leg_scores: dict[str, float] = field(default_factory=dict)
+    leg_ranks: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class RetrievalResult:
+    query: str
+    chunks: list[RetrievedChunk]
+    legs: dict[str, str]  # leg -> ok | timeout | error | skipped
+    timings_ms: dict[str, float]
+    index_version: int
+    cached: bool = False
+
+    @property
+    def legs_ran(self) -> list[str]:
+        return [leg for leg, status in self.legs.items() if status == "ok"]
+
+
+def retrieve(
+    *, user: User, query: str, k: int = 10, legs: Sequence[str] | None = None, filters: dict | None = None
+) -> RetrievalResult:
+    return retrieve_for_principals(principals=principals_for_user(user), query=query, k=k, legs=legs, filters=filters)
+
+
+def retrieve_for_principals(
+    *,
+    principals: Sequence[str],
+    query: str,
+    k: int = 10,
+    legs: Sequence[str] | None = None,
+    filters: dict | None = None,
+    use_cache: bool = True,
+) -> RetrievalResult:
+    tenant = current_tenant_schema()
+    chosen = tuple(leg for leg in (legs or settings.RETRIEVAL_DEFAULT_LEGS) if leg in settings.RETRIEVAL_LEGS)
+    principal_set = tuple(sorted(set(principals)))
+    version = current_index_version()
+    key = cache_key(
+        "retrieval",
+        tenant=tenant,
+        principals=principal_set,
+        version=version,
+        query=query.strip(),
+        k=k,
+        legs=chosen,
+        filters=filters or {},
+        weights=settings.RETRIEVAL_LEG_WEIGHTS,
+        rrf=settings.RETRIEVAL_RRF_K,
+    )
+    if use_cache:
+        hit = cache_get("retrieval", key)
+        if hit is not None:
+            return _from_cache(hit)
+    result = _retrieve_uncached(
+        tenant=tenant, principals=principal_set, query=query, k=k, legs=chosen, filters=filters or {}, version=version
+    )
+    if use_cache and principal_set:
+        cache_set("retrieval", key, _to_cache(result), ttl=settings.RETRIEVAL_CACHE_TTL_SECONDS)
+    return result
+
+
+def _retrieve_uncached(
+    *, tenant: str, principals: tuple[str, ...], query: str, k: int, legs: tuple[str, ...], filters: dict, version: int
+) -> RetrievalResult:
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    if not principals or not query.strip():
+        return RetrievalResult(
+            query=query, chunks=[], legs={leg: "skipped" for leg in legs}, timings_ms={}, index_version=version
+        )
+    leg_queries = _leg_queries(
+        tenant=tenant, principals=principals, query=query, k=k, legs=legs, filters=filters, timings=timings
+    )
+    outcomes = run_legs(leg_queries, timeout=settings.RETRIEVAL_LEG_TIMEOUT_SECONDS)
+    for name, outcome in outcomes.items():
+        timings[name] = outcome.elapsed_ms
+    fused = reciprocal_rank_fusion(
+        {name: outcome.candidates for name, outcome in outcomes.items()},
+        weights=settings.RETRIEVAL_LEG_WEIGHTS,
+        k=settings.RETRIEVAL_RRF_K,
+    )
+    fused = _rerank(query, fused)
+    chunks = _permitted(fused, principals=principals, k=k)
+    timings["total"] = round((time.perf_counter() - started) * 1000, 2)
+    statuses = {name: outcomes[name].status if name in outcomes else "skipped" for name in legs}
+    return RetrievalResult(query=query, chunks=chunks, legs=statuses, timings_ms=timings, index_version=version)
+
+
+def _leg_queries(
+    *, tenant: str, principals: tuple[str, ...], query: str, k: int, legs: tuple[str, ...], filters: dict, timings: dict
+) -> dict[str, LegQuery]:
+    started = time.perf_counter()
+    embedding = embedder().embed_query(query) if "dense" in legs else None
+    timings["embed"] = round((time.perf_counter() - started) * 1000, 2)
+    entity_keys: tuple[str, ...] = ()
+    if "graph" in legs:
+        entity_keys = tuple(entity.key for entity in extract_query_entities(text=query))
+    depth = max(k, settings.RETRIEVAL_CANDIDATES_PER_LEG)
+    base = LegQuery(
+        tenant=tenant,
+        principals=principals,
+        text=query,
+        k=depth,
+        embedding=embedding,
+        terms=tuple(analyze(query)),
+        entity_keys=entity_keys,
+        filters=filters,
+    )
+    return {leg: base for leg in legs}
+
+
+def _rerank(query: str, fused: list[FusedCandidate]) -> list[FusedCandidate]:
+    if not settings.RETRIEVAL_RERANKER:
+        return fused
+    reranker = import_string(settings.RETRIEVAL_RERANKER)
+    return reranker(query=query, candidates=fused)
+
+
+def _permitted(fused: list[FusedCandidate], *, principals: tuple[str, ...], k: int) -> list[RetrievedChunk]:
+    """The final ACL check in PostgreSQL; only chunks that pass it are returned, in fused order."""
+    wanted = fused[: max(k * 3, k)]
+    rows = {
+        chunk.pk: chunk
+        for chunk in chunks_visible_to(principals=list(principals), chunk_ids=[c.chunk_id for c in wanted])
+    }
+    result: list[RetrievedChunk] = []
+    for candidate in wanted:
+        chunk = rows.get(candidate.chunk_id)
+        if chunk is None:
+            continue
+        result.append(
+            RetrievedChunk(
+                chunk_id=chunk.pk,
+                document_id=chunk.document_id,
+                document_title=chunk.document.title,
+                document_source=chunk.document.source,
+                ordinal=chunk.ordinal,
+                heading_path=list(chunk.heading_path),
+                text=chunk.text,
+                fused_score=round(candidate.score, 6),
+                fused_rank=len(result) + 1,
+                leg_scores=candidate.leg_scores,
+                leg_ranks=candidate.leg_ranks,
+            )
+        )
+        if len(result) == k:
+            break
+    return result
+
+
+def _to_cache(result: RetrievalResult) -> dict:
+    return {**asdict(result), "chunks": [asdict(chunk) for chunk in result.chunks]}
+
+
+def _from_cache(data: dict) -> RetrievalResult:
+    chunks = [RetrievedChunk(**chunk) for chunk in data["chunks"]]
+    return RetrievalResult(
+        query=data["query"],
+        chunks=chunks,
+        legs=data["legs"],
+        timings_ms=data["timings_ms"],
+        index_version=data["index_version"],
+        cached=True,
+    )
