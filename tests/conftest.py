@@ -19,6 +19,27 @@ TENANT_SCHEMAS = ("alpha", "beta")
 
 
 @pytest.fixture(scope="session")
+def django_db_setup(
+    request, django_test_environment, django_db_blocker, django_db_keepdb, django_db_modify_db_settings
+):
+    """Always create the test database, not only when a collected test asks for `db`.
+
+    Tests whose data must be visible to other threads or processes (retrieval legs, real workers)
+    commit it in their own tenant instead of using `db`, and still need the database to exist.
+    """
+    from django.test.utils import setup_databases, teardown_databases
+
+    with django_db_blocker.unblock():
+        config = setup_databases(
+            verbosity=request.config.option.verbose, interactive=False, keepdb=django_db_keepdb, aliases={"default"}
+        )
+    yield
+    if not django_db_keepdb:
+        with django_db_blocker.unblock():
+            teardown_databases(config, verbosity=request.config.option.verbose)
+
+
+@pytest.fixture(scope="session")
 def provisioned_tenants(django_db_setup, django_db_blocker) -> dict[str, ProvisionedTenant]:
     with django_db_blocker.unblock():
         public_tenant_ensure(domain="testserver")
@@ -67,3 +88,11 @@ def in_alpha(tenant_alpha) -> Iterator[Tenant]:
 def in_beta(tenant_beta) -> Iterator[Tenant]:
     with schema_context(tenant_beta.schema_name):
         yield tenant_beta
+
+
+@pytest.fixture
+def committed_db(django_db_setup, django_db_blocker) -> Iterator[None]:
+    """Database access without a wrapping transaction: what the test writes is really committed,
+    so worker processes and retrieval threads see it. Use with tests.support.committed."""
+    with django_db_blocker.unblock():
+        yield

@@ -16,6 +16,7 @@ from django.db import connection
 
 from apps.documents.acl import SUPERUSER, TENANT_WIDE
 
+from .graph_sync import documents_graph_sync
 from .models import IngestionJob
 from .pipeline import ingestion_jobs_run
 from .services import UploadedFile, documents_upload, jobs_enqueue
@@ -68,6 +69,7 @@ def corpus_ingest(
         elif queued:
             run = ingestion_jobs_run(job_ids=[str(job.pk) for job in queued])
             outcomes.update(job.status for job in run.jobs)
+            outcomes["graph_failed"] += len(documents_graph_sync(document_ids=run.stored_document_ids))
         if on_progress and not via_worker:
             on_progress(len(batch))
     if via_worker:

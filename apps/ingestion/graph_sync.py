@@ -16,7 +16,7 @@ from apps.integrations.graph.knowledge import (
     GraphChunk,
     graph_document_acl_update,
     graph_document_delete,
-    graph_document_replace,
+    graph_documents_replace,
 )
 from apps.tenants.context import current_tenant_schema
 
@@ -26,28 +26,32 @@ logger = logging.getLogger(__name__)
 
 
 def documents_graph_sync(*, document_ids: Sequence[int]) -> list[int]:
-    """Extract entities from each document's chunks and write them to the graph; returns ids that failed."""
+    """Extract entities from the documents' chunks and write them to the graph in one batch.
+
+    Returns the ids that failed (all of them when the batch could not be written).
+    """
+    if not document_ids:
+        return []
     tenant = current_tenant_schema()
-    graph_schema_ensure()
-    failed = []
-    for document_id in document_ids:
-        rows = list(Chunk.objects.filter(document_id=document_id).values_list("pk", "acl", "text", "document__title"))
-        # The title travels with the text: names in titles are what questions most often mention.
-        extracted = entity_extractor().extract(texts=[f"{title}. {text}" for _, _, text, title in rows])
-        chunks = [
-            GraphChunk(chunk_id=pk, acl=list(acl), entities=entities)
-            for (pk, acl, _, _), entities in zip(rows, extracted, strict=True)
-        ]
-        try:
-            graph_document_replace(tenant=tenant, document_id=document_id, chunks=chunks)
-        except Exception:
-            logger.warning("graph sync failed for document %s", document_id, exc_info=True)
-            failed.append(document_id)
-            continue
-        Document.objects.filter(pk=document_id).update(graph_status=Document.GraphStatus.SYNCED)
-    if failed:
-        Document.objects.filter(pk__in=failed).update(graph_status=Document.GraphStatus.FAILED)
-    return failed
+    rows = list(
+        Chunk.objects.filter(document_id__in=document_ids)
+        .order_by("document_id", "ordinal")
+        .values_list("pk", "document_id", "acl", "text", "document__title")
+    )
+    # The title travels with the text: names in titles are what questions most often mention.
+    extracted = entity_extractor().extract(texts=[f"{title}. {text}" for _, _, _, text, title in rows])
+    documents: dict[int, list[GraphChunk]] = {document_id: [] for document_id in document_ids}
+    for (pk, document_id, acl, _, _), entities in zip(rows, extracted, strict=True):
+        documents[document_id].append(GraphChunk(chunk_id=pk, acl=list(acl), entities=entities))
+    try:
+        graph_schema_ensure()
+        graph_documents_replace(tenant=tenant, documents=documents)
+    except Exception:
+        logger.warning("graph sync failed for %d documents", len(document_ids), exc_info=True)
+        Document.objects.filter(pk__in=document_ids).update(graph_status=Document.GraphStatus.FAILED)
+        return list(document_ids)
+    Document.objects.filter(pk__in=document_ids).update(graph_status=Document.GraphStatus.SYNCED)
+    return []
 
 
 def document_graph_acl_sync(*, document_id: int, acl: list[str]) -> None:

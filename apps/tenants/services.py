@@ -56,7 +56,7 @@ def portal_tenant_provision(
         if tenant is None:
             # Saving creates and migrates the schema (auto_create_schema).
             tenant = Tenant(schema_name=schema_name, name=name or schema_name)
-            tenant.save()
+            tenant.save(verbosity=0)
         with transaction.atomic():
             domain_row, _ = Domain.objects.get_or_create(
                 domain=domain, defaults={"tenant": tenant, "is_primary": not tenant.domains.exists()}

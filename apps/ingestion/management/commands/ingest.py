@@ -12,6 +12,7 @@ from tqdm import tqdm
 from apps.accounts.models import User
 from apps.core.errors import TenantContextRequired
 from apps.documents.services import document_access_grant
+from apps.ingestion.graph_sync import documents_graph_sync
 from apps.ingestion.models import IngestionJob
 from apps.ingestion.pipeline import TransientIngestionError, ingestion_jobs_run
 from apps.ingestion.services import UploadedFile, UploadRejected, documents_upload
@@ -79,7 +80,8 @@ class Command(BaseCommand):
                 queued = [str(job.pk) for job in jobs if job.status == IngestionJob.Status.QUEUED]
                 try:
                     if queued:
-                        ingestion_jobs_run(job_ids=queued)
+                        run = ingestion_jobs_run(job_ids=queued)
+                        outcomes["graph_failed"] += len(documents_graph_sync(document_ids=run.stored_document_ids))
                 except TransientIngestionError as error:
                     raise CommandError(f"a dependency failed, retry later: {error}") from error
                 for job in IngestionJob.objects.filter(pk__in=[job.pk for job in jobs]).select_related("document"):
@@ -111,6 +113,11 @@ class Command(BaseCommand):
         self.stdout.write(
             f"succeeded: {outcomes['succeeded']}  skipped: {outcomes['skipped']}  failed: {outcomes['failed']}"
         )
+        if outcomes["graph_failed"]:
+            self.stdout.write(
+                f"knowledge graph: {outcomes['graph_failed']} document(s) not synced (Neo4j unavailable?); "
+                "they are searchable; run `manage.py rebuild_graph` later"
+            )
 
     @staticmethod
     def _user(username: str | None) -> User | None:
