@@ -41,25 +41,27 @@ def test_uploads_are_indexed_by_a_real_worker_and_the_graph_follows(committed_db
         UploadedFile(filename="leave.txt", data=b"Annual leave is 28 days at Northwind."),
         UploadedFile(filename="broken.pdf", data=b"%PDF-1.7 truncated"),
     ]
-    with committed_tenant("worker") as tenant:
-        with celery_worker(log_path=tmp_path / "worker.log"):
-            with in_tenant(tenant.schema_name):
-                jobs = documents_upload(uploads=uploads, uploaded_by=None, visible_to_tenant=True)
-                job_ids = [job.pk for job in jobs]
+    with (
+        committed_tenant("worker") as tenant,
+        celery_worker(log_path=tmp_path / "worker.log"),
+        in_tenant(tenant.schema_name),
+    ):
+        jobs = documents_upload(uploads=uploads, uploaded_by=None, visible_to_tenant=True)
+        job_ids = [job.pk for job in jobs]
 
-                def finished() -> bool:
-                    return IngestionJob.objects.filter(pk__in=job_ids, status__in=IngestionJob.FINISHED).count() == 3
+        def finished() -> bool:
+            return IngestionJob.objects.filter(pk__in=job_ids, status__in=IngestionJob.FINISHED).count() == 3
 
-                wait_for(finished)
-                statuses = dict(IngestionJob.objects.filter(pk__in=job_ids).values_list("filename", "status"))
-                assert statuses == {"refunds.md": "succeeded", "leave.txt": "succeeded", "broken.pdf": "failed"}
-                assert IngestionJob.objects.get(filename="broken.pdf").error_message
-                assert all(job.celery_task_id for job in IngestionJob.objects.filter(pk__in=job_ids))
-                indexed = Document.objects.filter(status=Document.Status.INDEXED)
-                assert Chunk.objects.filter(document__in=indexed).count() == 2
+        wait_for(finished)
+        statuses = dict(IngestionJob.objects.filter(pk__in=job_ids).values_list("filename", "status"))
+        assert statuses == {"refunds.md": "succeeded", "leave.txt": "succeeded", "broken.pdf": "failed"}
+        assert IngestionJob.objects.get(filename="broken.pdf").error_message
+        assert all(job.celery_task_id for job in IngestionJob.objects.filter(pk__in=job_ids))
+        indexed = Document.objects.filter(status=Document.Status.INDEXED)
+        assert Chunk.objects.filter(document__in=indexed).count() == 2
 
-                wait_for(lambda: not indexed.exclude(graph_status=Document.GraphStatus.SYNCED).exists())
-                stats = graph_stats(tenant=tenant.schema_name)
-                assert stats["documents"] == 2
-                assert stats["chunks"] == 2
-                assert stats["entities"] > 0
+        wait_for(lambda: not indexed.exclude(graph_status=Document.GraphStatus.SYNCED).exists())
+        stats = graph_stats(tenant=tenant.schema_name)
+        assert stats["documents"] == 2
+        assert stats["chunks"] == 2
+        assert stats["entities"] > 0
