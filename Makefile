@@ -54,6 +54,7 @@ run: migrate ## serve the portal on http://demo.localhost:8000 with a Celery wor
 	@$(DEV_ENV) $(PY) manage.py create_portal_tenant $(DEMO_SCHEMA) --domain $(DEMO_DOMAIN) \
 		--admin-email admin@$(DEMO_DOMAIN) --name "Demo Company" --password-file var/dev/demo-admin-password.new
 	@if [ -f var/dev/demo-admin-password.new ]; then mv var/dev/demo-admin-password.new var/dev/demo-admin-password; fi
+	@$(DEV_ENV) $(PY) manage.py ingest --tenant $(DEMO_SCHEMA) --visible-to-all docs/samples/handbook
 	@echo
 	@echo "  Portal:   http://$(DEMO_DOMAIN):$(PORT)/"
 	@echo "  Admin:    http://$(DEMO_DOMAIN):$(PORT)/admin/"
@@ -74,6 +75,19 @@ lint: setup ## ruff, formatting, mypy, missing migrations
 	$(VENV)/bin/mypy apps config tests
 	DATABASE_URL=postgres://lint:lint@127.0.0.1:9/lint REDIS_URL=redis://127.0.0.1:9/0 NEO4J_URI=bolt://127.0.0.1:9 \
 		$(PY) -W ignore manage.py makemigrations --check --dry-run --settings=config.settings.local
+
+EVAL_DIR ?= ../shared/eval
+BENCH_LIMIT ?=
+
+bench: services ## benchmarks: ingestion throughput, retrieval latency at 10k and 100k chunks, retrieval quality
+	@$(DEV_ENV) $(PY) manage.py migrate_schemas --noinput -v 0
+	$(DEV_ENV) $(PY) manage.py bench_ingest --corpus $(EVAL_DIR)/scifact/corpus.jsonl $(if $(BENCH_LIMIT),--limit $(BENCH_LIMIT))
+	$(DEV_ENV) $(PY) manage.py bench_retrieval --chunks 10000
+	$(DEV_ENV) $(PY) manage.py bench_retrieval --chunks 100000
+	@$(DEV_ENV) $(PY) manage.py create_portal_tenant eval_scifact --domain eval-scifact.localhost --admin-email eval@example.com >/dev/null
+	@$(DEV_ENV) $(PY) manage.py create_portal_tenant eval_musique --domain eval-musique.localhost --admin-email eval@example.com >/dev/null
+	$(DEV_ENV) $(PY) manage.py rag_eval --tenant eval_scifact --dataset $(EVAL_DIR)/scifact --split train --ingest
+	$(DEV_ENV) $(PY) manage.py rag_eval --tenant eval_musique --dataset $(EVAL_DIR)/musique --ingest
 
 lock: ## re-pin requirements/*.txt from requirements/*.in
 	$(VENV)/bin/pip-compile -q --strip-extras -o requirements/base.txt requirements/base.in

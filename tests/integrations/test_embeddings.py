@@ -183,7 +183,7 @@ def test_remote_happy_path_sends_the_openai_request_and_normalises(server):
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-6)
     (request,) = server.requests
     assert request.path == "/v1/embeddings"
-    assert request.body == {"model": "fake-embed-small", "input": texts}
+    assert request.body == {"model": "fake-embed-small", "input": texts, "dimensions": 384}
     assert request.headers["Authorization"] == f"Bearer {API_KEY}"
 
 

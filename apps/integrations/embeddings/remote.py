@@ -137,6 +137,14 @@ class OpenAICompatibleEmbedder:
     def count_tokens(self, text: str) -> int:
         return max(math.ceil(len(text) / CHARS_PER_TOKEN), math.ceil(len(text.split()) * TOKENS_PER_WORD))
 
+    def _payload(self, batch: list[str]) -> dict:
+        payload: dict = {"model": self.model_name, "input": batch}
+        # Models such as text-embedding-3-* shorten their vectors on request; servers that do not know
+        # the field can be told not to receive it.
+        if settings.REMOTE_EMBEDDINGS_SEND_DIMENSIONS:
+            payload["dimensions"] = self.dimensions
+        return payload
+
     def close(self) -> None:
         with self._client_lock:
             if self._client is not None:
@@ -162,7 +170,7 @@ class OpenAICompatibleEmbedder:
 
     def _embed_batch(self, batch: list[str]) -> Vector:
         try:
-            response = self._http().post(self._endpoint, json={"model": self.model_name, "input": batch})
+            response = self._http().post(self._endpoint, json=self._payload(batch))
         except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as error:
             raise _RetryableFailure(f"{type(error).__name__} calling {self._endpoint}") from error
         except httpx.HTTPError as error:

@@ -19,28 +19,29 @@ from .base import Candidate, LegQuery
 GRAPH_WALK = """
 MATCH (seed:Entity {tenant: $tenant})
 WHERE seed.key IN $keys
-CALL (seed) {
+WITH seed, COUNT { (seed)<-[:MENTIONS]-(:Chunk) } AS seed_degree
+WITH seed, log(1.0 + $chunk_total / (1.0 + seed_degree)) AS seed_rarity
+CALL (seed, seed_rarity) {
     MATCH (chunk:Chunk {tenant: $tenant})-[mention:MENTIONS]->(seed)
     WHERE any(principal IN chunk.acl WHERE principal IN $principals)
-    RETURN chunk, 1 AS hops, mention.weight AS strength
+    RETURN chunk, 1 AS hops, mention.weight * seed_rarity AS strength
     UNION
     MATCH (seed)-[related:RELATED {tenant: $tenant}]-(neighbour:Entity)
-    WHERE any(principal IN related.acl WHERE principal IN $principals)
-    WITH neighbour, related ORDER BY related.weight DESC LIMIT $fanout
+    WHERE any(principal IN related.acl WHERE principal IN $principals) AND NOT neighbour.key IN $keys
+    WITH neighbour, related, COUNT { (neighbour)<-[:MENTIONS]-(:Chunk) } AS neighbour_degree
+    WHERE neighbour_degree <= $max_neighbour_degree
+    WITH neighbour, log(1.0 + $chunk_total / (1.0 + neighbour_degree)) AS neighbour_rarity
+    ORDER BY neighbour_rarity DESC LIMIT $fanout
     MATCH (chunk:Chunk {tenant: $tenant})-[mention:MENTIONS]->(neighbour)
     WHERE any(principal IN chunk.acl WHERE principal IN $principals)
-    RETURN chunk, 2 AS hops, mention.weight * $second_hop_discount AS strength
+    RETURN chunk, 2 AS hops,
+           mention.weight * $second_hop_discount * sqrt(seed_rarity * neighbour_rarity) AS strength
 }
-WITH seed, chunk, min(hops) AS hops, max(strength) AS strength
-WITH seed, collect({chunk: chunk, hops: hops, strength: strength}) AS reached
-WITH seed, reached, size([item IN reached WHERE item.hops = 1]) AS direct
-UNWIND reached AS item
-WITH item.chunk AS chunk,
-     seed.key AS key,
-     item.hops AS hops,
-     item.strength * log(1.0 + $chunk_total / (1.0 + direct)) / item.hops AS contribution
-WITH chunk, sum(contribution) AS score, count(DISTINCT CASE WHEN hops = 1 THEN key END) AS direct_entities
-RETURN chunk.chunk_id AS chunk_id, score * (1.0 + direct_entities) AS score
+WITH chunk, seed, min(hops) AS hops, max(strength) AS strength
+WITH chunk,
+     sum(strength) AS score,
+     count(DISTINCT CASE WHEN hops = 1 THEN seed END) AS direct_entities
+RETURN chunk.chunk_id AS chunk_id, score * (1.0 + 0.5 * direct_entities) AS score
 ORDER BY score DESC, chunk_id
 LIMIT $k
 """
@@ -60,6 +61,7 @@ class Neo4jGraphLeg:
                 "principals": list(query.principals),
                 "k": query.k,
                 "fanout": settings.GRAPH_LEG_FANOUT,
+                "max_neighbour_degree": settings.GRAPH_LEG_MAX_NEIGHBOUR_DEGREE,
                 "second_hop_discount": settings.GRAPH_LEG_SECOND_HOP_DISCOUNT,
                 "chunk_total": float(max(index_state_row().chunk_count, 1)),
             },

@@ -1,0 +1,139 @@
+"""Retrieval latency at scale: raw pgvector top-10 (baseline), each leg, and full hybrid retrieval.
+
+    manage.py bench_retrieval --chunks 100000
+    manage.py bench_retrieval --chunks 10000
+
+Builds (or reuses) a synthetic tenant `bench_<chunks>` and prints one JSON document.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
+from tqdm import tqdm
+
+from apps.documents.models import Chunk
+from apps.ingestion.entities import extract_query_entities
+from apps.ingestion.graph_sync import documents_graph_sync
+from apps.integrations.embeddings.factory import embedder
+from apps.integrations.keyword.analyzer import analyze
+from apps.retrieval.benchmark import build_synthetic_corpus, query_pool, sentence_pool
+from apps.retrieval.evaluation.metrics import percentile
+from apps.retrieval.legs.base import LegQuery
+from apps.retrieval.legs.dense import PgvectorDenseLeg
+from apps.retrieval.legs.graph import Neo4jGraphLeg
+from apps.retrieval.legs.keyword import PostgresBM25Leg
+from apps.retrieval.selectors import retrieve_for_principals
+from apps.tenants.context import in_tenant
+from apps.tenants.models import Tenant
+from apps.tenants.services import portal_tenant_provision
+
+PRINCIPALS = ("group:1", "tenant:all", "user:1")
+EVAL = Path(settings.BASE_DIR).parent / "shared" / "eval"
+
+
+def stats(samples: list[float]) -> dict[str, float]:
+    return {"p50_ms": round(percentile(samples, 0.5), 2), "p95_ms": round(percentile(samples, 0.95), 2)}
+
+
+def measure(items: list, call: Callable[[object], object]) -> list[float]:
+    samples = []
+    for item in items:
+        started = time.perf_counter()
+        call(item)
+        samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+class Command(BaseCommand):
+    help = "Measure retrieval latency on a synthetic tenant of N chunks; prints JSON with p50/p95."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--chunks", type=int, required=True)
+        parser.add_argument("--queries", type=int, default=200)
+        parser.add_argument("--rebuild", action="store_true", help="rebuild the synthetic tenant even if it exists")
+        parser.add_argument("--eval-dir", default=str(EVAL), help="where the BEIR corpora for realistic text live")
+
+    def handle(self, *args, **options) -> None:
+        chunks = options["chunks"]
+        if chunks < 100:
+            raise CommandError("--chunks must be at least 100")
+        schema = f"bench_{chunks}"
+        eval_dir = Path(options["eval_dir"])
+        corpora = sorted(eval_dir.glob("*/corpus.jsonl"))
+        if not corpora:
+            raise CommandError(f"no BEIR corpora under {eval_dir}")
+        self._ensure_tenant(schema)
+        with in_tenant(schema):
+            if options["rebuild"] or Chunk.objects.count() != chunks:
+                self._build(chunks, corpora)
+            queries = query_pool(sorted(eval_dir.glob("*/queries.jsonl")), limit=options["queries"])
+            report = self._measure(schema, chunks, queries)
+        self.stdout.write(json.dumps(report, indent=2))
+
+    @staticmethod
+    def _ensure_tenant(schema: str) -> None:
+        if not Tenant.objects.filter(schema_name=schema).exists():
+            portal_tenant_provision(
+                schema_name=schema, domain=f"{schema.replace('_', '-')}.localhost", admin_email="bench@example.com"
+            )
+
+    def _build(self, chunks: int, corpora: list[Path]) -> None:
+        sentences = sentence_pool(corpora, limit=20_000)
+        with tqdm(total=chunks, unit="chunk", desc="build", disable=None, file=sys.stderr) as bar:
+            build_synthetic_corpus(sentences=sentences, chunk_count=chunks, on_progress=bar.update)
+        document_ids = list(Chunk.objects.values_list("document_id", flat=True).distinct().order_by("document_id"))
+        with tqdm(total=len(document_ids), unit="doc", desc="graph", disable=None, file=sys.stderr) as bar:
+            for start in range(0, len(document_ids), 200):
+                batch = document_ids[start : start + 200]
+                if documents_graph_sync(document_ids=batch):
+                    raise CommandError("graph sync failed; is Neo4j running?")
+                bar.update(len(batch))
+
+    def _measure(self, schema: str, chunks: int, queries: list[str]) -> dict:
+        vectors = {query: embedder().embed_query(query) for query in queries}
+        leg_queries = [
+            LegQuery(
+                tenant=schema,
+                principals=PRINCIPALS,
+                text=query,
+                k=settings.RETRIEVAL_CANDIDATES_PER_LEG,
+                embedding=vectors[query],
+                terms=tuple(analyze(query)),
+                entity_keys=tuple(entity.key for entity in extract_query_entities(text=query)),
+            )
+            for query in queries
+        ]
+        raw = measure(queries, lambda query: self._raw_pgvector(vectors[query]))  # type: ignore[index]
+        legs = {
+            leg.name: measure(leg_queries, leg.search)  # type: ignore[arg-type]
+            for leg in (PgvectorDenseLeg(), PostgresBM25Leg(), Neo4jGraphLeg())
+        }
+        cache.clear()  # the hybrid figure includes embedding the question, as a real first query does
+        hybrid = measure(
+            queries, lambda query: retrieve_for_principals(principals=PRINCIPALS, query=query, k=10, use_cache=False)
+        )
+        raw_p95 = percentile(raw, 0.95)
+        return {
+            "chunks": chunks,
+            "queries": len(queries),
+            "raw_pgvector_top10": stats(raw),
+            **{f"leg_{name}": stats(samples) for name, samples in legs.items()},
+            "hybrid": stats(hybrid),
+            "hybrid_p95_over_raw_pgvector_p95": round(percentile(hybrid, 0.95) / raw_p95, 2) if raw_p95 else None,
+        }
+
+    @staticmethod
+    def _raw_pgvector(vector) -> list:
+        literal = "[" + ",".join(f"{value:.7f}" for value in vector.tolist()) + "]"
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT id FROM documents_chunk ORDER BY embedding <=> %s::vector LIMIT 10", [literal])
+            return cursor.fetchall()
