@@ -31,7 +31,10 @@ def django_db_setup(
 
     with django_db_blocker.unblock():
         config = setup_databases(
-            verbosity=request.config.option.verbose, interactive=False, keepdb=django_db_keepdb, aliases={"default"}
+            verbosity=request.config.option.verbose,
+            interactive=False,
+            keepdb=django_db_keepdb,
+            aliases={"default": True},
         )
     yield
     if not django_db_keepdb:

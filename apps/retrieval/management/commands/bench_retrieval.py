@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from django.conf import settings
 from django.core.cache import cache
@@ -36,6 +37,7 @@ from apps.tenants.context import in_tenant
 from apps.tenants.models import Tenant
 from apps.tenants.services import portal_tenant_provision
 
+T = TypeVar("T")
 PRINCIPALS = ("group:1", "tenant:all", "user:1")
 EVAL = Path(settings.BASE_DIR).parent / "shared" / "eval"
 
@@ -44,7 +46,7 @@ def stats(samples: list[float]) -> dict[str, float]:
     return {"p50_ms": round(percentile(samples, 0.5), 2), "p95_ms": round(percentile(samples, 0.95), 2)}
 
 
-def measure(items: list, call: Callable[[object], object]) -> list[float]:
+def measure(items: list[T], call: Callable[[T], object]) -> list[float]:
     samples = []
     for item in items:
         started = time.perf_counter()
@@ -112,9 +114,9 @@ class Command(BaseCommand):
             )
             for query in queries
         ]
-        raw = measure(queries, lambda query: self._raw_pgvector(vectors[query]))  # type: ignore[index]
+        raw = measure(queries, lambda query: self._raw_pgvector(vectors[query]))
         legs = {
-            leg.name: measure(leg_queries, leg.search)  # type: ignore[arg-type]
+            leg.name: measure(leg_queries, leg.search)
             for leg in (PgvectorDenseLeg(), PostgresBM25Leg(), Neo4jGraphLeg())
         }
         cache.clear()  # the hybrid figure includes embedding the question, as a real first query does
