@@ -163,6 +163,8 @@ INGESTION_RETRY_BACKOFF_MAX_SECONDS = env.float("INGESTION_RETRY_BACKOFF_MAX_SEC
 EMBEDDER_BACKEND = env.str("EMBEDDER_BACKEND", default="apps.integrations.embeddings.onnx_minilm.OnnxMiniLMEmbedder")
 EMBEDDING_DIMENSIONS = 384
 EMBEDDING_BATCH_SIZE = env.int("EMBEDDING_BATCH_SIZE", default=32)
+# Padded tokens per ONNX run: long chunks go in small batches (faster and far less memory on CPU).
+EMBEDDING_BATCH_TOKENS = env.int("EMBEDDING_BATCH_TOKENS", default=1024)
 EMBEDDING_MAX_TOKENS = env.int("EMBEDDING_MAX_TOKENS", default=256)
 EMBEDDING_THREADS = env.int("EMBEDDING_THREADS", default=0)  # 0: onnxruntime decides
 EMBEDDING_CACHE_TTL_SECONDS = env.int("EMBEDDING_CACHE_TTL_SECONDS", default=24 * 3600)
@@ -177,6 +179,8 @@ REMOTE_EMBEDDINGS_SEND_DIMENSIONS = env.bool("REMOTE_EMBEDDINGS_SEND_DIMENSIONS"
 # --- Knowledge graph extraction -----------------------------------------------------------------
 ENTITY_EXTRACTOR_BACKEND = env.str("ENTITY_EXTRACTOR_BACKEND", default="")  # empty: LLM if a key is set, else offline
 ENTITY_MAX_PER_CHUNK = env.int("ENTITY_MAX_PER_CHUNK", default=12)
+# Co-occurrence edges join only a chunk's strongest entities (edges grow with the square).
+GRAPH_RELATED_MAX_ENTITIES = env.int("GRAPH_RELATED_MAX_ENTITIES", default=6)
 
 # --- Retrieval ----------------------------------------------------------------------------------
 RETRIEVAL_LEGS = {

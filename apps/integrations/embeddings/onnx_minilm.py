@@ -122,6 +122,7 @@ class OnnxMiniLMEmbedder:
         # Counted like sentence-transformers' max_seq_length: [CLS] and [SEP] included.
         self._max_tokens = settings.EMBEDDING_MAX_TOKENS if max_tokens is None else max_tokens
         self._threads = settings.EMBEDDING_THREADS if threads is None else threads
+        self._batch_tokens = settings.EMBEDDING_BATCH_TOKENS
         if self._batch_size < 1:
             raise AdapterConfigurationError("EMBEDDING_BATCH_SIZE must be at least 1")
         if not 3 <= self._max_tokens <= MAX_POSITIONS:
@@ -141,12 +142,29 @@ class OnnxMiniLMEmbedder:
         encodings = runtime.embedding_tokenizer.encode_batch(list(texts))
         # Shortest first, so each batch pads only to lengths close to its own; rows go back to the
         # caller's order through `positions`.
-        by_length = np.argsort([len(encoding.ids) for encoding in encodings], kind="stable")
+        lengths = [len(encoding.ids) for encoding in encodings]
+        by_length = np.argsort(lengths, kind="stable")
         vectors = np.empty((len(texts), self.dimensions), dtype=np.float32)
-        for start in range(0, len(by_length), self._batch_size):
-            positions = by_length[start : start + self._batch_size]
+        for positions in self._batches(by_length, lengths):
             vectors[positions] = self._embed_batch(runtime, [encodings[position] for position in positions])
         return l2_normalised(vectors)
+
+    def _batches(self, by_length: np.ndarray, lengths: list[int]) -> list[np.ndarray]:
+        """Cut the length-sorted rows into batches of at most batch_size rows and batch_tokens padded tokens.
+
+        Long texts go in small batches: on 2 cores, 32 rows of 256 tokens took 5.4 s and peaked ~600 MB
+        above the model, 8 batches of 4 rows took 3.2 s and ~130 MB. Short texts still fill 32 rows.
+        """
+        batches, start = [], 0
+        while start < len(by_length):
+            end = start + 1
+            while end < len(by_length) and end - start < self._batch_size:
+                if (end - start + 1) * lengths[by_length[end]] > self._batch_tokens:
+                    break
+                end += 1
+            batches.append(by_length[start:end])
+            start = end
+        return batches
 
     def embed_query(self, text: str) -> Vector:
         return self.embed_documents([text])[0]

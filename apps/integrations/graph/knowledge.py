@@ -346,10 +346,17 @@ def _prepare_chunks(chunks: Sequence[GraphChunk]) -> list[tuple[int, list[str], 
 
 
 def _edge_rows(prepared: list[tuple[int, list[str], dict[str, MentionedEntity]]]) -> list[dict[str, Any]]:
-    """One row per entity pair in this document: the chunks supporting it and their joint ACL."""
+    """One row per entity pair in this document: the chunks supporting it and their joint ACL.
+
+    Only a chunk's GRAPH_RELATED_MAX_ENTITIES strongest entities are paired: edges grow with the
+    square of the entities, and writing them was most of the graph's ingestion cost.
+    """
     pairs: dict[tuple[str, str], tuple[set[int], set[str]]] = {}
     for chunk_id, acl, entities in prepared:
-        for a, b in combinations(sorted(entities), 2):
+        strongest = sorted(entities, key=lambda key: (-entities[key].weight, key))[
+            : settings.GRAPH_RELATED_MAX_ENTITIES
+        ]
+        for a, b in combinations(sorted(strongest), 2):
             chunk_ids, principals = pairs.setdefault((a, b), (set(), set()))
             chunk_ids.add(chunk_id)
             principals.update(acl)

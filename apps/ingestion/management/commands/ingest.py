@@ -16,7 +16,7 @@ from apps.ingestion.graph_sync import documents_graph_sync
 from apps.ingestion.models import IngestionJob
 from apps.ingestion.pipeline import TransientIngestionError, ingestion_jobs_run
 from apps.ingestion.services import UploadedFile, UploadRejected, documents_upload
-from apps.tenants.context import in_tenant
+from apps.tenants.context import in_tenant, tenant_for_schema
 
 BATCH = 16
 
@@ -54,6 +54,10 @@ class Command(BaseCommand):
         parser.add_argument("--group", action="append", default=[], help="group that may view them (repeatable)")
 
     def handle(self, *args, **options) -> None:
+        try:
+            tenant_for_schema(options["tenant"])
+        except TenantContextRequired as error:
+            raise CommandError(str(error)) from error
         files = files_under(options["paths"])
         if not files:
             raise CommandError("no files found")
