@@ -16,7 +16,9 @@ from pathlib import Path
 
 import psutil
 from django.conf import settings
+from django.core.cache import cache
 from django.core.management.base import BaseCommand, CommandError
+from django_tenants.utils import schema_context as in_tenant_schema_only
 from tqdm import tqdm
 
 from apps.core.adapters import backend_class
@@ -128,6 +130,9 @@ class Command(BaseCommand):
         existing = Tenant.objects.filter(schema_name=schema).first()
         if existing is not None:
             existing.delete(force_drop=True)
+        with in_tenant_schema_only(schema):
+            # A warm embedding cache from an earlier run would flatter the pipeline: start cold.
+            cache.delete_pattern("*")  # type: ignore[attr-defined]
         portal_tenant_provision(
             schema_name=schema, domain=f"{schema.replace('_', '-')}.localhost", admin_email="bench@example.com"
         )
