@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from apps.core.database import current_database_url
+from apps.ingestion.worker_process import worker_command
 from config.settings.environment import BASE_DIR
 
 
@@ -26,25 +26,7 @@ def celery_worker(
     }
     with log_path.open("ab") as log:
         worker = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "config.celery_app",
-                "worker",
-                "-Q",
-                queues,
-                "--concurrency",
-                "1",
-                "--pool",
-                "prefork",
-                "--loglevel",
-                "INFO",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-            ],
+            [*worker_command(queues=queues, concurrency=1), "--without-heartbeat"],
             cwd=BASE_DIR,
             env=env,
             stdout=log,

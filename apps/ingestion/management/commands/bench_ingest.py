@@ -26,6 +26,7 @@ from apps.core.database import current_database_url
 from apps.documents.models import Chunk, Document
 from apps.ingestion.bulk import corpus_ingest
 from apps.ingestion.models import IngestionJob
+from apps.ingestion.worker_process import worker_command
 from apps.tenants.context import in_tenant
 from apps.tenants.models import Tenant
 from apps.tenants.services import portal_tenant_provision
@@ -146,22 +147,7 @@ class Command(BaseCommand):
         env["DATABASE_URL"] = current_database_url()
         env.setdefault("EMBEDDING_THREADS", str(max(1, (os.cpu_count() or 2) // concurrency)))
         return subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "config.celery_app",
-                "worker",
-                "-Q",
-                "ingestion,default",
-                "--concurrency",
-                str(concurrency),
-                "--loglevel",
-                "WARNING",
-                "--without-gossip",
-                "--without-mingle",
-            ],
+            worker_command(queues="ingestion,default", concurrency=concurrency, loglevel="WARNING"),
             cwd=settings.BASE_DIR,
             env=env,
             stdout=sys.stderr,  # stdout carries only the JSON report
