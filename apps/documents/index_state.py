@@ -7,6 +7,8 @@ from a cache, and the change becomes visible exactly when it commits.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.db.models import F
 
 from .models import IndexState
@@ -25,5 +27,18 @@ def index_version_bump(*, chunk_delta: int = 0, term_delta: int = 0) -> None:
     )
 
 
+@dataclass(frozen=True)
+class IndexSnapshot:
+    version: int = 0
+    chunk_count: int = 0
+    term_total: int = 0
+
+
+def index_snapshot() -> IndexSnapshot:
+    """Version and corpus statistics in one read-only query (retrieval reads them once per question)."""
+    row = IndexState.objects.filter(pk=1).values("version", "chunk_count", "term_total").first()
+    return IndexSnapshot(**row) if row else IndexSnapshot()
+
+
 def current_index_version() -> int:
-    return IndexState.objects.filter(pk=1).values_list("version", flat=True).first() or 0
+    return index_snapshot().version

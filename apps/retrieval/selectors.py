@@ -16,7 +16,7 @@ from django.utils.module_loading import import_string
 
 from apps.accounts.models import User
 from apps.documents.acl import principals_for_user
-from apps.documents.index_state import current_index_version
+from apps.documents.index_state import IndexSnapshot, index_snapshot
 from apps.documents.selectors import chunks_visible_to
 from apps.ingestion.entities import extract_query_entities
 from apps.integrations.embeddings.factory import embedder
@@ -78,12 +78,12 @@ def retrieve_for_principals(
     tenant = current_tenant_schema()
     chosen = tuple(leg for leg in (legs or settings.RETRIEVAL_DEFAULT_LEGS) if leg in settings.RETRIEVAL_LEGS)
     principal_set = tuple(sorted(set(principals)))
-    version = current_index_version()
+    corpus = index_snapshot()
     key = cache_key(
         "retrieval",
         tenant=tenant,
         principals=principal_set,
-        version=version,
+        version=corpus.version,
         query=query.strip(),
         k=k,
         legs=chosen,
@@ -96,7 +96,7 @@ def retrieve_for_principals(
         if hit is not None:
             return _from_cache(hit)
     result = _retrieve_uncached(
-        tenant=tenant, principals=principal_set, query=query, k=k, legs=chosen, filters=filters or {}, version=version
+        tenant=tenant, principals=principal_set, query=query, k=k, legs=chosen, filters=filters or {}, corpus=corpus
     )
     if use_cache and principal_set:
         cache_set("retrieval", key, _to_cache(result), ttl=settings.RETRIEVAL_CACHE_TTL_SECONDS)
@@ -104,16 +104,30 @@ def retrieve_for_principals(
 
 
 def _retrieve_uncached(
-    *, tenant: str, principals: tuple[str, ...], query: str, k: int, legs: tuple[str, ...], filters: dict, version: int
+    *,
+    tenant: str,
+    principals: tuple[str, ...],
+    query: str,
+    k: int,
+    legs: tuple[str, ...],
+    filters: dict,
+    corpus: IndexSnapshot,
 ) -> RetrievalResult:
     timings: dict[str, float] = {}
     started = time.perf_counter()
     if not principals or not query.strip():
         return RetrievalResult(
-            query=query, chunks=[], legs={leg: "skipped" for leg in legs}, timings_ms={}, index_version=version
+            query=query, chunks=[], legs={leg: "skipped" for leg in legs}, timings_ms={}, index_version=corpus.version
         )
     leg_queries = _leg_queries(
-        tenant=tenant, principals=principals, query=query, k=k, legs=legs, filters=filters, timings=timings
+        tenant=tenant,
+        principals=principals,
+        query=query,
+        k=k,
+        legs=legs,
+        filters=filters,
+        corpus=corpus,
+        timings=timings,
     )
     outcomes = run_legs(leg_queries, timeout=settings.RETRIEVAL_LEG_TIMEOUT_SECONDS)
     for name, outcome in outcomes.items():
@@ -127,11 +141,19 @@ def _retrieve_uncached(
     chunks = _permitted(fused, principals=principals, k=k)
     timings["total"] = round((time.perf_counter() - started) * 1000, 2)
     statuses = {name: outcomes[name].status if name in outcomes else "skipped" for name in legs}
-    return RetrievalResult(query=query, chunks=chunks, legs=statuses, timings_ms=timings, index_version=version)
+    return RetrievalResult(query=query, chunks=chunks, legs=statuses, timings_ms=timings, index_version=corpus.version)
 
 
 def _leg_queries(
-    *, tenant: str, principals: tuple[str, ...], query: str, k: int, legs: tuple[str, ...], filters: dict, timings: dict
+    *,
+    tenant: str,
+    principals: tuple[str, ...],
+    query: str,
+    k: int,
+    legs: tuple[str, ...],
+    filters: dict,
+    corpus: IndexSnapshot,
+    timings: dict,
 ) -> dict[str, LegQuery]:
     started = time.perf_counter()
     embedding = embedder().embed_query(query) if "dense" in legs else None
@@ -149,6 +171,7 @@ def _leg_queries(
         terms=tuple(analyze(query)),
         entity_keys=entity_keys,
         filters=filters,
+        corpus=corpus,
     )
     return {leg: base for leg in legs}
 
@@ -162,7 +185,7 @@ def _rerank(query: str, fused: list[FusedCandidate]) -> list[FusedCandidate]:
 
 def _permitted(fused: list[FusedCandidate], *, principals: tuple[str, ...], k: int) -> list[RetrievedChunk]:
     """The final ACL check in PostgreSQL; only chunks that pass it are returned, in fused order."""
-    wanted = fused[: max(k * 3, k)]
+    wanted = fused[: k * 3]
     rows = {
         chunk.pk: chunk
         for chunk in chunks_visible_to(principals=list(principals), chunk_ids=[c.chunk_id for c in wanted])

@@ -12,6 +12,8 @@ from typing import Protocol
 
 import numpy as np
 
+from apps.documents.index_state import IndexSnapshot
+
 
 @dataclass(frozen=True)
 class LegQuery:
@@ -23,6 +25,8 @@ class LegQuery:
     terms: tuple[str, ...] = ()
     entity_keys: tuple[str, ...] = ()
     filters: dict = field(default_factory=dict)
+    # The tenant's corpus statistics, read once per question by the caller; legs read them if absent.
+    corpus: IndexSnapshot | None = None
 
 
 @dataclass(frozen=True)

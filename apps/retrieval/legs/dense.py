@@ -7,11 +7,17 @@ the first candidate list.
 
 from __future__ import annotations
 
+import numpy as np
 from django.conf import settings
 from django.db import connection, transaction
 
 from .base import Candidate, LegQuery
 from .filters import document_filter_sql
+
+
+def vector_literal(vector: np.ndarray) -> str:
+    """pgvector's text form of a vector, for a `%s::vector` parameter."""
+    return "[" + ",".join(f"{value:.7f}" for value in vector.tolist()) + "]"
 
 
 class PgvectorDenseLeg:
@@ -21,7 +27,6 @@ class PgvectorDenseLeg:
         if query.embedding is None or not query.principals:
             return []
         extra_sql, extra_params = document_filter_sql(query.filters, chunk_alias="c")
-        vector_literal = "[" + ",".join(f"{value:.7f}" for value in query.embedding.tolist()) + "]"
         sql = f"""
             SELECT c.id, c.embedding <=> %(vector)s::vector AS distance
             FROM documents_chunk c
@@ -34,7 +39,13 @@ class PgvectorDenseLeg:
             cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
             cursor.execute(f"SET LOCAL statement_timeout = {int(settings.RETRIEVAL_LEG_TIMEOUT_SECONDS * 1000)}")
             cursor.execute(
-                sql, {"vector": vector_literal, "principals": list(query.principals), "k": query.k, **extra_params}
+                sql,
+                {
+                    "vector": vector_literal(query.embedding),
+                    "principals": list(query.principals),
+                    "k": query.k,
+                    **extra_params,
+                },
             )
             rows = cursor.fetchall()
         # relaxed_order may return rows slightly out of order: sort by the real distance.

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from apps.documents.index_state import index_state_row
+from apps.documents.index_state import index_snapshot
 from apps.integrations.graph.factory import graph_store
 
 from .base import Candidate, LegQuery
@@ -63,7 +63,7 @@ class Neo4jGraphLeg:
                 "fanout": settings.GRAPH_LEG_FANOUT,
                 "max_neighbour_degree": settings.GRAPH_LEG_MAX_NEIGHBOUR_DEGREE,
                 "second_hop_discount": settings.GRAPH_LEG_SECOND_HOP_DISCOUNT,
-                "chunk_total": float(max(index_state_row().chunk_count, 1)),
+                "chunk_total": float(max((query.corpus or index_snapshot()).chunk_count, 1)),
             },
         )
         return [Candidate(chunk_id=int(row["chunk_id"]), score=float(row["score"])) for row in rows]

@@ -12,7 +12,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import connection, transaction
 
-from apps.documents.index_state import index_state_row
+from apps.documents.index_state import index_snapshot
 
 from .base import Candidate, LegQuery
 from .filters import document_filter_sql
@@ -51,7 +51,7 @@ class PostgresBM25Leg:
         terms = sorted(set(query.terms))
         if not terms or not query.principals:
             return []
-        state = index_state_row()
+        state = query.corpus or index_snapshot()
         if state.chunk_count <= 0:
             return []
         extra_sql, extra_params = document_filter_sql(query.filters, chunk_alias="c")

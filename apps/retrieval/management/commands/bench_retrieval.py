@@ -29,7 +29,7 @@ from apps.integrations.keyword.analyzer import analyze
 from apps.retrieval.benchmark import build_synthetic_corpus, query_pool, sentence_pool
 from apps.retrieval.evaluation.metrics import percentile
 from apps.retrieval.legs.base import LegQuery
-from apps.retrieval.legs.dense import PgvectorDenseLeg
+from apps.retrieval.legs.dense import PgvectorDenseLeg, vector_literal
 from apps.retrieval.legs.graph import Neo4jGraphLeg
 from apps.retrieval.legs.keyword import PostgresBM25Leg
 from apps.retrieval.selectors import retrieve_for_principals
@@ -135,7 +135,8 @@ class Command(BaseCommand):
 
     @staticmethod
     def _raw_pgvector(vector) -> list:
-        literal = "[" + ",".join(f"{value:.7f}" for value in vector.tolist()) + "]"
         with connection.cursor() as cursor:
-            cursor.execute("SELECT id FROM documents_chunk ORDER BY embedding <=> %s::vector LIMIT 10", [literal])
+            cursor.execute(
+                "SELECT id FROM documents_chunk ORDER BY embedding <=> %s::vector LIMIT 10", [vector_literal(vector)]
+            )
             return cursor.fetchall()
