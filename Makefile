@@ -64,10 +64,12 @@ run: migrate ## serve the portal on http://demo.localhost:8000 with a Celery wor
 	@echo
 	@$(DEV_ENV) bash docker/run-dev.sh $(PORT)
 
-test: setup ## start the test services on free ports and run the whole suite
-	@$(DEVSERVICES) up --profile test
-	@status=0; $(PY) -m pytest $(PYTEST_ARGS) || status=$$?; \
-		if [ -z "$$KEEP_SERVICES" ]; then $(DEVSERVICES) down --profile test; fi; exit $$status
+TEST_PROFILE ?= test
+
+test: setup ## start the test services on free ports and run the whole suite (TEST_PROFILE=name for a parallel run)
+	@$(DEVSERVICES) up --profile $(TEST_PROFILE)
+	@status=0; PORTAL_SERVICES_PROFILE=$(TEST_PROFILE) $(PY) -m pytest $(PYTEST_ARGS) || status=$$?; \
+		if [ -z "$$KEEP_SERVICES" ]; then $(DEVSERVICES) down --profile $(TEST_PROFILE); fi; exit $$status
 
 lint: setup ## ruff, formatting, mypy, missing migrations
 	$(VENV)/bin/ruff check .

@@ -1,8 +1,11 @@
 """Tests: the services `make test` starts on free ports (var/test/services.env)."""
 
+import os
+
 from .environment import read_env_files
 
-read_env_files("test")
+# Several checkouts or helpers on one machine each start their own services under another profile.
+read_env_files(os.environ.get("PORTAL_SERVICES_PROFILE", "test"))
 
 from .base import *  # noqa: E402,F403
 from .base import DATABASE_URL, NEO4J_URI, REDIS_URL  # noqa: E402
