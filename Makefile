@@ -13,16 +13,29 @@ DEMO_DOMAIN ?= demo.localhost
 PYTEST_ARGS ?=
 
 .PHONY: setup system-packages python-packages neo4j-launcher services services-down services-status \
-        migrate run test lint lock bench clean
+        migrate run test lint lock bench bench-api clean translations messages sbom
 
-setup: system-packages python-packages neo4j-launcher ## install everything the portal and its tests need
+setup: system-packages python-packages neo4j-launcher translations ## install everything the portal and its tests need
 
-system-packages: ## Debian packages: redis-server (skipped when present)
-	@command -v redis-server >/dev/null || { \
-		echo "installing redis-server (Debian)"; \
+# redis-server; gettext compiles the translations; chromium drives the browser tests (Playwright
+# launches /usr/bin/chromium, it never downloads a browser).
+system-packages: ## Debian packages: redis-server, gettext, chromium (skipped when present)
+	@missing=""; \
+	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	command -v msgfmt >/dev/null || missing="$$missing gettext"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing$$missing (Debian)"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq redis-server >/dev/null; }
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
 	@command -v java >/dev/null && command -v mvn >/dev/null || { echo "Java 17 and Maven are required for the embedded Neo4j"; exit 1; }
+	@# `make lint` validates docker/compose.yaml with a Compose client; no Docker engine is needed.
+	@# Debian 12 packages Compose v1 (docker-compose); its recommended docker.io daemon is not wanted.
+	@{ docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null; } || { \
+		echo "installing docker-compose (Debian)"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends docker-compose >/dev/null; }
 
 python-packages: $(VENV)/.installed
 
@@ -35,6 +48,14 @@ $(VENV)/.installed: requirements/base.txt requirements/dev.txt requirements/mode
 
 neo4j-launcher: ## build the embedded Neo4j 5.26 launcher (Maven Central, once)
 	@bash docker/neo4j-embedded/build.sh
+
+translations: locale/de/LC_MESSAGES/django.mo ## compile the UI translations (gettext)
+
+locale/%/LC_MESSAGES/django.mo: locale/%/LC_MESSAGES/django.po
+	msgfmt --check -o $@ $<
+
+messages: ## re-extract the UI strings into locale/*/LC_MESSAGES/django.po (then translate and `make translations`)
+	$(DEV_ENV) $(PY) manage.py makemessages -l de --no-obsolete --ignore '.venv/*' --ignore 'var/*' --ignore 'tests/*'
 
 services: setup ## start PostgreSQL, Redis and Neo4j on loopback (idempotent)
 	@$(DEVSERVICES) up --profile dev
@@ -71,12 +92,26 @@ test: setup ## start the test services on free ports and run the whole suite (TE
 	@status=0; PORTAL_SERVICES_PROFILE=$(TEST_PROFILE) $(PY) -m pytest $(PYTEST_ARGS) || status=$$?; \
 		if [ -z "$$KEEP_SERVICES" ]; then $(DEVSERVICES) down --profile $(TEST_PROFILE); fi; exit $$status
 
-lint: setup ## ruff, formatting, mypy, missing migrations
+# The Compose v2 plugin when present, else Debian's docker-compose.
+COMPOSE = $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
+# Reviewed, not-applicable advisories: `--ignore-vuln <ID>`, each one explained in docs/operations.md.
+# CI with full PyPI access adds --strict, so a package that could not be audited fails the build.
+PIP_AUDIT_FLAGS ?=
+
+lint: setup ## ruff, formatting, mypy, missing migrations, compose file, dependency audit
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy apps config tests
 	DATABASE_URL=postgres://lint:lint@127.0.0.1:9/lint REDIS_URL=redis://127.0.0.1:9/0 NEO4J_URI=bolt://127.0.0.1:9 \
 		$(PY) -W ignore manage.py makemigrations --check --dry-run --settings=config.settings.local
+	$(COMPOSE) -f docker/compose.yaml config -q
+	$(VENV)/bin/pip-audit --no-deps --disable-pip --progress-spinner off -r requirements/base.txt $(PIP_AUDIT_FLAGS)
+
+sbom: python-packages ## CycloneDX SBOM (JSON) of the runtime Python dependencies -> var/sbom/
+	@mkdir -p var/sbom
+	$(VENV)/bin/cyclonedx-py requirements requirements/base.txt --pyproject pyproject.toml --of JSON \
+		--output-reproducible -o var/sbom/knowledge-portal-python.cdx.json
+	@echo "SBOM: var/sbom/knowledge-portal-python.cdx.json"
 
 EVAL_DIR ?= ../shared/eval
 BENCH_LIMIT ?=
@@ -90,6 +125,23 @@ bench: services ## benchmarks: ingestion throughput, retrieval latency at 10k an
 	@$(DEV_ENV) $(PY) manage.py create_portal_tenant eval_musique --domain eval-musique.localhost --admin-email eval@example.com >/dev/null
 	$(DEV_ENV) $(PY) manage.py rag_eval --tenant eval_scifact --dataset $(EVAL_DIR)/scifact --split train --ingest
 	$(DEV_ENV) $(PY) manage.py rag_eval --tenant eval_musique --dataset $(EVAL_DIR)/musique --ingest
+	@$(DEV_ENV) $(PY) manage.py create_portal_tenant eval_clapnq --domain eval-clapnq.localhost --admin-email eval@example.com >/dev/null
+	$(DEV_ENV) $(PY) manage.py rag_answer_eval --tenant eval_clapnq --dataset $(EVAL_DIR)/clapnq --ingest
+	$(DEV_ENV) $(PY) manage.py rag_answer_eval --tenant eval_musique --dataset $(EVAL_DIR)/musique
+	@$(MAKE) --no-print-directory bench-api
+
+BENCH_API_USERS ?= 20
+BENCH_API_SECONDS ?= 60
+BENCH_API_URL ?= http://localhost:$(PORT)
+
+# The server under load is `make run` in another terminal. The key (one day, generous own quota)
+# names the demo tenant, so the platform host (localhost) serves it.
+bench-api: ## load test POST /api/v1/query: 20 users for 60 s against a running `make run`
+	@curl -sf -o /dev/null $(BENCH_API_URL)/health/live || { echo "start the portal first: make run (in another terminal)"; exit 1; }
+	@key=$$($(DEV_ENV) $(PY) manage.py api_key_create --tenant $(DEMO_SCHEMA) --user admin --name "make bench-api" \
+		--scopes query --expires-in-days 1 --rate-limit query=1000000:100000) && \
+	PORTAL_API_KEY=$$key $(VENV)/bin/locust -f tests/load/locustfile.py --headless --only-summary \
+		-u $(BENCH_API_USERS) -r $(BENCH_API_USERS) -t $(BENCH_API_SECONDS)s --host $(BENCH_API_URL)
 
 lock: ## re-pin requirements/*.txt from requirements/*.in
 	$(VENV)/bin/pip-compile -q --strip-extras -o requirements/base.txt requirements/base.in

@@ -15,11 +15,19 @@ from apps.health.startup import verify_critical_dependencies_if_configured  # no
 
 verify_critical_dependencies_if_configured()
 
-websocket_urlpatterns: list = []
+from django.conf import settings  # noqa: E402
+from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
+
+from apps.portal.realtime.middleware import tenant_websocket_stack  # noqa: E402
+from apps.portal.realtime.routing import websocket_urlpatterns  # noqa: E402
+
+if settings.PORTAL_SERVE_STATIC:
+    django_http_application = ASGIStaticFilesHandler(django_http_application)
 
 application = ProtocolTypeRouter(
     {
         "http": django_http_application,
-        "websocket": URLRouter(websocket_urlpatterns),
+        # Allowed origin -> tenant from the Host header -> session -> user, all failing closed.
+        "websocket": tenant_websocket_stack(URLRouter(websocket_urlpatterns)),
     }
 )

@@ -17,8 +17,9 @@ from django.db.models import Max, Sum
 from guardian.shortcuts import assign_perm, remove_perm
 
 from apps.accounts.models import User
+from apps.audit.services import audit_event_record
 
-from .acl import acl_for_document
+from .acl import TENANT_WIDE, acl_for_document
 from .index_state import index_version_bump
 from .models import Chunk, Document, DocumentVersion, KeywordPosting
 from .signals import document_acl_changed, document_deleted
@@ -210,27 +211,58 @@ def _validate_permissions(permissions: Iterable[str]) -> list[str]:
 
 @transaction.atomic
 def document_access_grant(
-    *, document: Document, principal: User | Group, permissions: Iterable[str] = ("view_document",)
+    *,
+    document: Document,
+    principal: User | Group,
+    permissions: Iterable[str] = ("view_document",),
+    actor: User | None = None,
 ) -> list[str]:
-    for permission in _validate_permissions(permissions):
+    chosen = _validate_permissions(permissions)
+    for permission in chosen:
         assign_perm(permission, principal, document)
+    _access_change_audit("acl.grant", document=document, principal=principal, permissions=chosen, actor=actor)
     return document_acl_refresh(document=document)
 
 
 @transaction.atomic
 def document_access_revoke(
-    *, document: Document, principal: User | Group, permissions: Iterable[str] = OWNER_PERMISSIONS
+    *,
+    document: Document,
+    principal: User | Group,
+    permissions: Iterable[str] = OWNER_PERMISSIONS,
+    actor: User | None = None,
 ) -> list[str]:
-    for permission in _validate_permissions(permissions):
+    chosen = _validate_permissions(permissions)
+    for permission in chosen:
         remove_perm(permission, principal, document)
+    _access_change_audit("acl.revoke", document=document, principal=principal, permissions=chosen, actor=actor)
     return document_acl_refresh(document=document)
 
 
 @transaction.atomic
-def document_visibility_set(*, document: Document, visible_to_tenant: bool) -> list[str]:
+def document_visibility_set(*, document: Document, visible_to_tenant: bool, actor: User | None = None) -> list[str]:
     Document.objects.filter(pk=document.pk).update(visible_to_tenant=visible_to_tenant)
     document.visible_to_tenant = visible_to_tenant
+    audit_event_record(
+        action="acl.grant" if visible_to_tenant else "acl.revoke",
+        actor=actor,
+        target=document,
+        details={"principal": TENANT_WIDE, "permissions": ["view_document"]},
+    )
     return document_acl_refresh(document=document)
+
+
+def _access_change_audit(
+    action: str, *, document: Document, principal: User | Group, permissions: list[str], actor: User | None
+) -> None:
+    """One chained audit event per grant or revoke, in its transaction (actor: the request's user if None)."""
+    kind = "group" if isinstance(principal, Group) else "user"
+    audit_event_record(
+        action=action,
+        actor=actor,
+        target=document,
+        details={"principal": f"{kind}:{principal.pk}", "permissions": sorted(permissions)},
+    )
 
 
 @transaction.atomic

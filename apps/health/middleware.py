@@ -1,4 +1,4 @@
-"""Answer /health/* before anything looks at the Host header.
+"""Answer /health/* and /metrics before anything looks at the Host header.
 
 Load balancers probe by IP address, which is neither an allowed host nor a tenant domain, so the
 probes must run ahead of host validation and django-tenants' host lookup.
@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 
+from apps.core.observability.exposition import metrics_view
 from apps.tenants.context import reset_to_public_schema
 
 from . import views
@@ -17,6 +18,8 @@ from . import views
 PROBES: dict[str, Callable[[HttpRequest], HttpResponse]] = {
     "/health/live": views.live,
     "/health/ready": views.ready,
+    # Prometheus scrapes by address too; the view checks the token or the client address.
+    "/metrics": metrics_view,
 }
 
 

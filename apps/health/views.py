@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import sys
+
 from django.conf import settings
-from django.http import HttpRequest, JsonResponse
+from django.db import InterfaceError, OperationalError
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
 
 from .checks import run_checks
+from .draining import shutting_down
 
 
 def live(request: HttpRequest) -> JsonResponse:
@@ -13,6 +18,9 @@ def live(request: HttpRequest) -> JsonResponse:
 
 
 def ready(request: HttpRequest) -> JsonResponse:
+    if shutting_down():
+        # Checked first and answered at once: the load balancer must stop routing here now.
+        return _probe_response({"ready": False, "status": "draining", "checks": {}, "details": {}}, status=503)
     critical = list(settings.HEALTH_CRITICAL_CHECKS)
     optional = list(settings.HEALTH_OPTIONAL_CHECKS)
     results = run_checks(critical + optional)
@@ -33,6 +41,44 @@ def ready(request: HttpRequest) -> JsonResponse:
             for name, result in results.items()
         },
     }
-    response = JsonResponse(body, status=200 if is_ready else 503)
+    return _probe_response(body, status=200 if is_ready else 503)
+
+
+def _probe_response(body: dict, *, status: int) -> JsonResponse:
+    response = JsonResponse(body, status=status)
+    response["Cache-Control"] = "no-store"
+    # Probes poll every few seconds; a 503 is their answer, not a server error worth an ERROR line
+    # each time (django.request skips responses marked as logged).
+    response._has_been_logged = True  # type: ignore[attr-defined]
+    return response
+
+
+# Uncaught errors end here (handler500 in config/urls_*.py). A database that cannot be reached is
+# an outage, not a bug: answer 503 with a clear message and Retry-After so clients and load
+# balancers back off, instead of a bare 500.
+DATABASE_UNAVAILABLE_MESSAGE = "The service is temporarily unavailable (database unreachable). Please retry shortly."
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    error = sys.exc_info()[1]
+    if not isinstance(error, OperationalError | InterfaceError):
+        return defaults.server_error(request)
+    if _wants_json(request):
+        response: HttpResponse = JsonResponse(
+            {"error": {"code": "service_unavailable", "message": DATABASE_UNAVAILABLE_MESSAGE}}, status=503
+        )
+    else:
+        response = HttpResponse(
+            "<!doctype html><html lang=en><title>Service unavailable</title>"
+            f"<h1>Service unavailable</h1><p>{DATABASE_UNAVAILABLE_MESSAGE}</p></html>",
+            status=503,
+            content_type="text/html; charset=utf-8",
+        )
+    response["Retry-After"] = "5"
     response["Cache-Control"] = "no-store"
     return response
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    accept = request.headers.get("Accept", "")
+    return request.path.startswith("/api/") or ("json" in accept and "html" not in accept)

@@ -26,6 +26,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from apps.core.errors import PortalError
+from apps.core.metrics import ingestion_job_seconds, ingestion_jobs_total, tenant_label
 from apps.documents.models import Document
 from apps.documents.services import ChunkToStore, document_index_replace, document_mark_failed
 from apps.integrations.embeddings.base import EmbeddingError
@@ -252,6 +253,14 @@ def _finish(job: IngestionJob, *, status: str, code: str = "", reason: str = "")
         progress=1.0,
         error_message=reason,
     )
+    seconds, tenant = (job.finished_at - job.queued_at).total_seconds(), tenant_label(current_tenant_schema())
+    # Counted once the state is committed: a rolled-back success is not a success.
+    transaction.on_commit(lambda: _count_job(state=status, tenant=tenant, seconds=seconds))
+
+
+def _count_job(*, state: str, tenant: str, seconds: float) -> None:
+    ingestion_jobs_total.labels(state=state, tenant=tenant).inc()
+    ingestion_job_seconds.labels(state=state).observe(seconds)
 
 
 def _fail(job: IngestionJob, *, code: str, reason: str) -> None:
@@ -269,6 +278,7 @@ def jobs_give_up(*, job_ids: Sequence[str], reason: str) -> None:
 
 
 def jobs_note_retry(*, job_ids: Sequence[str], reason: str, countdown: float) -> None:
-    IngestionJob.objects.filter(pk__in=job_ids, status=IngestionJob.Status.RUNNING).update(
+    retrying = IngestionJob.objects.filter(pk__in=job_ids, status=IngestionJob.Status.RUNNING).update(
         status=IngestionJob.Status.QUEUED, stage=f"retrying in {countdown:.0f}s", error_message=reason
     )
+    ingestion_jobs_total.labels(state="retrying", tenant=tenant_label(current_tenant_schema())).inc(retrying)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import random
+import time
 
 from celery import shared_task
 from django.conf import settings
 
+from apps.core.metrics import permission_change_effect_seconds
 from apps.tenants.context import in_tenant
 
 from .graph_sync import document_graph_acl_sync, document_graph_delete, documents_graph_sync
@@ -54,9 +56,13 @@ def sync_documents_graph(self, *, schema_name: str, document_ids: list[int]) -> 
     retry_backoff=True,
     max_retries=5,
 )
-def sync_document_graph_acl(*, schema_name: str, document_id: int, acl: list[str]) -> None:
+def sync_document_graph_acl(
+    *, schema_name: str, document_id: int, acl: list[str], changed_at: float | None = None
+) -> None:
     with in_tenant(schema_name):
         document_graph_acl_sync(document_id=document_id, acl=acl)
+    if changed_at is not None:
+        permission_change_effect_seconds.labels(store="graph").observe(max(0.0, time.time() - changed_at))
 
 
 @shared_task(

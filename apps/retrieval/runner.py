@@ -7,6 +7,7 @@ Each worker thread has its own database connection, set to the tenant's schema b
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 import time
@@ -16,6 +17,9 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import connection
 from django.utils.module_loading import import_string
+
+from apps.core.metrics import retrieval_leg_seconds
+from apps.core.observability.tracing import span
 
 from .legs.base import Candidate, LegQuery, RetrievalLeg
 
@@ -49,11 +53,14 @@ class LegOutcome:
     error: str = ""
 
 
-def _run_in_tenant(leg: RetrievalLeg, query: LegQuery) -> tuple[list[Candidate], float]:
+def _run_in_tenant(name: str, leg: RetrievalLeg, query: LegQuery) -> tuple[list[Candidate], float]:
     started = time.perf_counter()
     connection.set_schema(query.tenant)  # type: ignore[attr-defined]
     try:
-        return leg.search(query), (time.perf_counter() - started) * 1000
+        with span(f"retrieval.leg.{name}", **{"retrieval.leg": name, "retrieval.k": query.k}) as leg_span:
+            candidates = leg.search(query)
+            leg_span.set_attribute("retrieval.candidates", len(candidates))
+        return candidates, (time.perf_counter() - started) * 1000
     finally:
         connection.set_schema_to_public()  # type: ignore[attr-defined]
         # A worker thread must not hold a connection open for the life of the process.
@@ -62,8 +69,11 @@ def _run_in_tenant(leg: RetrievalLeg, query: LegQuery) -> tuple[list[Candidate],
 
 
 def run_legs(queries: dict[str, LegQuery], *, timeout: float) -> dict[str, LegOutcome]:
+    # Each leg runs in a copy of the caller's context: its span joins the caller's trace, and its
+    # log lines keep the request id.
     futures: dict[str, Future] = {
-        name: leg_pool().submit(_run_in_tenant, leg_adapter(name), query) for name, query in queries.items()
+        name: leg_pool().submit(contextvars.copy_context().run, _run_in_tenant, name, leg_adapter(name), query)
+        for name, query in queries.items()
     }
     wait(futures.values(), timeout=timeout)
     outcomes = {}
@@ -80,4 +90,6 @@ def run_legs(queries: dict[str, LegQuery], *, timeout: float) -> dict[str, LegOu
             continue
         candidates, elapsed_ms = future.result()
         outcomes[name] = LegOutcome(status="ok", candidates=candidates, elapsed_ms=round(elapsed_ms, 2))
+    for name, outcome in outcomes.items():
+        retrieval_leg_seconds.labels(leg=name, status=outcome.status).observe(outcome.elapsed_ms / 1000)
     return outcomes

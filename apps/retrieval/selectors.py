@@ -15,6 +15,8 @@ from django.conf import settings
 from django.utils.module_loading import import_string
 
 from apps.accounts.models import User
+from apps.core.metrics import retrieval_fused_results, retrieval_requests_total
+from apps.core.observability.tracing import span_annotate, traced
 from apps.documents.acl import principals_for_user
 from apps.documents.index_state import IndexSnapshot, index_snapshot
 from apps.documents.selectors import chunks_visible_to
@@ -66,6 +68,7 @@ def retrieve(
     return retrieve_for_principals(principals=principals_for_user(user), query=query, k=k, legs=legs, filters=filters)
 
 
+@traced("retrieval.retrieve")
 def retrieve_for_principals(
     *,
     principals: Sequence[str],
@@ -94,12 +97,20 @@ def retrieve_for_principals(
     if use_cache:
         hit = cache_get("retrieval", key)
         if hit is not None:
+            retrieval_requests_total.labels(cached="true").inc()
+            span_annotate(**{"retrieval.cached": True})
             return _from_cache(hit)
     result = _retrieve_uncached(
         tenant=tenant, principals=principal_set, query=query, k=k, legs=chosen, filters=filters or {}, corpus=corpus
     )
     if use_cache and principal_set:
         cache_set("retrieval", key, _to_cache(result), ttl=settings.RETRIEVAL_CACHE_TTL_SECONDS)
+    retrieval_requests_total.labels(cached="false").inc()
+    retrieval_fused_results.observe(len(result.chunks))
+    span_annotate(
+        **{"retrieval.cached": False, "retrieval.results": len(result.chunks)},
+        **{f"retrieval.leg_status.{leg}": status for leg, status in result.legs.items()},
+    )
     return result
 
 

@@ -24,3 +24,45 @@ class Domain(DomainMixin):
 
     def __str__(self) -> str:
         return self.domain
+
+
+# The kinds of personal data the PII redactor knows (apps/answers/safety/pii.py); a tenant picks a subset.
+PII_KINDS = ("email", "phone", "card", "iban", "national_id")
+MAX_ANSWER_TOKENS_LIMIT = 100_000
+
+
+def default_pii_kinds() -> list[str]:
+    return list(PII_KINDS)
+
+
+class TenantSettings(models.Model):
+    """Per-tenant policy: answer providers and budgets, PII redaction, retention, rate limits.
+
+    Lives in the public schema next to the tenant, so platform staff and the model router read it
+    without entering the tenant; one row per tenant, created with these defaults on first read
+    (apps.tenants.selectors.tenant_settings_get). Change it only through tenant_settings_update,
+    which validates and audits.
+    """
+
+    tenant = models.OneToOneField(Tenant, on_delete=models.CASCADE, related_name="tenant_settings")
+    # Provider names from settings.LLM_PROVIDERS: the allowlist and its order; empty = LLM_DEFAULT_ORDER.
+    llm_provider_order = models.JSONField(default=list, blank=True)
+    daily_token_budget = models.PositiveBigIntegerField(default=0, help_text="Tokens per UTC day; 0 = unlimited.")
+    max_answer_tokens = models.PositiveIntegerField(
+        default=1024, help_text="Capped again by settings.ANSWER_MAX_TOKENS."
+    )
+    pii_redaction_enabled = models.BooleanField(default=True)
+    pii_kinds = models.JSONField(default=default_pii_kinds, blank=True)
+    query_retention_days = models.PositiveIntegerField(default=90)
+    feedback_retention_days = models.PositiveIntegerField(default=365)
+    audit_retention_days = models.PositiveIntegerField(default=365)
+    # Route class -> {"capacity": int, "refill_per_second": float}; missing classes use the API defaults.
+    rate_limits = models.JSONField(default=dict, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "tenant settings"
+        verbose_name_plural = "tenant settings"
+
+    def __str__(self) -> str:
+        return f"settings of {self.tenant_id}"

@@ -1,17 +1,22 @@
-"""Provision tenants: schema, host name, default groups and the first administrator."""
+"""Provision tenants (schema, host name, default groups, first administrator) and change their settings."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django_tenants.utils import get_public_schema_name, schema_context
 
 from apps.accounts.services import AdminAccount, default_groups_ensure, tenant_admin_ensure
+from apps.audit.services import AuditTarget, audit_event_record
 
-from .models import Domain, Tenant
+from .models import MAX_ANSWER_TOKENS_LIMIT, PII_KINDS, Domain, Tenant, TenantSettings
+from .selectors import tenant_settings_get
 
 SCHEMA_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{1,62}$")
 
@@ -65,3 +70,138 @@ def portal_tenant_provision(
         default_groups_ensure()
         admin = tenant_admin_ensure(email=admin_email, reset_password=reset_password)
     return ProvisionedTenant(tenant=tenant, domain=domain_row, admin=admin, created=created)
+
+
+# --- Tenant settings -----------------------------------------------------------------------------
+
+RETENTION_DAYS_MAX = 36_500
+RATE_LIMIT_CLASS_PATTERN = re.compile(r"^[a-z][a-z0-9_.-]{0,63}$")
+_SETTINGS_VALIDATORS: dict[str, Callable[[Any], Any]] = {}
+
+
+def _setting(name: str) -> Callable[[Callable[[Any], Any]], Callable[[Any], Any]]:
+    def register(validator: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        _SETTINGS_VALIDATORS[name] = validator
+        return validator
+
+    return register
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _int_in_range(value: Any, *, low: int, high: int) -> int:
+    if not _is_int(value) or not low <= value <= high:
+        raise ValidationError(f"must be a whole number from {low} to {high}")
+    return int(value)
+
+
+def _names_from(value: Any, *, allowed: Iterable[str]) -> list[str]:
+    allowed = list(allowed)
+    if not isinstance(value, list) or not all(isinstance(name, str) for name in value):
+        raise ValidationError("must be a list of names")
+    unknown = [name for name in value if name not in allowed]
+    if unknown:
+        raise ValidationError(f"unknown names {unknown}; choose from {allowed}")
+    if len(set(value)) != len(value):
+        raise ValidationError("names must not repeat")
+    return list(value)
+
+
+@_setting("llm_provider_order")
+def _validate_provider_order(value: Any) -> list[str]:
+    return _names_from(value, allowed=settings.LLM_PROVIDERS)
+
+
+@_setting("pii_kinds")
+def _validate_pii_kinds(value: Any) -> list[str]:
+    return _names_from(value, allowed=PII_KINDS)
+
+
+@_setting("daily_token_budget")
+def _validate_token_budget(value: Any) -> int:
+    return _int_in_range(value, low=0, high=10**12)
+
+
+@_setting("max_answer_tokens")
+def _validate_max_answer_tokens(value: Any) -> int:
+    return _int_in_range(value, low=1, high=MAX_ANSWER_TOKENS_LIMIT)
+
+
+@_setting("pii_redaction_enabled")
+def _validate_flag(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValidationError("must be true or false")
+    return value
+
+
+def _validate_retention(value: Any) -> int:
+    return _int_in_range(value, low=1, high=RETENTION_DAYS_MAX)
+
+
+for _retention_field in ("query_retention_days", "feedback_retention_days", "audit_retention_days"):
+    _SETTINGS_VALIDATORS[_retention_field] = _validate_retention
+
+
+@_setting("rate_limits")
+def _validate_rate_limits(value: Any) -> dict[str, dict[str, float]]:
+    if not isinstance(value, dict):
+        raise ValidationError('must map a route class to {"capacity": int, "refill_per_second": number}')
+    cleaned: dict[str, dict[str, float]] = {}
+    for route_class, bucket in value.items():
+        if not isinstance(route_class, str) or not RATE_LIMIT_CLASS_PATTERN.match(route_class):
+            raise ValidationError(f"{route_class!r} is not a route class name (lowercase letters, digits, _ . -)")
+        if not isinstance(bucket, dict) or set(bucket) != {"capacity", "refill_per_second"}:
+            raise ValidationError(f'{route_class}: give exactly "capacity" and "refill_per_second"')
+        capacity, refill = bucket["capacity"], bucket["refill_per_second"]
+        if not _is_int(capacity) or capacity < 1:
+            raise ValidationError(f"{route_class}: capacity must be a whole number of at least 1")
+        if not isinstance(refill, int | float) or isinstance(refill, bool) or not 0 < refill < 1e6:
+            raise ValidationError(f"{route_class}: refill_per_second must be a positive number")
+        cleaned[route_class] = {"capacity": capacity, "refill_per_second": float(refill)}
+    return cleaned
+
+
+def _validated_settings(fields: dict[str, Any]) -> dict[str, Any]:
+    errors: dict[str, list[str]] = {}
+    cleaned: dict[str, Any] = {}
+    for name, value in fields.items():
+        validator = _SETTINGS_VALIDATORS.get(name)
+        if validator is None:
+            errors[name] = ["is not a tenant setting"]
+            continue
+        try:
+            cleaned[name] = validator(value)
+        except ValidationError as error:
+            errors[name] = error.messages
+    if errors:
+        raise ValidationError(errors)
+    return cleaned
+
+
+def tenant_settings_update(*, schema_name: str, actor: Any, **fields: Any) -> TenantSettings:
+    """Validate and apply setting changes, audited in the tenant's own trail in the same transaction.
+
+    Raises ValidationError (message_dict: field -> messages) for unknown fields or bad values and
+    changes nothing then; unknown or inactive tenants raise TenantContextRequired.
+    """
+    cleaned = _validated_settings(fields)
+    current = tenant_settings_get(schema_name=schema_name)
+    with transaction.atomic():
+        row = TenantSettings.objects.select_for_update().select_related("tenant").get(pk=current.pk)
+        changed = {name: value for name, value in cleaned.items() if getattr(row, name) != value}
+        if not changed:
+            return row
+        before = {name: getattr(row, name) for name in changed}
+        for name, value in changed.items():
+            setattr(row, name, value)
+        row.save(update_fields=[*changed, "updated_at"])
+        with schema_context(schema_name):
+            audit_event_record(
+                action="settings.update",
+                actor=actor,
+                target=AuditTarget(type="tenants.tenantsettings", id=str(row.pk), label=f"settings of {schema_name}"),
+                details={"changed": {name: {"from": before[name], "to": changed[name]} for name in changed}},
+            )
+    return row

@@ -5,6 +5,10 @@ Read the environment through `env` / `secret` only (see environment.py).
 
 from __future__ import annotations
 
+from typing import Any
+
+from celery.schedules import crontab
+
 from .environment import BASE_DIR, env, secret
 
 PORTAL_ENV = env.str("PORTAL_ENV", default="local")
@@ -30,8 +34,15 @@ SHARED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.admin",
+    # Audit trail in every schema, public included (platform staff actions are audited too).
+    "auditlog",
+    "apps.audit",
     "django_celery_results",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    # The API key registry is public: a key names its tenant, so no tenant host is needed to route it.
+    "apps.api",
     "corsheaders",
     "django_prometheus",
     "channels",
@@ -44,10 +55,15 @@ TENANT_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.admin",
+    "auditlog",
+    "apps.audit",
     "guardian",
     "apps.documents",
     "apps.ingestion",
     "apps.retrieval",
+    "apps.answers",
+    "apps.feedback",
+    "apps.portal",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -71,7 +87,9 @@ AUTHENTICATION_BACKENDS = [
 ANONYMOUS_USER_NAME = None
 
 MIDDLEWARE = [
-    # Probes answer on any Host header, before host validation and tenant resolution.
+    # Every request gets an id (X-Request-ID) that its log lines and Celery tasks carry.
+    "apps.core.observability.middleware.RequestIdMiddleware",
+    # Probes and /metrics answer on any Host header, before host validation and tenant resolution.
     "apps.health.middleware.HealthProbeMiddleware",
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django_tenants.middleware.main.TenantMainMiddleware",
@@ -82,6 +100,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # After authentication: actor, IP and user agent for audit events and auditlog entries.
+    "apps.audit.middleware.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
@@ -210,39 +230,171 @@ BM25_B = env.float("BM25_B", default=0.75)
 # --- LLM ----------------------------------------------------------------------------------------
 ANTHROPIC_API_KEY = secret("ANTHROPIC_API_KEY", default="")
 ANTHROPIC_BASE_URL = env.str("ANTHROPIC_BASE_URL", default="")  # tests point this at a local fake server
-ANTHROPIC_MODEL = env.str("ANTHROPIC_MODEL", default="claude-sonnet-4-5")
+ANTHROPIC_MODEL = env.str("ANTHROPIC_MODEL", default="claude-sonnet-4-6")
 ANTHROPIC_TIMEOUT = env.float("ANTHROPIC_TIMEOUT", default=30.0)
+# Answer providers by name; the model router (apps/answers/router.py) tries them in the tenant's order.
+# MAX_CONCURRENCY: calls in flight per process; TIMEOUT caps the request's own timeout (seconds);
+# METERED: counts against the tenant's daily token budget (the offline extractive provider costs nothing).
+LLM_PROVIDERS = {
+    "anthropic": {
+        "BACKEND": "apps.integrations.llm.anthropic_provider.AnthropicProvider",
+        "MODEL": ANTHROPIC_MODEL,
+        "MAX_CONCURRENCY": env.int("ANTHROPIC_MAX_CONCURRENCY", default=8),
+        "TIMEOUT": ANTHROPIC_TIMEOUT,
+        "METERED": True,
+    },
+    "extractive": {
+        "BACKEND": "apps.answers.providers.extractive.ExtractiveProvider",
+        "MODEL": "extractive",
+        "MAX_CONCURRENCY": env.int("EXTRACTIVE_MAX_CONCURRENCY", default=32),
+        "TIMEOUT": 30.0,
+        "METERED": False,
+    },
+}
+LLM_DEFAULT_ORDER = env.list(
+    "LLM_DEFAULT_ORDER", default=["anthropic", "extractive"] if ANTHROPIC_API_KEY else ["extractive"]
+)
+# How long a call waits for a free provider slot before falling back to the next provider.
+LLM_CONCURRENCY_WAIT_SECONDS = env.float("LLM_CONCURRENCY_WAIT_SECONDS", default=0.25)
+ANSWER_MAX_TOKENS = env.int("ANSWER_MAX_TOKENS", default=1024)
+# Dotted paths of content filter hooks, called as hook(text=..., stage=...) -> FilterVerdict | None
+# (apps/answers/safety/content_filter.py); stages "question", "passage", "answer".
+ANSWER_CONTENT_FILTERS: list[str] = []
+# Terms the built-in BlockedTermsFilter refuses (add "apps.answers.safety.content_filter.BlockedTermsFilter" above).
+ANSWER_BLOCKED_TERMS: list[str] = env.list("ANSWER_BLOCKED_TERMS", default=[])
+# Regions whose local phone formats (no +country code) the PII redactor recognises.
+PII_PHONE_REGIONS = env.list("PII_PHONE_REGIONS", default=["US", "GB", "DE"])
+
+# --- Answers (docs/answers.md) ------------------------------------------------------------------
+# The whole question, and each step, is bounded; past either the answer stops with QueryTimeoutError.
+ANSWER_TIMEOUT_SECONDS = env.float("ANSWER_TIMEOUT_SECONDS", default=30.0)
+ANSWER_STEP_BUDGETS_SECONDS = {
+    "planner": 1.0,
+    "retriever": 8.0,
+    "synthesizer": 25.0,  # includes the provider's stream
+    "verifier": 3.0,
+    "critic": 1.0,
+    "citation": 1.0,
+    "formatter": 1.0,
+}
+ANSWER_MAX_QUESTION_CHARS = env.int("ANSWER_MAX_QUESTION_CHARS", default=2000)
+ANSWER_RETRIEVAL_K = env.int("ANSWER_RETRIEVAL_K", default=8)  # chunks retrieved per question
+ANSWER_MAX_K = 50
+ANSWER_MAX_PASSAGES = env.int("ANSWER_MAX_PASSAGES", default=6)  # passages the answer may cite
+# Evidence sufficiency (apps/answers/evidence/sufficiency.py): below this confidence the answer is a refusal.
+ANSWER_EVIDENCE_MIN_CONFIDENCE = env.float("ANSWER_EVIDENCE_MIN_CONFIDENCE", default=0.40)
+# Verifier: a cited passage supports a sentence holding this share of its terms, or (paraphrase) one of
+# its sentences this close in embedding space.
+ANSWER_SUPPORT_MIN_TERM_OVERLAP = 0.6
+ANSWER_SUPPORT_MIN_SIMILARITY = 0.65
+# Critic: below this share of the question's terms covered, the answer gets a "may not cover" note.
+ANSWER_MIN_COVERAGE = 0.34
+
+# --- Audit, retention, compliance (docs/compliance.md) -----------------------------------------
+# Behind a trusted reverse proxy that sets X-Forwarded-For, record its first address as the client IP.
+AUDIT_TRUST_X_FORWARDED_FOR = env.bool("AUDIT_TRUST_X_FORWARDED_FOR", default=False)
+# Where expired audit segments are archived before they are purged (any Django storage backend,
+# e.g. storages.backends.s3.S3Storage with its OPTIONS).
+AUDIT_ARCHIVE_STORAGE = {
+    "BACKEND": env.str("AUDIT_ARCHIVE_STORAGE_BACKEND", default="django.core.files.storage.FileSystemStorage"),
+    "OPTIONS": {"location": env.str("AUDIT_ARCHIVE_DIR", default=str(BASE_DIR / "var" / "audit-archive"))},
+}
+# django-auditlog: JSON change lists (which models it tracks: apps/audit/registry.py).
+AUDITLOG_STORE_JSON_CHANGES = True
 
 # --- Health -------------------------------------------------------------------------------------
 # Critical dependencies make /health/ready 503 and stop a production start; optional ones only
 # mark the portal degraded (answers still work without cache or graph).
 HEALTH_CRITICAL_CHECKS = ["postgres"]
 HEALTH_OPTIONAL_CHECKS = ["redis", "neo4j"]
+# Graceful shutdown of the web process (`manage.py serve`): on SIGTERM readiness turns 503, and
+# in-flight requests and streams get up to SHUTDOWN_DRAIN_SECONDS (keep it below the orchestrator's
+# grace period, e.g. compose stop_grace_period). SHUTDOWN_GRACE_SECONDS keeps serving at least that
+# long, for load balancers that notice the failed readiness late.
+SHUTDOWN_DRAIN_SECONDS = env.float("SHUTDOWN_DRAIN_SECONDS", default=25.0)
+SHUTDOWN_GRACE_SECONDS = env.float("SHUTDOWN_GRACE_SECONDS", default=0.0)
+SHUTDOWN_APPLICATION_CLOSE_SECONDS = env.float("SHUTDOWN_APPLICATION_CLOSE_SECONDS", default=30.0)
 
 # --- Celery -------------------------------------------------------------------------------------
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = "django-db"
 CELERY_RESULT_EXTENDED = True
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_ROUTES = {"apps.ingestion.tasks.ingest_jobs": {"queue": "ingestion"}}
+# Graph enrichment has its own queue and pool: documents are searchable (dense + keyword) as soon
+# as their ingestion job commits, and entity extraction never competes with embedding for a core.
+CELERY_TASK_ROUTES = {
+    "apps.ingestion.tasks.ingest_jobs": {"queue": "ingestion"},
+    "apps.ingestion.tasks.sync_documents_graph": {"queue": "graph"},
+}
 # A task is acknowledged only after it ran, so a killed worker's task goes to another worker.
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
+    # How often a worker looks for messages a dead worker took and never acknowledged.
+    "unacked_restore_interval": env.int("CELERY_UNACKED_RESTORE_INTERVAL", default=10),
+    "unacked_restore_throttle": env.int("CELERY_UNACKED_RESTORE_THROTTLE", default=10),
+}
+# A second SIGTERM (or SIGQUIT) is a cold shutdown: running tasks still get this long, then they
+# are handed back to the broker instead of being lost.
+CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT = env.float("CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT", default=20.0)
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
+# Periodic jobs (`celery -A config.celery_app beat`): add entries, never replace the dict.
+CELERY_BEAT_SCHEDULE = {
+    # Retention: expired query history, feedback and audit data, every tenant (docs/compliance.md).
+    "purge-expired-data": {
+        "task": "apps.feedback.tasks.purge_expired_all_tenants",
+        "schedule": crontab(hour=env.int("RETENTION_PURGE_HOUR_UTC", default=3), minute=17),
+    },
+}
 
 # --- Channels -----------------------------------------------------------------------------------
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL]},
+        # redis-py 8 reads with a 5 s socket timeout by default, exactly channels_redis's 5 s
+        # BZPOPMIN: under load the client gave up first and the consumer died. Read longer than that.
+        "CONFIG": {
+            "hosts": [
+                {
+                    "address": REDIS_URL,
+                    "socket_timeout": env.float("CHANNEL_LAYER_SOCKET_TIMEOUT", default=15.0),
+                    "socket_connect_timeout": REDIS_SOCKET_TIMEOUT,
+                }
+            ]
+        },
     }
 }
+
+# --- Portal (pages and answer streams) ----------------------------------------------------------
+# A path, not a URL name: the public host has no portal, and a name would fail to reverse there.
+# Where sign-in and sign-out lead is set on the portal's own views (apps/portal/urls.py).
+LOGIN_URL = "/accounts/login/"
+# Static files straight from daphne (development, tests, single-box installs); a proxy or CDN otherwise.
+PORTAL_SERVE_STATIC = env.bool("PORTAL_SERVE_STATIC", default=DEBUG)
+PORTAL_UPLOAD_MAX_FILES = env.int("PORTAL_UPLOAD_MAX_FILES", default=20)
+# Roadmap 5.2: answer streams over WebSocket. Slots are leases in Redis (sorted sets scored by
+# expiry), refreshed while a stream runs, so a dead worker's slots lapse after one lease.
+PORTAL_STREAM_SLOTS_REDIS_URL = env.str("PORTAL_STREAM_SLOTS_REDIS_URL", default=REDIS_URL)
+PORTAL_STREAMS_PER_USER = env.int("PORTAL_STREAMS_PER_USER", default=3)
+PORTAL_STREAMS_PER_TENANT = env.int("PORTAL_STREAMS_PER_TENANT", default=100)
+PORTAL_STREAM_LEASE_SECONDS = env.float("PORTAL_STREAM_LEASE_SECONDS", default=30.0)
+PORTAL_STREAM_MAX_TOKENS = env.int("PORTAL_STREAM_MAX_TOKENS", default=2048)
+PORTAL_STREAM_MAX_SECONDS = env.float("PORTAL_STREAM_MAX_SECONDS", default=120.0)
+PORTAL_STREAM_CANCEL_GRACE_SECONDS = env.float("PORTAL_STREAM_CANCEL_GRACE_SECONDS", default=2.0)
+# Threads per daphne process that run answer streams (more streams than this wait for a thread).
+PORTAL_STREAM_THREADS = env.int("PORTAL_STREAM_THREADS", default=64)
+# The server pings every HEARTBEAT seconds; a socket silent for HEARTBEAT_TIMEOUT (the client
+# answers pings) or without a question for IDLE_TIMEOUT is closed.
+PORTAL_WS_HEARTBEAT_SECONDS = env.float("PORTAL_WS_HEARTBEAT_SECONDS", default=15.0)
+PORTAL_WS_HEARTBEAT_TIMEOUT_SECONDS = env.float("PORTAL_WS_HEARTBEAT_TIMEOUT_SECONDS", default=45.0)
+PORTAL_WS_IDLE_TIMEOUT_SECONDS = env.float("PORTAL_WS_IDLE_TIMEOUT_SECONDS", default=900.0)
 
 # --- HTTP, CORS, security -----------------------------------------------------------------------
 # The brief's section 1.5: explicit origins, methods and headers, credentials only when asked for.
@@ -283,17 +435,109 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # One error body everywhere: {"error": {"code", "message", "details"}}.
+    "EXCEPTION_HANDLER": "apps.api.errors.api_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Knowledge Portal API",
+    "DESCRIPTION": "Grounded, cited answers from your company's documents. See docs/api.md.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI assets from the drf-spectacular-sidecar package, never a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {"IngestionJobStatus": "apps.ingestion.models.IngestionJob.Status"},
 }
 
+# --- Integration API (docs/api.md) ---------------------------------------------------------------
+# Views reach the answer and feedback services through these paths (tests and deployments swap them).
+API_ANSWER_SERVICE = "apps.answers.services.answer_question"
+API_FEEDBACK_SERVICE = "apps.feedback.services.feedback_submit"
+API_INGEST_MAX_FILES = env.int("API_INGEST_MAX_FILES", default=20)
+# JWT bearer tokens: public keys of every active signing key, by kid (RS256 or ES256 only), as JSON
+# [{"kid": "2025-06", "algorithm": "RS256", "public_key_file": "/run/secrets/jwt-2025-06.pem"}]
+# ("public_key" holds the PEM inline). Rotate by listing the new key next to the old one.
+JWT_SIGNING_KEYS = env.json("JWT_SIGNING_KEYS", default=[])
+JWT_AUDIENCE = env.str("JWT_AUDIENCE", default="knowledge-portal-api")
+JWT_ISSUER = env.str("JWT_ISSUER", default="")  # checked when set
+JWT_LEEWAY_SECONDS = env.int("JWT_LEEWAY_SECONDS", default=30)
+# Rate limits (roadmap 5.1): token buckets in Redis, per route class. "principal" is each API key's
+# (or, for session and JWT calls, each user's) bucket; tenants may change it in TenantSettings.rate_limits
+# and keys carry their own. "tenant" is the ceiling of the whole tenant. The data plane fails open
+# when Redis is down; the control plane fails closed (503).
+API_RATE_LIMITER = {
+    "BACKEND": "apps.api.ratelimit.bucket.RedisTokenBucket",
+    "CLOCK": "time.time",
+    "OPTIONS": {
+        "redis_url": secret("API_RATE_LIMIT_REDIS_URL", default=REDIS_URL),
+        "socket_timeout": env.float("API_RATE_LIMIT_REDIS_TIMEOUT", default=0.25),
+        "key_prefix": "ratelimit",
+    },
+}
+API_RATE_LIMITS = env.json(
+    "API_RATE_LIMITS",
+    default={
+        "query": {
+            "principal": {"capacity": 120, "refill_per_second": 2.0},
+            "tenant": {"capacity": 3000, "refill_per_second": 200.0},
+            "fail_open": True,
+        },
+        "ingest": {
+            "principal": {"capacity": 60, "refill_per_second": 1.0},
+            "tenant": {"capacity": 600, "refill_per_second": 10.0},
+            "fail_open": True,
+        },
+        "admin": {
+            "principal": {"capacity": 20, "refill_per_second": 0.2},
+            "tenant": {"capacity": 100, "refill_per_second": 1.0},
+            "fail_open": False,
+        },
+    },
+)
+
 # --- Logging ------------------------------------------------------------------------------------
-LOGGING = {
+# JSON lines (or plain text for humans: LOG_FORMAT=plain) with request id, tenant and trace id.
+# Every handler redacts secrets, personal data and document text (apps/core/observability/logs.py).
+LOG_FORMAT = env.str("LOG_FORMAT", default="json")
+# pii_redact(text, *, kinds) -> object with .text: the validating redactor of the answers app
+# (apps.core.observability.redaction.pii_redact, simpler patterns, is the fallback).
+LOG_PII_REDACTOR = env.str("LOG_PII_REDACTOR", default="apps.answers.safety.pii.pii_redact")
+LOG_MAX_MESSAGE_CHARS = env.int("LOG_MAX_MESSAGE_CHARS", default=8000)
+LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {
+        "redact": {"()": "apps.core.observability.logs.RedactionFilter"},
+        "context": {"()": "apps.core.observability.logs.ContextFilter"},
+    },
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s %(tenant)s] %(message)s"},
+        "json": {"()": "apps.core.observability.logs.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["redact", "context"]}
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"neo4j": {"level": "WARNING"}},
 }
+
+# --- Metrics and tracing (docs/observability.md) -----------------------------------------------
+# /metrics needs this bearer token or a client address in METRICS_ALLOWED_IPS (CIDRs); else 403.
+METRICS_BEARER_TOKEN = secret("METRICS_BEARER_TOKEN", default="")
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=[])
+# Per-tenant label values on tenant-aware series; keep off when tenants are many (cardinality).
+METRICS_TENANT_LABELS = env.bool("METRICS_TENANT_LABELS", default=False)
+# Celery workers serve their own /metrics here (0 = off); set PROMETHEUS_MULTIPROC_DIR for prefork.
+METRICS_WORKER_PORT = env.int("METRICS_WORKER_PORT", default=0)
+METRICS_WORKER_ADDRESS = env.str("METRICS_WORKER_ADDRESS", default="0.0.0.0")  # noqa: S104 - container port
+OTEL_ENABLED = env.bool("OTEL_ENABLED", default=True)
+OTEL_EXPORTER = env.str("OTEL_EXPORTER", default="none")  # none | console | otlp (OTEL_EXPORTER_OTLP_* vars)
+OTEL_SERVICE_NAME = env.str("OTEL_SERVICE_NAME", default="knowledge-portal")
+OTEL_SAMPLE_RATIO = env.float("OTEL_SAMPLE_RATIO", default=1.0)
 
 # Production turns this on: web and worker processes refuse to start without their critical
 # dependencies (see apps/health/startup.py).

@@ -8,3 +8,6 @@ from .base import *  # noqa: E402,F403
 from .environment import env  # noqa: E402
 
 DEBUG = env.bool("DEBUG", default=True)
+# Development: scrape /metrics from this machine without a token; read logs as text.
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1/32", "::1/128"])
+LOGGING["handlers"]["console"]["formatter"] = env.str("LOG_FORMAT", default="plain")  # noqa: F405

@@ -16,6 +16,9 @@ if not SECRET_KEY or SECRET_KEY == INSECURE_DEFAULT_SECRET_KEY or len(SECRET_KEY
 if not DATABASE_URL:
     raise ImproperlyConfigured("DATABASE_URL (or DATABASE_URL_FILE) must be set in production.")
 
+# The `environment` label of every metric and log line (roadmap 1.2); staging sets PORTAL_ENV=staging.
+PORTAL_ENV = env.str("PORTAL_ENV", default="production")
+
 # Web and worker processes check their critical dependencies before serving (apps/health/startup.py).
 FAIL_FAST_ON_STARTUP = env.bool("FAIL_FAST_ON_STARTUP", default=True)
 

@@ -18,6 +18,8 @@ if not (DATABASE_URL and REDIS_URL and NEO4J_URI):
         "`.venv/bin/python docker/embedded/devservices.py up --profile test`."
     )
 
+# Metrics and logs say which environment produced them (roadmap 1.2); a .env never changes it here.
+PORTAL_ENV = "test"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed only; never in production
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
 LOGGING = {**LOGGING, "root": {"handlers": ["console"], "level": "WARNING"}}  # noqa: F405
@@ -26,5 +28,5 @@ LOGGING = {**LOGGING, "root": {"handlers": ["console"], "level": "WARNING"}}  # 
 DATABASES["default"]["TEST"] = {"NAME": env.str("PORTAL_TEST_DB_NAME", default="test_portal")}  # noqa: F405
 
 # Tasks run in-process unless a test starts a real worker (tests/support/celery_worker.py).
-CELERY_TASK_ALWAYS_EAGER = True
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)  # a live server sets it off
 CELERY_TASK_EAGER_PROPAGATES = True

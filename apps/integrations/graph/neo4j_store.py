@@ -11,6 +11,8 @@ from typing import Any
 import neo4j
 from django.conf import settings
 
+from apps.core.observability.tracing import span
+
 from .base import require_tenant
 
 
@@ -61,9 +63,11 @@ class Neo4jGraphStore:
         if "$tenant" not in cypher:
             raise TenantPredicateMissing("graph queries must constrain on $tenant")
         query = neo4j.Query(cypher, timeout=self._query_timeout)
-        records, _, _ = self._driver.execute_query(
-            query, {**(parameters or {}), "tenant": tenant}, database_=self._database, routing_=routing
-        )
+        # The statement is our own parameterised Cypher: no document text or user data in the span.
+        with span("neo4j.query", **{"db.system": "neo4j", "db.name": self._database, "db.statement": cypher}):
+            records, _, _ = self._driver.execute_query(
+                query, {**(parameters or {}), "tenant": tenant}, database_=self._database, routing_=routing
+            )
         return [record.data() for record in records]
 
     def close(self) -> None:

@@ -1,1 +1,2 @@
-"""The LLM provider adapter (Anthropic Claude). Import `anthropic_client` from `.anthropic_client`."""
+"""LLM adapters: the provider contract (`base`), the Anthropic client (`anthropic_client`) and the
+streaming Anthropic answer provider (`anthropic_provider`)."""

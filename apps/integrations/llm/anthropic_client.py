@@ -15,13 +15,17 @@ from django.conf import settings
 from apps.core.errors import AdapterConfigurationError
 
 
-def anthropic_client() -> anthropic.Anthropic:
-    """The client for the current settings; one per distinct configuration, so its connection pool is shared."""
-    if not settings.ANTHROPIC_API_KEY:
+def anthropic_client(*, api_key: str = "", base_url: str = "") -> anthropic.Anthropic:
+    """The client for the current settings; one per distinct configuration, so its connection pool is shared.
+
+    `api_key` / `base_url` override the settings (a second account or endpoint named in LLM_PROVIDERS).
+    """
+    api_key = api_key or settings.ANTHROPIC_API_KEY
+    if not api_key:
         raise AdapterConfigurationError("settings.ANTHROPIC_API_KEY is not set")
     return _client(
-        api_key=settings.ANTHROPIC_API_KEY,
-        base_url=settings.ANTHROPIC_BASE_URL,
+        api_key=api_key,
+        base_url=base_url or settings.ANTHROPIC_BASE_URL,
         timeout=float(settings.ANTHROPIC_TIMEOUT),
     )
 

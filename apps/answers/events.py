@@ -1,0 +1,45 @@
+"""What `answer_question` returns: one `AnswerResult`, or a stream of `AnswerEvent`s ending with `done`."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+# Event types, in the order a stream produces them: any number of `citation` and `token` events
+# (a citation always before the first token that uses its number), then `error` if the run failed
+# or timed out, then exactly one `trace` and one `done`.
+TOKEN = "token"  # noqa: S105 - an event type, not a secret; data {"text"}
+CITATION = "citation"  # {"number", "chunk_id", "document_id", "title", "source"}
+ERROR = "error"  # {"code": "timed_out" | "failed", "message"}
+TRACE = "trace"  # ExecutionTrace.as_dict()
+DONE = "done"  # AnswerResult.as_dict()
+
+
+@dataclass(frozen=True)
+class AnswerEvent:
+    type: str
+    data: dict[str, Any]
+
+
+@dataclass
+class AnswerResult:
+    query_id: int
+    answer: str
+    outcome: str  # answered | refused | blocked | timed_out | failed
+    citations: list[dict] = field(default_factory=list)
+    sources: list[dict] = field(default_factory=list)
+    legs: dict[str, str] = field(default_factory=dict)
+    model: str = ""
+    provider: str = ""
+    fallbacks: list[dict] = field(default_factory=list)
+    latency_ms: float = 0.0
+    ttft_ms: float | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    trace_id: str = ""
+    trace: dict = field(default_factory=dict)
+    reason: str = ""  # why it was refused, blocked or failed (a code, never document text)
+    cached: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)

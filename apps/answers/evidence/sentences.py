@@ -1,0 +1,73 @@
+"""Rank the sentences of the evidence passages against the question.
+
+Each sentence gets the cosine similarity of its embedding to the question's (the project's
+embedder, batched and cached in Redis, so the extractive provider and the evidence check pay for a
+sentence once) and the share of the question's terms it covers together with its passage's
+title and headings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from apps.integrations.embeddings.factory import embedder
+from apps.integrations.llm.base import EvidencePassage
+
+from .answer_types import expected_answer_type, holds_answer_type
+from .text import passage_parts, term_set
+
+# Bounds the embedding work per question: passages beyond these add little and cost latency.
+MAX_PASSAGES = 6
+MAX_SENTENCES_PER_PASSAGE = 24
+# Sentence rank = similarity + COVERAGE_WEIGHT * coverage (+ a bonus for holding the asked-for type).
+COVERAGE_WEIGHT = 0.35
+ANSWER_TYPE_BONUS = 0.05
+
+
+@dataclass(frozen=True)
+class ScoredSentence:
+    passage_number: int
+    position: int  # index of the sentence in its passage
+    text: str
+    similarity: float
+    coverage: float  # share of the question's terms found in the sentence, its title and headings
+    has_answer_type: bool
+    score: float
+
+
+def sentences_rank(
+    *, question: str, passages: Sequence[EvidencePassage], max_passages: int = MAX_PASSAGES
+) -> list[ScoredSentence]:
+    """Every usable sentence of the first `max_passages` passages, best first."""
+    candidates: list[tuple[EvidencePassage, int, str]] = []
+    context_terms: dict[int, frozenset[str]] = {}
+    for passage in list(passages)[:max_passages]:
+        headings, sentences = passage_parts(passage.text)
+        context_terms[passage.number] = term_set(" ".join([passage.title, *headings]))
+        for position, sentence in enumerate(sentences[:MAX_SENTENCES_PER_PASSAGE]):
+            candidates.append((passage, position, sentence))
+    if not candidates:
+        return []
+    vectors = embedder().embed_documents([question] + [sentence for _, _, sentence in candidates])
+    similarities = vectors[1:] @ vectors[0]
+    wanted = term_set(question)
+    kind = expected_answer_type(question)
+    scored = []
+    for (passage, position, sentence), similarity in zip(candidates, similarities, strict=True):
+        found = term_set(sentence) | context_terms[passage.number]
+        coverage = len(wanted & found) / len(wanted) if wanted else 0.0
+        typed = holds_answer_type(sentence, kind=kind, question=question)
+        score = float(similarity) + COVERAGE_WEIGHT * coverage + (ANSWER_TYPE_BONUS if typed and kind else 0.0)
+        scored.append(
+            ScoredSentence(
+                passage_number=passage.number,
+                position=position,
+                text=sentence,
+                similarity=round(float(similarity), 4),
+                coverage=round(coverage, 4),
+                has_answer_type=typed,
+                score=round(score, 4),
+            )
+        )
+    return sorted(scored, key=lambda item: (-item.score, item.passage_number, item.position))

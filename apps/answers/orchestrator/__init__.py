@@ -1,0 +1,1 @@
+"""Runs the answer steps over one state object, with a trace, budgets, a deadline and spans."""

@@ -1,0 +1,70 @@
+"""The state one question carries through the steps; each step reads what earlier ones wrote."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from apps.accounts.models import User
+from apps.answers.evidence import EvidenceAssessment, RetrievalSignals
+from apps.integrations.llm.base import EvidencePassage
+from apps.retrieval.selectors import RetrievedChunk
+
+LOOKUP = "lookup"
+MULTI_HOP = "multi_hop"
+OUT_OF_SCOPE = "out_of_scope"
+CHIT_CHAT = "chit_chat"
+
+
+@dataclass(frozen=True)
+class Plan:
+    kind: str  # lookup | multi_hop | out_of_scope | chit_chat
+    legs: tuple[str, ...]
+    k: int
+    sub_questions: tuple[str, ...] = ()
+
+
+@dataclass
+class EmittedPiece:
+    """One verified sentence as streamed: its text (separator included) and the citations it introduced."""
+
+    text: str
+    citations: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class AnswerState:
+    user: User
+    question: str
+    tenant_schema: str
+    principals: tuple[str, ...]
+    channel: str
+    legs_requested: Sequence[str] | None = None
+    k_requested: int | None = None
+    use_cache: bool = True
+
+    plan: Plan | None = None
+    index_version: int = 0
+    leg_statuses: dict[str, str] = field(default_factory=dict)
+    passages: list[EvidencePassage] = field(default_factory=list)
+    chunks_by_number: dict[int, RetrievedChunk] = field(default_factory=dict)
+    retrieval_signals: RetrievalSignals = field(default_factory=RetrievalSignals)
+    assessment: EvidenceAssessment | None = None
+
+    provider: str = ""
+    model: str = ""
+    fallbacks: list[dict] = field(default_factory=list)
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+    pieces: list[EmittedPiece] = field(default_factory=list)
+    citations: list[dict[str, Any]] = field(default_factory=list)
+    outcome: str = ""
+    reason: str = ""
+    cached: bool = False
+    ttft_ms: float | None = None
+
+    @property
+    def answer(self) -> str:
+        return "".join(piece.text for piece in self.pieces)

@@ -1,0 +1,1 @@
+"""Answer providers written for this app (the extractive one); others live in apps.integrations.llm."""

@@ -1,0 +1,66 @@
+"""The response cache: an identical question from the same principal set on the same index is answered
+again from Redis for settings.RESPONSE_CACHE_TTL_SECONDS (30 minutes).
+
+The key follows apps/retrieval/cache.py: tenant, sorted principal set, index version (bumped by every
+ingest, delete and permission change), plus everything else that shapes the answer (legs, k, the
+tenant's provider order). A revoked grant therefore never replays an answer built from the document.
+Only answered and refused outcomes are kept; a replay still writes its own query log row.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+
+from apps.answers.citations import CitationRegistry
+from apps.answers.orchestrator.state import AnswerState
+from apps.answers.orchestrator.trace import StepRecord
+from apps.documents.index_state import current_index_version
+from apps.retrieval.cache import cache_get, cache_key, cache_set
+from apps.tenants.selectors import tenant_settings_get
+
+KIND = "response"
+CACHEABLE_OUTCOMES = ("answered", "refused")
+
+
+def _key(state: AnswerState) -> str | None:
+    if not state.use_cache or not state.principals or state.plan is None:
+        return None
+    if not state.index_version:
+        state.index_version = current_index_version()
+    return cache_key(
+        KIND,
+        tenant=state.tenant_schema,
+        principals=sorted(state.principals),
+        version=state.index_version,
+        question=" ".join(state.question.split()),
+        legs=state.plan.legs,
+        k=state.plan.k,
+        providers=tenant_settings_get(schema_name=state.tenant_schema).llm_provider_order or settings.LLM_DEFAULT_ORDER,
+        min_confidence=settings.ANSWER_EVIDENCE_MIN_CONFIDENCE,
+    )
+
+
+def response_cache_get(state: AnswerState, record: StepRecord) -> dict[str, Any] | None:
+    key = _key(state)
+    hit = cache_get(KIND, key) if key else None
+    record.summary["response_cache"] = "off" if key is None else ("hit" if hit is not None else "miss")
+    return hit
+
+
+def response_cache_set(state: AnswerState, registry: CitationRegistry) -> None:
+    if state.outcome not in CACHEABLE_OUTCOMES:
+        return
+    key = _key(state)
+    if key is None:
+        return
+    value = {
+        "outcome": state.outcome,
+        "reason": state.reason,
+        "provider": state.provider,
+        "model": state.model,
+        "leg_statuses": state.leg_statuses,
+        "pieces": [{"text": piece.text, "citations": piece.citations} for piece in state.pieces],
+    }
+    cache_set(KIND, key, value, ttl=settings.RESPONSE_CACHE_TTL_SECONDS)

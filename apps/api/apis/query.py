@@ -1,0 +1,199 @@
+"""The data plane: ask (JSON, Server-Sent Events, or with the full agent trace), history, feedback."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.handlers.asgi import ASGIRequest
+from django.db import connection
+from django.http import StreamingHttpResponse
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.response import Response
+
+from apps.answers.models import QueryLog
+from apps.answers.selectors import query_history_for_user
+from apps.retrieval.selectors import ALL_LEGS
+
+from ..dependencies import answer_service, feedback_service
+from ..sse import sse_async, sse_sync
+from .base import ApiListView, ApiView, validated
+from .schema import errors
+
+
+class QueryInput(serializers.Serializer):
+    question = serializers.CharField(max_length=settings.ANSWER_MAX_QUESTION_CHARS)
+    legs = serializers.ListField(
+        child=serializers.ChoiceField(choices=ALL_LEGS),
+        required=False,
+        allow_empty=False,
+        max_length=len(ALL_LEGS),
+        help_text="retrieval legs to run (default: all)",
+    )
+    k = serializers.IntegerField(
+        required=False, min_value=1, max_value=settings.ANSWER_MAX_K, help_text="passages to retrieve"
+    )
+
+
+class CitationOutput(serializers.Serializer):
+    number = serializers.IntegerField()
+    chunk_id = serializers.IntegerField()
+    document_id = serializers.IntegerField()
+    title = serializers.CharField(allow_blank=True)
+    source = serializers.CharField(allow_blank=True)  # type: ignore[assignment]  # a field, not Field.source
+
+
+class SourceOutput(serializers.Serializer):
+    document_id = serializers.IntegerField()
+    title = serializers.CharField(allow_blank=True)
+    source = serializers.CharField(allow_blank=True)  # type: ignore[assignment]  # a field, not Field.source
+    chunk_ids = serializers.ListField(child=serializers.IntegerField())
+    numbers = serializers.ListField(child=serializers.IntegerField(), help_text="citation numbers in the answer")
+
+
+class FallbackOutput(serializers.Serializer):
+    provider = serializers.CharField()
+    reason = serializers.CharField()
+
+
+class AnswerOutput(serializers.Serializer):
+    query_id = serializers.IntegerField(allow_null=True)
+    answer = serializers.CharField(allow_blank=True)
+    outcome = serializers.ChoiceField(choices=QueryLog.Outcome.choices)
+    reason = serializers.CharField(allow_blank=True, help_text="why it was refused, blocked or failed")
+    citations = CitationOutput(many=True)
+    sources = SourceOutput(many=True, help_text="the cited documents, each once")
+    legs = serializers.DictField(child=serializers.CharField(), help_text="retrieval leg -> ok|timeout|error|skipped")
+    model = serializers.CharField(allow_blank=True)
+    provider = serializers.CharField(allow_blank=True)
+    fallbacks = FallbackOutput(many=True)
+    latency_ms = serializers.FloatField()
+    ttft_ms = serializers.FloatField(allow_null=True)
+    input_tokens = serializers.IntegerField()
+    output_tokens = serializers.IntegerField()
+    trace_id = serializers.CharField(allow_blank=True)
+    cached = serializers.BooleanField()
+
+
+class AgentAnswerOutput(AnswerOutput):
+    trace = serializers.DictField(help_text="the orchestrator's ExecutionTrace: every step, its timing and output")
+
+
+def _answer(request, *, stream: bool):
+    data = validated(QueryInput, request.data)
+    return answer_service()(
+        user=request.user,
+        question=data["question"],
+        stream=stream,
+        legs=data.get("legs"),
+        k=data.get("k"),
+        channel="api",
+    )
+
+
+class QueryApi(ApiView):
+    @extend_schema(operation_id="query", request=QueryInput, responses={200: AnswerOutput, **errors(400, 504)})
+    def post(self, request):
+        return Response(AnswerOutput(_answer(request, stream=False).as_dict()).data)
+
+
+class QueryAgentApi(ApiView):
+    @extend_schema(
+        operation_id="query_agent", request=QueryInput, responses={200: AgentAnswerOutput, **errors(400, 504)}
+    )
+    def post(self, request):
+        return Response(AgentAnswerOutput(_answer(request, stream=False).as_dict()).data)
+
+
+class StreamEventOutput(serializers.Serializer):
+    """One Server-Sent Event, as a client's EventSource parses it."""
+
+    event = serializers.ChoiceField(choices=["citation", "token", "error", "trace", "done"])
+    data = serializers.CharField(  # type: ignore[assignment]  # a field, not Serializer.data
+        help_text="a JSON document, shaped by the event type (see docs/api.md)"
+    )
+
+
+SSE_DESCRIPTION = (
+    "Server-Sent Events: `citation` and `token` events as the answer is written, then `error` if it "
+    "failed, then one `trace` and one `done` (the full answer, as POST /query returns it). "
+    "Closing the connection cancels generation."
+)
+
+
+class QueryStreamApi(ApiView):
+    @extend_schema(
+        operation_id="query_stream",
+        request=QueryInput,
+        responses={
+            (200, "text/event-stream"): OpenApiResponse(StreamEventOutput, description=SSE_DESCRIPTION),
+            **errors(400),
+        },
+    )
+    def post(self, request):
+        events = _answer(request, stream=True)
+        tenant = connection.tenant  # type: ignore[attr-defined]
+        body = (
+            sse_async(events, tenant=tenant)
+            if isinstance(request._request, ASGIRequest)
+            else sse_sync(events, tenant=tenant)
+        )
+        response = StreamingHttpResponse(body, content_type="text/event-stream")
+        response["Cache-Control"] = "no-cache"
+        response["X-Accel-Buffering"] = "no"  # nginx: pass events through as they come
+        return response
+
+
+class HistoryItemOutput(serializers.ModelSerializer):
+    query_id = serializers.IntegerField(source="pk")
+
+    class Meta:
+        model = QueryLog
+        fields = [
+            "query_id",
+            "query",
+            "answer",
+            "outcome",
+            "reason",
+            "document_ids",
+            "model",
+            "provider",
+            "latency_ms",
+            "trace_id",
+            "channel",
+            "created_at",
+        ]
+
+
+class HistoryApi(ApiListView):
+    @extend_schema(
+        operation_id="history_list",
+        parameters=[OpenApiParameter("page", int), OpenApiParameter("page_size", int)],
+        responses={200: HistoryItemOutput(many=True), **errors(404)},
+    )
+    def get(self, request):
+        page = self.paginate_queryset(query_history_for_user(user=request.user))
+        return self.get_paginated_response(HistoryItemOutput(page, many=True).data)
+
+
+class FeedbackApi(ApiView):
+    class FeedbackInput(serializers.Serializer):
+        query_id = serializers.IntegerField(min_value=1)
+        rating = serializers.ChoiceField(choices=[(1, "helpful"), (-1, "not helpful")])
+        comment = serializers.CharField(required=False, allow_blank=True, max_length=5000, default="")
+        corrected_answer = serializers.CharField(required=False, allow_blank=True, max_length=20000, default="")
+        flagged_chunk_ids = serializers.ListField(
+            child=serializers.IntegerField(min_value=1), required=False, max_length=100, default=list
+        )
+
+    class FeedbackOutput(serializers.Serializer):
+        feedback_id = serializers.IntegerField(source="pk")
+        query_id = serializers.IntegerField()
+        rating = serializers.IntegerField()
+
+    @extend_schema(
+        operation_id="feedback_create", request=FeedbackInput, responses={201: FeedbackOutput, **errors(400, 404)}
+    )
+    def post(self, request):
+        data = validated(self.FeedbackInput, request.data)
+        feedback = feedback_service()(user=request.user, **data)
+        return Response(self.FeedbackOutput(feedback).data, status=status.HTTP_201_CREATED)

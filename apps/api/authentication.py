@@ -1,0 +1,126 @@
+"""Who is calling, and in which tenant: API keys, JWT bearer tokens, the portal's own session.
+
+API keys and tokens name their tenant themselves, so they work on the platform host (the
+connection then switches to the tenant's schema for this request) and on their own tenant's host.
+On another tenant's host they are refused (403), whatever they would grant: we fail closed.
+"""
+
+from __future__ import annotations
+
+from django.db import connection
+from django_tenants.utils import get_public_schema_name
+from rest_framework import exceptions
+from rest_framework.authentication import BaseAuthentication, SessionAuthentication, get_authorization_header
+from rest_framework.request import Request
+
+from apps.accounts.models import User
+from apps.tenants.models import Tenant
+
+from .credentials import Credential
+from .jwt_tokens import TokenRejected, jwt_claims_verify
+from .key_material import key_material_parse, secret_matches
+from .selectors import api_key_by_prefix
+from .services import api_key_mark_used
+
+API_KEY_HEADER = "X-API-Key"
+CHALLENGE = 'Bearer realm="api", ApiKey realm="api"'
+
+
+def _enter_tenant(request: Request, tenant: Tenant) -> None:
+    """Serve this request from `tenant`'s schema, or refuse a credential of another tenant."""
+    current = getattr(connection, "schema_name", get_public_schema_name())
+    if current == tenant.schema_name:
+        return
+    if current != get_public_schema_name():
+        raise exceptions.PermissionDenied(
+            "This credential belongs to another tenant. Use its own host or the platform host.",
+            code="wrong_tenant",
+        )
+    connection.set_tenant(tenant)  # type: ignore[attr-defined]
+    request._request.tenant = tenant  # type: ignore[attr-defined]
+
+
+def _active_user(**lookup) -> User:
+    user = User.objects.filter(is_active=True, **lookup).first()
+    if user is None:
+        raise exceptions.AuthenticationFailed("The credential's user does not exist or is inactive.")
+    return user
+
+
+def user_rate_principal(user: User) -> str:
+    return f"user:{connection.schema_name}:{user.pk}"  # type: ignore[attr-defined]
+
+
+class ApiKeyAuthentication(BaseAuthentication):
+    def authenticate(self, request: Request) -> tuple[User, Credential] | None:
+        presented = request.META.get("HTTP_X_API_KEY")
+        if presented is None:
+            return None
+        material = key_material_parse(presented)
+        key = api_key_by_prefix(prefix=material.prefix) if material else None
+        if material is None or key is None or not secret_matches(secret=material.secret, stored_digest=key.secret_hash):
+            raise exceptions.AuthenticationFailed("Invalid API key.", code="invalid_api_key")
+        if key.is_revoked:
+            raise exceptions.AuthenticationFailed("This API key has been revoked.", code="api_key_revoked")
+        if key.is_expired():
+            raise exceptions.AuthenticationFailed("This API key has expired.", code="api_key_expired")
+        if not key.tenant.is_active:
+            raise exceptions.AuthenticationFailed("Invalid API key.", code="invalid_api_key")
+        _enter_tenant(request, key.tenant)
+        user = _active_user(pk=key.user_id)
+        api_key_mark_used(key=key)
+        credential = Credential(
+            kind="api_key",
+            scopes=frozenset(key.scopes),
+            rate_principal=f"key:{key.pk}",
+            api_key_id=key.pk,
+            rate_limits=key.rate_limits,
+        )
+        return user, credential
+
+    def authenticate_header(self, request: Request) -> str:
+        return CHALLENGE
+
+
+class JwtAuthentication(BaseAuthentication):
+    """`Authorization: Bearer <JWT>` with claims sub (username), tenant (schema), aud, exp, iat,
+    and optionally `scope` (space-separated) to narrow what the token may do."""
+
+    def authenticate(self, request: Request) -> tuple[User, Credential] | None:
+        parts = get_authorization_header(request).split()
+        if not parts or parts[0].lower() != b"bearer":
+            return None
+        if len(parts) != 2:
+            raise exceptions.AuthenticationFailed("Send exactly one bearer token.", code="invalid_token")
+        try:
+            claims = jwt_claims_verify(parts[1].decode("ascii", errors="replace"))
+        except TokenRejected as rejected:
+            raise exceptions.AuthenticationFailed(rejected.message, code=rejected.code) from None
+        tenant_name, subject = claims.get("tenant"), claims.get("sub")
+        if not isinstance(tenant_name, str) or not isinstance(subject, str):
+            raise exceptions.AuthenticationFailed("The token's tenant and sub must be strings.", code="invalid_token")
+        tenant = Tenant.objects.filter(schema_name=tenant_name, is_active=True).first()
+        if tenant is None or tenant.schema_name == get_public_schema_name():
+            raise exceptions.AuthenticationFailed("The token names no active tenant.", code="invalid_token")
+        _enter_tenant(request, tenant)
+        user = _active_user(username=subject)
+        scope = claims.get("scope")
+        scopes = frozenset(scope.split()) if isinstance(scope, str) else None
+        return user, Credential(kind="jwt", scopes=scopes, rate_principal=user_rate_principal(user))
+
+    def authenticate_header(self, request: Request) -> str:
+        return CHALLENGE
+
+
+class TenantSessionAuthentication(SessionAuthentication):
+    """The portal's own pages calling the API: their session, CSRF enforced, tenant hosts only
+    (a session on the platform host belongs to platform staff, who have no tenant data)."""
+
+    def authenticate(self, request: Request) -> tuple[User, Credential] | None:
+        if getattr(connection, "schema_name", get_public_schema_name()) == get_public_schema_name():
+            return None
+        result = super().authenticate(request)
+        if result is None:
+            return None
+        user = result[0]
+        return user, Credential(kind="session", scopes=None, rate_principal=user_rate_principal(user))

@@ -1,0 +1,117 @@
+"""Writes on the API key registry. Call inside the key's tenant schema: audit entries go there.
+
+Every change is audited in the same transaction as the change (invariant 5).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from apps.accounts.models import User
+from apps.audit.services import audit_event_record
+from apps.tenants.models import Tenant
+
+from .key_material import key_material_generate
+from .models import ApiKey
+
+# last_used_at is a hint for administrators, not a log: one write per key per minute at most.
+LAST_USED_RESOLUTION = timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class CreatedApiKey:
+    key: ApiKey
+    # The only time the full key exists outside the caller's hands: shown once, never stored.
+    secret: str
+
+
+def _validate_scopes(scopes: list[str], *, creator_scopes: frozenset[str] | None) -> list[str]:
+    chosen = sorted(set(scopes))
+    unknown = set(chosen) - set(ApiKey.Scope.values)
+    if not chosen or unknown:
+        raise ValidationError({"scopes": [f"choose one or more of {sorted(ApiKey.Scope.values)}"]})
+    # A key may not mint a key stronger than itself.
+    if creator_scopes is not None and not set(chosen) <= creator_scopes:
+        raise ValidationError({"scopes": [f"a key with scopes {sorted(creator_scopes)} cannot grant {chosen}"]})
+    return chosen
+
+
+@transaction.atomic
+def api_key_create(
+    *,
+    tenant: Tenant,
+    user: User,
+    created_by: User,
+    name: str,
+    scopes: list[str],
+    expires_at: datetime | None = None,
+    rate_limits: dict[str, Any] | None = None,
+    creator_scopes: frozenset[str] | None = None,
+    request=None,
+) -> CreatedApiKey:
+    """A new key acting as `user`. `creator_scopes` are the scopes of the key making this call, if any."""
+    if not name.strip():
+        raise ValidationError({"name": ["a name is required"]})
+    if expires_at is not None and expires_at <= timezone.now():
+        raise ValidationError({"expires_at": ["must be in the future"]})
+    if not user.is_active:
+        raise ValidationError({"user": ["the user is not active"]})
+    material = key_material_generate()
+    key = ApiKey.objects.create(
+        tenant=tenant,
+        name=name.strip()[:200],
+        prefix=material.prefix,
+        secret_hash=material.secret_hash,
+        scopes=_validate_scopes(scopes, creator_scopes=creator_scopes),
+        user_id=user.pk,
+        created_by_id=created_by.pk,
+        expires_at=expires_at,
+        rate_limits=rate_limits or {},
+    )
+    audit_event_record(
+        action="api_key.create",
+        actor=created_by,
+        target=key,
+        request=request,
+        details={
+            "name": key.name,
+            "scopes": key.scopes,
+            "user_id": key.user_id,
+            "expires_at": expires_at.isoformat() if expires_at else None,
+            "rate_limits": key.rate_limits,
+        },
+    )
+    return CreatedApiKey(key=key, secret=material.full_key)
+
+
+@transaction.atomic
+def api_key_revoke(*, key: ApiKey, actor: User, request=None) -> ApiKey:
+    """Revoke at once (the next request with it is refused). Revoking twice changes nothing."""
+    locked = ApiKey.objects.select_for_update().get(pk=key.pk)
+    if locked.revoked_at is not None:
+        return locked
+    locked.revoked_at = timezone.now()
+    locked.revoked_by_id = actor.pk
+    locked.save(update_fields=["revoked_at", "revoked_by_id"])
+    audit_event_record(
+        action="api_key.revoke",
+        actor=actor,
+        target=locked,
+        request=request,
+        details={"name": locked.name},
+    )
+    return locked
+
+
+def api_key_mark_used(*, key: ApiKey) -> None:
+    now = timezone.now()
+    if key.last_used_at is not None and now - key.last_used_at < LAST_USED_RESOLUTION:
+        return
+    ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+    key.last_used_at = now

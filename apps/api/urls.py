@@ -1,0 +1,30 @@
+"""/api/v1/: data plane (query, history, feedback, documents, jobs) and control plane (admin/)."""
+
+from django.urls import path, re_path
+
+from .apis import admin, documents, meta, query
+
+app_name = "api"
+
+urlpatterns = [
+    path("query", query.QueryApi.as_view(), name="query"),
+    path("query/stream", query.QueryStreamApi.as_view(), name="query-stream"),
+    path("query/agent", query.QueryAgentApi.as_view(), name="query-agent"),
+    path("history", query.HistoryApi.as_view(), name="history"),
+    path("feedback", query.FeedbackApi.as_view(), name="feedback"),
+    path("documents", documents.DocumentListApi.as_view(), name="document-list"),
+    path("documents/ingest", documents.IngestApi.as_view(), name="document-ingest"),
+    path("documents/<int:document_id>", documents.DocumentApi.as_view(), name="document-detail"),
+    path(
+        "documents/<int:document_id>/permissions",
+        documents.DocumentPermissionsApi.as_view(),
+        name="document-permissions",
+    ),
+    path("jobs/<uuid:job_id>", documents.JobApi.as_view(), name="job-detail"),
+    path("admin/api-keys", admin.ApiKeyListApi.as_view(), name="admin-api-key-list"),
+    path("admin/api-keys/<int:key_id>", admin.ApiKeyApi.as_view(), name="admin-api-key-detail"),
+    path("admin/settings", admin.TenantSettingsApi.as_view(), name="admin-settings"),
+    path("schema/", meta.SchemaApi.as_view(), name="schema"),
+    path("docs/", meta.SwaggerUi.as_view(url_name="api:schema"), name="docs"),
+    re_path(r"^.*$", meta.UnknownPathApi.as_view(), name="unknown"),
+]

@@ -1,0 +1,16 @@
+"""Whether this process is shutting down: readiness then says 503 so load balancers stop sending
+new traffic, while requests already in flight finish (apps/health/serving.py)."""
+
+from __future__ import annotations
+
+import threading
+
+_draining = threading.Event()
+
+
+def shutdown_begin() -> None:
+    _draining.set()
+
+
+def shutting_down() -> bool:
+    return _draining.is_set()

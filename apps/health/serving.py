@@ -1,0 +1,92 @@
+"""Run the portal under daphne and shut down gracefully (roadmap 9.2).
+
+daphne alone cancels every running request the moment it gets SIGTERM. Here SIGTERM (or SIGINT)
+starts a drain instead: readiness turns 503 so the load balancer stops routing to this process,
+requests and streams in flight may finish, and the server stops when none is left or when the
+drain deadline passes (streams still open then are closed; clients reconnect elsewhere).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import time
+from typing import Any
+
+from django.conf import settings
+from django.utils.module_loading import import_string
+from opentelemetry import trace
+
+from .draining import shutdown_begin
+
+logger = logging.getLogger(__name__)
+
+
+def serve(*, host: str, port: int, drain_seconds: float, grace_seconds: float = 0.0) -> None:
+    # daphne.server installs Twisted's asyncio reactor on import: it must come before the reactor.
+    from daphne.endpoints import build_endpoint_description_strings
+    from daphne.server import Server
+    from twisted.internet import reactor
+
+    server = Server(
+        application=import_string(settings.ASGI_APPLICATION),
+        endpoints=build_endpoint_description_strings(host=host, port=port),
+        signal_handlers=False,
+        application_close_timeout=settings.SHUTDOWN_APPLICATION_CLOSE_SECONDS,
+    )
+    drain = Drain(server=server, reactor=reactor, drain_seconds=drain_seconds, grace_seconds=grace_seconds)
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_args: reactor.callFromThread(drain.begin))
+    logger.info("serving on %s:%s (drain up to %.0fs on SIGTERM)", host, port, drain_seconds)
+    server.run()
+    logger.info("server stopped")
+
+
+def exit_now() -> None:
+    """Leave without waiting: a request cut off at the deadline may hold a thread blocked in a slow
+    call, and both daphne's shutdown and the interpreter's exit would wait for it. Flush spans and
+    logs first; PostgreSQL rolls back whatever transaction the thread had open."""
+    provider = trace.get_tracer_provider()
+    if hasattr(provider, "force_flush"):
+        provider.force_flush(timeout_millis=5000)
+    logging.shutdown()
+    os._exit(0)
+
+
+class Drain:
+    POLL_SECONDS = 0.2
+
+    def __init__(self, *, server: Any, reactor: Any, drain_seconds: float, grace_seconds: float) -> None:
+        self.server, self.reactor = server, reactor
+        self.drain_seconds, self.grace_seconds = drain_seconds, grace_seconds
+        self.started_at: float | None = None
+
+    def begin(self) -> None:
+        if self.started_at is not None:
+            return  # a second signal changes nothing: the deadline already bounds the wait
+        self.started_at = time.monotonic()
+        shutdown_begin()
+        logger.info("shutdown requested: draining %d in-flight request(s) and stream(s)", self.in_flight())
+        self._check()
+
+    def in_flight(self) -> int:
+        """Connections whose application is still running (an idle keep-alive connection has none)."""
+        return sum(
+            1
+            for details in list(self.server.connections.values())
+            if details.get("application_instance") is not None and not details["application_instance"].done()
+        )
+
+    def _check(self) -> None:
+        assert self.started_at is not None
+        waited = time.monotonic() - self.started_at
+        busy = self.in_flight()
+        if busy and waited >= self.drain_seconds:
+            logger.warning("drain deadline reached: abandoning %d unfinished request(s) and stream(s)", busy)
+            exit_now()
+        if busy == 0 and waited >= self.grace_seconds:
+            logger.info("drained after %.1fs", waited)
+            self.server.stop()
+            return
+        self.reactor.callLater(self.POLL_SECONDS, self._check)

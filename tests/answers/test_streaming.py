@@ -1,0 +1,178 @@
+"""Streaming, cancellation and timeouts of answer_question, with Claude played by a real local HTTP server
+(the real Anthropic SDK streams from it) and the offline extractive provider."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+
+import pytest
+from django.test import override_settings
+
+from apps.answers.errors import QueryTimeoutError
+from apps.answers.models import QueryLog
+from apps.answers.router import GenerationRecord, model_router
+from apps.answers.services import answer_question
+from apps.integrations.llm.base import GenerationRequest
+from apps.tenants.context import in_tenant
+from tests.support.fake_anthropic import FakeAnthropicServer
+
+from .conftest import claude_answers
+
+pytestmark = pytest.mark.integration
+
+REFUND_QUESTION = "What is the refund policy?"
+# Claude may cite any passage; the verifier keeps the citations that support each sentence.
+EVERY_PASSAGE = "[1][2][3][4][5][6]"
+GROUNDED = (
+    f"Customers may request a full refund within 30 days of the original purchase date {EVERY_PASSAGE}. "
+    f"Refunds are issued to the original payment method only {EVERY_PASSAGE}. "
+    f"Refunds above EUR 5,000 need approval from the Head of Finance before they are issued {EVERY_PASSAGE}. "
+)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _sdk_warmed_up(answers_corpus, django_db_blocker):
+    """The first Anthropic SDK call of a process pays for imports and client set-up (seconds on a busy
+    machine); pay it before the tests that measure time."""
+    with django_db_blocker.unblock(), FakeAnthropicServer() as fake, claude_answers(fake):
+        fake.reply_stream("Warm.")
+        request = GenerationRequest(question="q", passages=[], system="s", prompt="p", max_tokens=5)
+        list(model_router().stream(request, tenant_schema=answers_corpus.schema, record=GenerationRecord()))
+
+
+def test_events_stream_in_order_and_add_up_to_the_result(answers_corpus, committed_db):
+    with in_tenant(answers_corpus.schema):
+        events = list(answer_question(user=answers_corpus.carol, question=REFUND_QUESTION, stream=True))
+
+    kinds = [event.type for event in events]
+    assert kinds[-2:] == ["trace", "done"]
+    assert set(kinds[:-2]) == {"citation", "token"}
+    assert kinds[0] == "citation"
+    done = events[-1].data
+    assert done["outcome"] == "answered"
+    assert "".join(event.data["text"] for event in events if event.type == "token") == done["answer"]
+    # A citation is announced before the first token that uses its number.
+    announced: set[int] = set()
+    for event in events:
+        if event.type == "citation":
+            announced.add(event.data["number"])
+            assert set(event.data) == {"number", "chunk_id", "document_id", "title", "source"}
+        elif event.type == "token":
+            used = {int(n) for n in re.findall(r"\[(\d+)\]", event.data["text"])}
+            assert used <= announced
+    assert events[-2].data["trace_id"] == done["trace_id"]
+    with in_tenant(answers_corpus.schema):
+        assert QueryLog.objects.get(pk=done["query_id"]).answer == done["answer"]
+
+
+def test_a_claude_answer_keeps_only_sentences_its_citations_support(answers_corpus, committed_db):
+    every_passage = EVERY_PASSAGE
+    with FakeAnthropicServer() as fake, claude_answers(fake), in_tenant(answers_corpus.schema):
+        fake.reply_stream(
+            f"Customers may request a full refund within 30 days of the original purchase date {every_passage}. "
+            f"Customers may request a full refund within 45 days of the original purchase date {every_passage}. "
+            f"The moon landing was staged in a film studio {every_passage}. "
+            "Refunds are issued to the original payment method only [9]."
+        )
+        result = answer_question(user=answers_corpus.carol, question=REFUND_QUESTION, use_cache=False)
+
+    assert result.outcome == "answered"
+    assert result.provider == "anthropic"
+    assert result.model == "claude-test"
+    assert result.answer.startswith("Customers may request a full refund within 30 days of the original purchase date")
+    assert "45 days" not in result.answer
+    assert "moon" not in result.answer
+    assert "payment method" not in result.answer
+    assert {source["source"].rsplit("/", 1)[-1] for source in result.sources} == {"refund-policy.md"}
+    verifier = next(step for step in result.trace["steps"] if step["name"] == "verifier")
+    assert verifier["summary"]["dropped"] == {"unsupported_number": 1, "unsupported": 1, "unknown_citation": 1}
+    # The prompt holds the passages as delimited data, and the system prompt says they are not instructions.
+    body = fake.requests[-1].body
+    assert "untrusted data" in str(body["system"])
+    assert "<passages>" in str(body["messages"])
+    assert "</passage>" in str(body["messages"])
+
+
+def test_closing_the_stream_cancels_the_provider_and_logs_the_question(answers_corpus, committed_db):
+    with FakeAnthropicServer() as fake, claude_answers(fake), in_tenant(answers_corpus.schema):
+        fake.reply_stream(GROUNDED * 20, token_delay_seconds=0.05)
+        events = answer_question(user=answers_corpus.carol, question=REFUND_QUESTION, stream=True, use_cache=False)
+        first = [next(events), next(events)]
+        events.close()
+        outcome = fake.wait_for_stream_end(timeout=5)
+        row = QueryLog.objects.filter(user=answers_corpus.carol).order_by("-id").first()
+
+    assert [event.type for event in first] == ["citation", "token"]
+    assert outcome.disconnected
+    assert not outcome.completed
+    assert (row.outcome, row.reason) == ("cancelled", "client_went_away")
+    assert row.answer == first[1].data["text"]
+
+
+def test_a_slow_provider_times_out_with_a_clear_error_that_is_logged(answers_corpus, committed_db, caplog):
+    with (
+        FakeAnthropicServer() as fake,
+        claude_answers(fake, ANSWER_TIMEOUT_SECONDS=1.0),
+        in_tenant(answers_corpus.schema),
+        caplog.at_level(logging.WARNING, logger="apps.answers"),
+    ):
+        fake.reply_stream(GROUNDED * 10, token_delay_seconds=0.2)
+        started = time.perf_counter()
+        with pytest.raises(QueryTimeoutError) as raised:
+            answer_question(user=answers_corpus.carol, question=REFUND_QUESTION, use_cache=False)
+        elapsed = time.perf_counter() - started
+        row = QueryLog.objects.get(pk=raised.value.query_id)
+
+    assert elapsed < 2.5
+    assert raised.value.step == "synthesizer"
+    assert (row.outcome, row.reason) == ("timed_out", "timeout:synthesizer")
+    assert row.answer.startswith("The answer took too long")
+    assert fake.wait_for_stream_end(timeout=5).disconnected
+    timed_out = [record for record in caplog.records if record.getMessage() == "question timed_out"]
+    assert timed_out
+    assert timed_out[0].answer_trace_id == row.trace_id
+    assert timed_out[0].query_id == row.pk
+    assert all(REFUND_QUESTION not in str(vars(record)) for record in caplog.records)  # no text in logs
+
+
+def test_a_streamed_timeout_ends_with_an_error_event(answers_corpus, committed_db):
+    with (
+        FakeAnthropicServer() as fake,
+        claude_answers(fake, ANSWER_TIMEOUT_SECONDS=0.8),
+        in_tenant(answers_corpus.schema),
+    ):
+        fake.reply_stream(GROUNDED, delay_seconds=3)  # nothing before the deadline
+        events = list(
+            answer_question(user=answers_corpus.carol, question=REFUND_QUESTION, stream=True, use_cache=False)
+        )
+
+    assert [event.type for event in events] == ["error", "trace", "done"]
+    assert events[0].data["code"] == "timed_out"
+    assert events[-1].data["outcome"] == "timed_out"
+    synthesizer = next(step for step in events[1].data["steps"] if step["name"] == "synthesizer")
+    assert synthesizer["outcome"] == "timed_out"
+
+
+def test_a_step_past_its_own_budget_times_out(answers_corpus, committed_db):
+    legs = {
+        "dense": "apps.retrieval.legs.dense.PgvectorDenseLeg",
+        "keyword": "apps.retrieval.legs.keyword.PostgresBM25Leg",
+        "graph": "tests.retrieval.doubles.SlowLeg",
+    }
+    budgets = {"planner": 1.0, "retriever": 0.3, "synthesizer": 10.0, "verifier": 1.0}
+    with (
+        override_settings(RETRIEVAL_LEGS=legs, RETRIEVAL_LEG_TIMEOUT_SECONDS=0.6, ANSWER_STEP_BUDGETS_SECONDS=budgets),
+        in_tenant(answers_corpus.schema),
+        pytest.raises(QueryTimeoutError, match="retriever") as raised,
+    ):
+        answer_question(user=answers_corpus.carol, question=REFUND_QUESTION, use_cache=False)
+
+    with in_tenant(answers_corpus.schema):
+        row = QueryLog.objects.get(pk=raised.value.query_id)
+    assert (row.outcome, row.reason) == ("timed_out", "timeout:retriever")
+    assert [(step["name"], step["outcome"]) for step in row.trace["steps"]] == [
+        ("planner", "ok"),
+        ("retriever", "timed_out"),
+    ]

@@ -1,0 +1,271 @@
+"""The data plane: ask (JSON, SSE, agent trace), history and feedback, on a committed corpus."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+from django.core.asgi import get_asgi_application
+from django.test import override_settings
+
+from apps.answers.models import QueryLog
+from apps.feedback.models import Feedback
+from apps.tenants.context import in_tenant
+from tests.support.fake_anthropic import FakeAnthropicServer
+
+from .conftest import ALPHA_HOST, SchemaKeepingClient
+
+pytestmark = pytest.mark.integration
+
+REFUND_QUESTION = "What is the refund policy?"
+FALCON_QUESTION = "What is the Falcon refund exception for platinum customers?"
+# Each sentence cites every passage: which number the refund rules get depends on retrieval order.
+GROUNDED = (
+    "Customers may request a full refund within 30 days of the original purchase date [1][2][3][4][5]. "
+    "Refunds are issued to the original payment method only [1][2][3][4][5]. "
+)
+
+
+@pytest.fixture
+def ask(answer_corpus, committed_db):
+    """POST a question as alice (or `key=`) on the corpus tenant's host."""
+    client = SchemaKeepingClient()
+
+    def post(path: str = "/api/v1/query", *, key: str | None = None, **body):
+        return client.post(
+            path, body, format="json", HTTP_HOST=answer_corpus.host, HTTP_X_API_KEY=key or answer_corpus.alice_key
+        )
+
+    return post
+
+
+def parse_sse(raw: bytes) -> list[tuple[str, dict]]:
+    events = []
+    for block in raw.decode().split("\n\n"):
+        lines = dict(line.split(": ", 1) for line in block.splitlines() if line and not line.startswith(":"))
+        if lines:
+            events.append((lines["event"], json.loads(lines["data"])))
+    return events
+
+
+def test_an_answer_comes_with_citations_sources_ids_and_legs(ask, answer_corpus):
+    response = ask(question=REFUND_QUESTION)
+
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert body["outcome"] == "answered"
+    assert "30 days" in body["answer"]
+    assert body["citations"]
+    assert body["citations"][0]["title"]
+    assert body["sources"][0]["document_id"] == body["citations"][0]["document_id"]
+    assert body["query_id"] > 0
+    assert body["trace_id"]
+    assert set(body["legs"]) == {"dense", "keyword", "graph"}
+    assert "trace" not in body
+    with in_tenant(answer_corpus.tenant.schema_name):
+        row = QueryLog.objects.get(pk=body["query_id"])
+    assert (row.user_id, row.channel) == (answer_corpus.alice.pk, "api")
+
+
+def test_a_document_the_caller_may_not_see_is_never_cited(ask, answer_corpus):
+    alice = ask(question=FALCON_QUESTION).json()
+    carol = ask(question=FALCON_QUESTION, key=answer_corpus.carol_key).json()
+
+    assert answer_corpus.falcon_memo_id in [c["document_id"] for c in alice["citations"]]
+    assert answer_corpus.falcon_memo_id not in [c["document_id"] for c in carol["citations"]]
+    assert "120 days" not in carol["answer"]
+
+
+def test_legs_and_k_are_passed_through(ask):
+    body = ask(question=REFUND_QUESTION, legs=["keyword"], k=3).json()
+    assert body["legs"] == {"keyword": "ok"}
+    assert len(body["citations"]) <= 3
+
+
+def test_the_agent_route_returns_the_full_execution_trace(ask):
+    body = ask("/api/v1/query/agent", question=REFUND_QUESTION).json()
+
+    steps = [step["name"] for step in body["trace"]["steps"]]
+    assert {"planner", "retriever", "synthesizer", "verifier"} <= set(steps)
+    assert body["trace"]["trace_id"] == body["trace_id"]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({}, "question"),
+        ({"question": ""}, "question"),
+        ({"question": "x" * 100_000}, "question"),
+        ({"question": "ok?", "legs": ["telepathy"]}, "legs"),
+        ({"question": "ok?", "legs": []}, "legs"),
+        ({"question": "ok?", "k": 0}, "k"),
+        ({"question": ["not", "text"]}, "question"),
+    ],
+)
+def test_bad_questions_are_400_and_log_nothing(ask, answer_corpus, body, field):
+    with in_tenant(answer_corpus.tenant.schema_name):
+        before = QueryLog.objects.count()
+    for path in ("/api/v1/query", "/api/v1/query/stream", "/api/v1/query/agent"):
+        response = ask(path, **body)
+        assert response.status_code == 400, path
+        assert field in response.json()["error"]["details"]
+    with in_tenant(answer_corpus.tenant.schema_name):
+        assert QueryLog.objects.count() == before
+
+
+def test_query_routes_need_a_credential_and_the_query_scope(answer_corpus, committed_db, tenant_alpha):
+    client = SchemaKeepingClient()
+    for path in ("/api/v1/query", "/api/v1/query/stream", "/api/v1/query/agent", "/api/v1/feedback"):
+        assert client.post(path, {"question": "hi"}, format="json", HTTP_HOST=answer_corpus.host).status_code == 401
+        other_tenant = client.post(
+            path, {"question": "hi"}, format="json", HTTP_HOST=ALPHA_HOST, HTTP_X_API_KEY=answer_corpus.alice_key
+        )
+        assert other_tenant.status_code == 403
+    assert client.get("/api/v1/history", HTTP_HOST=answer_corpus.host).status_code == 401
+
+
+def test_the_stream_sends_the_portal_events_as_sse(ask):
+    response = ask("/api/v1/query/stream", question=REFUND_QUESTION)
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/event-stream"
+    assert response["Cache-Control"] == "no-cache"
+    assert response["RateLimit-Limit"]
+    events = parse_sse(b"".join(response.streaming_content))
+    kinds = [kind for kind, _ in events]
+    assert kinds[0] == "citation"
+    assert kinds[-2:] == ["trace", "done"]
+    done = events[-1][1]
+    assert done["outcome"] == "answered"
+    assert "".join(data["text"] for kind, data in events if kind == "token") == done["answer"]
+
+
+def test_closing_the_stream_response_cancels_the_answer(ask, answer_corpus):
+    response = ask("/api/v1/query/stream", question=REFUND_QUESTION)
+    stream = iter(response.streaming_content)
+    next(stream), next(stream)  # the opening comment and the first event
+    response.close()
+
+    with in_tenant(answer_corpus.tenant.schema_name):
+        row = QueryLog.objects.filter(user=answer_corpus.alice).order_by("-id").first()
+    assert (row.outcome, row.reason) == ("cancelled", "client_went_away")
+
+
+def claude(server: FakeAnthropicServer):
+    provider = {
+        "BACKEND": "apps.integrations.llm.anthropic_provider.AnthropicProvider",
+        "MODEL": "claude-test",
+        "MAX_CONCURRENCY": 4,
+        "TIMEOUT": 10.0,
+        "METERED": False,
+        "OPTIONS": {"api_key": "sk-test-api", "base_url": server.base_url},
+    }
+    return override_settings(LLM_PROVIDERS={"anthropic": provider}, LLM_DEFAULT_ORDER=["anthropic"])
+
+
+def asgi_post_until_first_event(*, host: str, path: str, key: str, body: dict) -> list[dict]:
+    """Drive Django's real ASGI handler (what daphne runs) and hang up after the first SSE event."""
+    payload = json.dumps(body).encode()
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (b"host", host.encode()),
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(payload)).encode()),
+            (b"x-api-key", key.encode()),
+        ],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 80),
+    }
+    sent: list[dict] = []
+
+    async def run() -> None:
+        first_event = asyncio.Event()
+        delivered = False
+
+        async def receive() -> dict:
+            nonlocal delivered
+            if not delivered:
+                delivered = True
+                return {"type": "http.request", "body": payload, "more_body": False}
+            await first_event.wait()
+            return {"type": "http.disconnect"}
+
+        async def send(message: Any) -> None:
+            sent.append(message)
+            if b"event: " in message.get("body", b""):
+                first_event.set()
+
+        await asyncio.wait_for(get_asgi_application()(scope, receive, send), timeout=30)
+
+    asyncio.run(run())
+    return sent
+
+
+def test_a_client_disconnect_under_asgi_stops_generation_upstream(answer_corpus, committed_db):
+    with FakeAnthropicServer() as fake, claude(fake):
+        fake.reply_stream(GROUNDED * 20, token_delay_seconds=0.05)
+        sent = asgi_post_until_first_event(
+            host=answer_corpus.host,
+            path="/api/v1/query/stream",
+            key=answer_corpus.carol_key,
+            body={"question": REFUND_QUESTION},
+        )
+        upstream = fake.wait_for_stream_end(timeout=10)
+
+    assert sent[0]["status"] == 200
+    assert not any(message.get("body", b"").startswith(b"event: done") for message in sent)
+    assert upstream.disconnected
+    assert not upstream.completed
+    with in_tenant(answer_corpus.tenant.schema_name):
+        row = QueryLog.objects.filter(user=answer_corpus.carol).order_by("-id").first()
+    assert (row.outcome, row.reason) == ("cancelled", "client_went_away")
+
+
+def test_history_lists_only_the_callers_questions_newest_first_paged(ask, answer_corpus):
+    first = ask(question=REFUND_QUESTION).json()["query_id"]
+    second = ask(question="How are refunds paid out?").json()["query_id"]
+    ask(question=REFUND_QUESTION, key=answer_corpus.carol_key)
+    client = SchemaKeepingClient()
+
+    page = client.get(
+        "/api/v1/history", {"page_size": 2}, HTTP_HOST=answer_corpus.host, HTTP_X_API_KEY=answer_corpus.alice_key
+    ).json()
+
+    assert [item["query_id"] for item in page["results"]] == [second, first]
+    assert page["results"][0]["query"] == "How are refunds paid out?"
+    with in_tenant(answer_corpus.tenant.schema_name):
+        assert page["count"] == QueryLog.objects.filter(user=answer_corpus.alice).count()
+
+
+def test_feedback_attaches_to_the_callers_own_answer_only(ask, answer_corpus):
+    query_id = ask(question=REFUND_QUESTION).json()["query_id"]
+
+    given = ask("/api/v1/feedback", query_id=query_id, rating=-1, comment="Missing the 90-day rule.")
+    stolen = ask("/api/v1/feedback", key=answer_corpus.carol_key, query_id=query_id, rating=1)
+    missing = ask("/api/v1/feedback", query_id=10**9, rating=1)
+    invalid = ask("/api/v1/feedback", query_id=query_id, rating=5)
+
+    assert given.status_code == 201, given.json()
+    assert given.json()["query_id"] == query_id
+    assert given.json()["rating"] == -1
+    assert stolen.status_code == missing.status_code == 404
+    assert invalid.status_code == 400
+    assert "rating" in invalid.json()["error"]["details"]
+    with in_tenant(answer_corpus.tenant.schema_name):
+        feedback = Feedback.objects.get(pk=given.json()["feedback_id"])
+    assert (feedback.query_id, feedback.user_id, feedback.comment) == (
+        query_id,
+        answer_corpus.alice.pk,
+        "Missing the 90-day rule.",
+    )

@@ -1,0 +1,124 @@
+"""A person's path through the portal in Chromium: sign in, upload and watch the job finish, ask
+and watch the answer stream in, open a citation, give feedback, switch to German."""
+
+from __future__ import annotations
+
+import re
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from django.db import connection
+from django_tenants.utils import schema_context
+from playwright.sync_api import Page, expect
+
+from apps.feedback.models import Feedback
+from tests.portal.conftest import member_of
+
+pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow, pytest.mark.usefixtures("committed_db")]
+
+PASSWORD = "a long test password"
+
+
+def in_thread(function, *args):
+    """Database work from a test that drives Playwright: its sync API runs an event loop in this
+    thread, where Django refuses synchronous queries."""
+
+    def run():
+        try:
+            return function(*args)
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(run).result()
+
+
+def feedback_of(site, user) -> list[tuple[int, str]]:
+    with schema_context(site.schema):
+        return list(Feedback.objects.filter(user=user).values_list("rating", "comment"))
+
+
+def sign_in(page: Page, site) -> object:
+    member = in_thread(member_of, site)
+    page.goto("/accounts/login/")
+    page.get_by_label("User name").fill(member.user.username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(re.compile(r"/ask/$"))
+    return member
+
+
+def test_upload_two_files_and_watch_their_jobs_finish_live(page, site):
+    sign_in(page, site)
+    page.get_by_role("link", name="Upload", exact=True).click()
+    page.set_input_files(
+        "input[name=uploads]",
+        [
+            {
+                "name": "travel.md",
+                "mimeType": "text/markdown",
+                "buffer": b"# Travel\n\nTrain tickets are refunded within 14 days.",
+            },
+            {"name": "scan.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.7 truncated"},
+        ],
+    )
+    page.get_by_role("button", name="Upload", exact=True).click()
+    expect(page.get_by_role("status").first).to_contain_text("2 files received.")
+    page.evaluate("window.__sameDocument = true")  # gone if the page reloads
+
+    travel = page.locator("tr", has_text="travel.md")
+    scan = page.locator("tr", has_text="scan.pdf")
+    expect(travel.locator(".job-status")).to_have_text("Succeeded", timeout=120_000)
+    expect(scan.locator(".job-status")).to_have_text("Failed", timeout=120_000)
+    expect(scan.locator(".job-error")).not_to_be_empty()
+    expect(travel.locator("progress")).to_have_attribute("value", "1")
+    assert page.evaluate("window.__sameDocument") is True  # pushed over the socket, not reloaded
+
+    travel.get_by_role("link", name="travel.md").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Travel")
+    expect(page.locator(".chunk-text").first).to_contain_text("Train tickets are refunded within 14 days.")
+
+
+def test_ask_watch_the_answer_stream_open_a_citation_and_give_feedback(page, site, screenshots):
+    member = sign_in(page, site)
+    page.get_by_label("Your question").fill("Which refunds are possible?")
+    page.get_by_role("button", name="Ask", exact=True).click()
+
+    answer = page.locator("#answer-text")
+    expect(answer).not_to_be_empty(timeout=60_000)
+    expect(answer).to_have_attribute("aria-busy", "true")  # still streaming
+    partial = answer.text_content() or ""
+    page.screenshot(path=str(screenshots / "ask-streaming.png"))
+
+    expect(page.locator("#ask-status")).to_have_text("Answer complete.", timeout=60_000)
+    complete = answer.text_content() or ""
+    assert partial
+    assert len(complete) > len(partial)
+    assert complete.startswith(partial.rstrip())
+    expect(page.locator("#answer-heading")).to_be_focused()  # keyboard users land on the answer
+    page.screenshot(path=str(screenshots / "ask-answer.png"))
+
+    # Thumbs up, with a comment, without leaving the page.
+    page.get_by_label("Comment (optional)").fill("Clear and sourced.")
+    page.get_by_role("button", name="Helpful", exact=True).click()
+    expect(page.locator("#feedback-status")).to_have_text("Thank you for your feedback.")
+    assert in_thread(feedback_of, site, member.user) == [(1, "Clear and sourced.")]
+
+    # A numbered citation opens the document at the cited passage.
+    citation = page.locator("#answer-text a.cite").first
+    expect(citation).to_have_text("[1]")
+    citation.click()
+    expect(page).to_have_url(re.compile(r"/documents/\d+/\?chunk=\d+#chunk-\d+$"))
+    cited = page.locator(".chunk-cited")
+    expect(cited).to_be_visible()
+    expect(cited).to_contain_text("refund")
+
+
+def test_switch_to_german(page, site):
+    sign_in(page, site)
+    page.get_by_label("Language").select_option("de")
+    page.get_by_role("button", name="Switch").click()
+    expect(page.locator("html")).to_have_attribute("lang", "de")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Fragen Sie Ihre Dokumente")
+    expect(page.get_by_role("link", name="Dokumente", exact=True)).to_be_visible()
+    expect(page.get_by_role("button", name="Abmelden")).to_be_visible()

@@ -1,0 +1,64 @@
+"""A live daphne server on the session's test database and Redis, for socket and browser tests.
+
+Unlike tests/support/live_server.py (which brings its own throwaway PostgreSQL, Redis and Neo4j for
+failure-mode tests), this server shares the test services, so tenants and documents committed by
+the test are visible to it, and a real Celery worker can ingest for it.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from apps.core.database import current_database_url
+from config.settings.environment import BASE_DIR
+from tests.support.embedded import devservices
+
+
+@dataclass(frozen=True)
+class LivePortal:
+    port: int
+    log_path: Path
+
+    def url(self, host: str, path: str = "/") -> str:
+        return f"http://{host}:{self.port}{path}"
+
+    def ws_url(self, host: str, path: str = "/ws/ask/") -> str:
+        return f"ws://{host}:{self.port}{path}"
+
+
+@contextmanager
+def live_portal(*, log_path: Path, extra_env: dict[str, str] | None = None) -> Iterator[LivePortal]:
+    port = devservices.free_loopback_port()
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "DATABASE_URL": current_database_url(),
+        "CELERY_TASK_ALWAYS_EAGER": "false",  # uploads go to the real worker
+        "PORTAL_SERVE_STATIC": "true",
+        **(extra_env or {}),
+    }
+    with log_path.open("ab") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
+            cwd=BASE_DIR,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        devservices.wait_until(
+            lambda: devservices.port_accepts_connections(port), timeout=60, what="daphne", log_file=log_path
+        )
+        yield LivePortal(port=port, log_path=log_path)
+    finally:
+        server.terminate()
+        try:
+            server.wait(15)
+        except subprocess.TimeoutExpired:
+            server.kill()
