@@ -224,7 +224,12 @@ CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = "django-db"
 CELERY_RESULT_EXTENDED = True
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_ROUTES = {"apps.ingestion.tasks.ingest_jobs": {"queue": "ingestion"}}
+# Graph enrichment has its own queue and pool: documents are searchable (dense + keyword) as soon
+# as their ingestion job commits, and entity extraction never competes with embedding for a core.
+CELERY_TASK_ROUTES = {
+    "apps.ingestion.tasks.ingest_jobs": {"queue": "ingestion"},
+    "apps.ingestion.tasks.sync_documents_graph": {"queue": "graph"},
+}
 # A task is acknowledged only after it ran, so a killed worker's task goes to another worker.
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

@@ -16,7 +16,7 @@ from config.settings.environment import BASE_DIR
 
 @contextmanager
 def celery_worker(
-    *, log_path: Path, extra_env: dict[str, str] | None = None, queues: str = "ingestion,default"
+    *, log_path: Path, extra_env: dict[str, str] | None = None, queues: str = "ingestion,graph,default"
 ) -> Iterator[subprocess.Popen]:
     env = {
         **os.environ,
