@@ -15,7 +15,7 @@ from apps.ingestion.graph_sync import documents_graph_sync
 from apps.ingestion.pipeline import ingestion_jobs_run
 from apps.ingestion.services import UploadedFile, document_upload
 from apps.retrieval.legs.base import LegQuery
-from apps.retrieval.legs.graph import Neo4jGraphLeg, key_parts
+from apps.retrieval.legs.graph import Neo4jGraphLeg, containing_key_query, key_parts
 from apps.tenants.context import in_tenant
 from tests.support.committed import committed_tenant
 
@@ -37,6 +37,11 @@ def test_key_parts_are_the_shorter_word_runs_longest_first():
     assert key_parts("debt load") == ["debt", "load"]
     assert key_parts("jimenez") == []
     assert "of" not in key_parts("king of spain")  # too short to link on its own
+
+
+def test_the_partial_link_query_keeps_a_hostile_key_inside_its_phrase():
+    query = containing_key_query(tenant="acme", key='x" OR tenant:"other')
+    assert query == 'tenant:"acme" AND key:"x\\" OR tenant:\\"other"'
 
 
 def ingest(*, title: str, text: str, visible_to_tenant: bool) -> Document:

@@ -29,10 +29,9 @@ CALL (link, exact) {
     RETURN exact AS seed, 1.0 AS link_weight
     UNION
     WITH link, exact WHERE exact IS NULL
-    MATCH (partial:Entity)
-    WHERE partial.key CONTAINS link.key AND partial.tenant = $tenant
-      AND (partial.key STARTS WITH link.key + ' ' OR partial.key ENDS WITH ' ' + link.key
-           OR partial.key CONTAINS ' ' + link.key + ' ')
+    CALL db.index.fulltext.queryNodes('entity_key_words', link.lucene, {limit: $partial_limit})
+    YIELD node AS partial
+    WITH partial WHERE partial.tenant = $tenant
     RETURN partial AS seed, $partial_link_weight AS link_weight
     UNION
     WITH link, exact WHERE exact IS NULL
@@ -81,7 +80,11 @@ class Neo4jGraphLeg:
             GRAPH_WALK,
             tenant=query.tenant,
             parameters={
-                "links": [{"key": key, "parts": key_parts(key)} for key in query.entity_keys],
+                "links": [
+                    {"key": key, "parts": key_parts(key), "lucene": containing_key_query(tenant=query.tenant, key=key)}
+                    for key in query.entity_keys
+                ],
+                "partial_limit": settings.GRAPH_LEG_PARTIAL_LINKS_PER_ENTITY,
                 "partial_link_weight": settings.GRAPH_LEG_PARTIAL_LINK_WEIGHT,
                 "max_seeds": settings.GRAPH_LEG_MAX_SEEDS,
                 "keys": list(query.entity_keys),
@@ -105,3 +108,13 @@ def key_parts(key: str) -> list[str]:
         for start in range(len(words) - size + 1)
     )
     return [run for run in runs if len(run) >= MIN_PART_CHARS]
+
+
+def containing_key_query(*, tenant: str, key: str) -> str:
+    """Lucene query for the tenant's entity keys that hold `key` as consecutive whole words."""
+    return f"tenant:{_lucene_phrase(tenant)} AND key:{_lucene_phrase(key)}"
+
+
+def _lucene_phrase(text: str) -> str:
+    # Keys and schema names are plain words already; escaping keeps a hostile value a phrase.
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
