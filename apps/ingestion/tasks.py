@@ -35,7 +35,7 @@ def ingest_jobs(self, *, schema_name: str, job_ids: list[str]) -> None:
             jobs_note_retry(job_ids=job_ids, reason=str(error), countdown=countdown)
             raise self.retry(exc=error, countdown=countdown, max_retries=settings.INGESTION_MAX_ATTEMPTS) from error
     if run.stored_document_ids:
-        # Searchable already through the dense and keyword legs; the graph follows on the default queue.
+        # Searchable already through the dense and keyword legs; the graph follows on its own queue.
         sync_documents_graph.delay(schema_name=schema_name, document_ids=run.stored_document_ids)
 
 

@@ -21,8 +21,13 @@ from django.db import connection, transaction
 from apps.documents.acl import SUPERUSER, TENANT_WIDE
 from apps.documents.index_state import index_state_row
 from apps.documents.models import Chunk, Document, DocumentVersion, IndexState
+from apps.ingestion.entities import entity_extractor
+from apps.ingestion.entities.base import ExtractedEntity
 from apps.integrations.embeddings.factory import embedder
+from apps.integrations.graph.factory import graph_schema_ensure
+from apps.integrations.graph.knowledge import GraphChunk, graph_documents_replace
 from apps.integrations.keyword.analyzer import term_frequencies
+from apps.tenants.context import current_tenant_schema
 
 # The benchmark corpus only needs to be reproducible, not unpredictable.
 SENTENCE = re.compile(r"(?<=[.!?])\s+")
@@ -53,20 +58,67 @@ def query_pool(query_files: list[Path], *, limit: int) -> list[str]:
     return queries[:limit]
 
 
-def synthetic_chunks(
-    sentences: list[str], vectors: np.ndarray, *, count: int, seed: int = 11
-) -> Iterator[tuple[str, np.ndarray, list[str]]]:
+def synthetic_picks(sentence_count: int, *, count: int, seed: int = 11) -> Iterator[tuple[list[int], list[str]]]:
+    """Which sentences make up each synthetic chunk, and its ACL; the same sequence on every call."""
     rng = random.Random(seed)  # noqa: S311 - reproducible synthetic data
     for _ in range(count):
-        picks = [rng.randrange(len(sentences)) for _ in range(rng.randint(2, 5))]
-        text = " ".join(sentences[index] for index in picks)
-        vector = vectors[picks].mean(axis=0)
-        vector /= np.linalg.norm(vector) or 1.0
+        picks = [rng.randrange(sentence_count) for _ in range(rng.randint(2, 5))]
         if rng.random() < RESTRICTED_SHARE:
             acl = [SUPERUSER, f"group:{rng.randint(1, RESTRICTED_GROUPS)}"]
         else:
             acl = [SUPERUSER, TENANT_WIDE]
+        yield picks, acl
+
+
+def synthetic_chunks(
+    sentences: list[str], vectors: np.ndarray, *, count: int
+) -> Iterator[tuple[str, np.ndarray, list[str]]]:
+    for picks, acl in synthetic_picks(len(sentences), count=count):
+        text = " ".join(sentences[index] for index in picks)
+        vector = vectors[picks].mean(axis=0)
+        vector /= np.linalg.norm(vector) or 1.0
         yield text, vector, acl
+
+
+def build_synthetic_graph(
+    *, sentences: list[str], chunk_count: int, on_progress: Callable[[int], None] | None = None
+) -> None:
+    """The knowledge graph of the synthetic tenant, from entities extracted once per sentence.
+
+    A synthetic chunk is a few pool sentences, so its entities are their sentences' entities (the
+    strongest mention wins): 20k extractions instead of one per chunk, which is what made a 100k
+    build take hours. The graph is written by the same code as ingestion's.
+    """
+    per_sentence = entity_extractor().extract(texts=sentences)
+    chunk_rows = Chunk.objects.order_by("pk").values_list("pk", "document_id")
+    documents: dict[int, list[GraphChunk]] = {}
+    tenant = current_tenant_schema()
+    graph_schema_ensure()
+    for (chunk_id, document_id), (picks, acl) in zip(
+        chunk_rows.iterator(chunk_size=5000), synthetic_picks(len(sentences), count=chunk_count), strict=True
+    ):
+        strongest: dict[str, ExtractedEntity] = {}
+        for index in picks:
+            for entity in per_sentence[index]:
+                if entity.key not in strongest or entity.weight > strongest[entity.key].weight:
+                    strongest[entity.key] = entity
+        documents.setdefault(document_id, []).append(
+            GraphChunk(chunk_id=chunk_id, acl=acl, entities=list(strongest.values()))
+        )
+        if len(documents) >= 200:
+            _flush_graph(tenant, documents, on_progress)
+    _flush_graph(tenant, documents, on_progress)
+
+
+def _flush_graph(
+    tenant: str, documents: dict[int, list[GraphChunk]], on_progress: Callable[[int], None] | None
+) -> None:
+    if not documents:
+        return
+    graph_documents_replace(tenant=tenant, documents=documents)
+    if on_progress:
+        on_progress(sum(len(chunks) for chunks in documents.values()))
+    documents.clear()
 
 
 def build_synthetic_corpus(

@@ -69,19 +69,32 @@ def _run_in_tenant(name: str, leg: RetrievalLeg, query: LegQuery) -> tuple[list[
 
 
 def run_legs(queries: dict[str, LegQuery], *, timeout: float) -> dict[str, LegOutcome]:
-    # Each leg runs in a copy of the caller's context: its span joins the caller's trace, and its
-    # log lines keep the request id.
-    futures: dict[str, Future] = {
+    return collect_legs(start_legs(queries), deadline=time.monotonic() + timeout)
+
+
+def start_legs(queries: dict[str, LegQuery]) -> dict[str, Future]:
+    """Submit legs now; `collect_legs` waits for them. Callers may start more legs in between.
+
+    Each leg runs in a copy of the caller's context: its span joins the caller's trace, and its
+    log lines keep the request id.
+    """
+    return {
         name: leg_pool().submit(contextvars.copy_context().run, _run_in_tenant, name, leg_adapter(name), query)
         for name, query in queries.items()
     }
+
+
+def collect_legs(futures: dict[str, Future], *, deadline: float) -> dict[str, LegOutcome]:
+    """Outcomes of started legs; one still running at the deadline is reported as a timeout."""
+    timeout = max(deadline - time.monotonic(), 0.0)
     wait(futures.values(), timeout=timeout)
     outcomes = {}
     for name, future in futures.items():
         if not future.done():
             future.cancel()
-            logger.warning("retrieval leg %s timed out after %.0f ms", name, timeout * 1000)
-            outcomes[name] = LegOutcome(status="timeout", candidates=[], elapsed_ms=timeout * 1000)
+            limit_ms = settings.RETRIEVAL_LEG_TIMEOUT_SECONDS * 1000
+            logger.warning("retrieval leg %s timed out (limit %.0f ms)", name, limit_ms)
+            outcomes[name] = LegOutcome(status="timeout", candidates=[], elapsed_ms=limit_ms)
             continue
         error = future.exception()
         if error is not None:

@@ -7,9 +7,10 @@ PostgreSQL permissions (the source of truth) before it is returned.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from django.conf import settings
 from django.utils.module_loading import import_string
@@ -28,8 +29,9 @@ from apps.tenants.context import current_tenant_schema
 from .cache import cache_get, cache_key, cache_set
 from .fusion import FusedCandidate, reciprocal_rank_fusion
 from .legs.base import LegQuery
-from .runner import run_legs
+from .runner import LegOutcome, collect_legs, start_legs
 
+logger = logging.getLogger(__name__)
 ALL_LEGS = ("dense", "keyword", "graph")
 
 
@@ -130,17 +132,11 @@ def _retrieve_uncached(
         return RetrievalResult(
             query=query, chunks=[], legs={leg: "skipped" for leg in legs}, timings_ms={}, index_version=corpus.version
         )
-    leg_queries = _leg_queries(
-        tenant=tenant,
-        principals=principals,
-        query=query,
-        k=k,
+    outcomes = _run_legs_around_embedding(
+        _leg_query(tenant=tenant, principals=principals, query=query, k=k, legs=legs, filters=filters, corpus=corpus),
         legs=legs,
-        filters=filters,
-        corpus=corpus,
         timings=timings,
     )
-    outcomes = run_legs(leg_queries, timeout=settings.RETRIEVAL_LEG_TIMEOUT_SECONDS)
     for name, outcome in outcomes.items():
         timings[name] = outcome.elapsed_ms
     fused = reciprocal_rank_fusion(
@@ -155,7 +151,7 @@ def _retrieve_uncached(
     return RetrievalResult(query=query, chunks=chunks, legs=statuses, timings_ms=timings, index_version=corpus.version)
 
 
-def _leg_queries(
+def _leg_query(
     *,
     tenant: str,
     principals: tuple[str, ...],
@@ -164,27 +160,44 @@ def _leg_queries(
     legs: tuple[str, ...],
     filters: dict,
     corpus: IndexSnapshot,
-    timings: dict,
-) -> dict[str, LegQuery]:
-    started = time.perf_counter()
-    embedding = embedder().embed_query(query) if "dense" in legs else None
-    timings["embed"] = round((time.perf_counter() - started) * 1000, 2)
+) -> LegQuery:
+    """What every leg needs except the question's embedding, which the dense leg adds."""
     entity_keys: tuple[str, ...] = ()
     if "graph" in legs:
         entity_keys = tuple(entity.key for entity in extract_query_entities(text=query))
-    depth = max(k, settings.RETRIEVAL_CANDIDATES_PER_LEG)
-    base = LegQuery(
+    return LegQuery(
         tenant=tenant,
         principals=principals,
         text=query,
-        k=depth,
-        embedding=embedding,
+        k=max(k, settings.RETRIEVAL_CANDIDATES_PER_LEG),
         terms=tuple(analyze(query)),
         entity_keys=entity_keys,
         filters=filters,
         corpus=corpus,
     )
-    return {leg: base for leg in legs}
+
+
+def _run_legs_around_embedding(base: LegQuery, *, legs: tuple[str, ...], timings: dict) -> dict[str, LegOutcome]:
+    """Start the legs that need no embedding, embed the question meanwhile, then start the dense leg.
+
+    Embedding a question is the costliest step before any leg can start; overlapping it with the
+    keyword and graph legs takes it off the critical path. All legs share one deadline.
+    """
+    deadline = time.monotonic() + settings.RETRIEVAL_LEG_TIMEOUT_SECONDS
+    futures = start_legs({leg: base for leg in legs if leg != "dense"})
+    if "dense" in legs:
+        started = time.perf_counter()
+        try:
+            embedding = embedder().embed_query(base.text)
+        except Exception as error:  # noqa: BLE001 - a failed embedder degrades to the other legs
+            logger.warning("question embedding failed; dense leg dropped: %s", type(error).__name__)
+            outcomes = collect_legs(futures, deadline=deadline)
+            outcomes["dense"] = LegOutcome(status="error", candidates=[], elapsed_ms=0.0, error=type(error).__name__)
+            return outcomes
+        finally:
+            timings["embed"] = round((time.perf_counter() - started) * 1000, 2)
+        futures |= start_legs({"dense": replace(base, embedding=embedding)})
+    return collect_legs(futures, deadline=deadline)
 
 
 def _rerank(query: str, fused: list[FusedCandidate]) -> list[FusedCandidate]:

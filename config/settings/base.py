@@ -224,6 +224,9 @@ RESPONSE_CACHE_TTL_SECONDS = env.int("RESPONSE_CACHE_TTL_SECONDS", default=1800)
 GRAPH_LEG_FANOUT = env.int("GRAPH_LEG_FANOUT", default=25)  # neighbours walked per linked entity
 GRAPH_LEG_MAX_NEIGHBOUR_DEGREE = env.int("GRAPH_LEG_MAX_NEIGHBOUR_DEGREE", default=50)  # skip hub entities
 GRAPH_LEG_SECOND_HOP_DISCOUNT = env.float("GRAPH_LEG_SECOND_HOP_DISCOUNT", default=0.5)
+GRAPH_LEG_PARTIAL_LINK_WEIGHT = env.float("GRAPH_LEG_PARTIAL_LINK_WEIGHT", default=0.5)  # partial vs exact link
+GRAPH_LEG_MAX_SEEDS = env.int("GRAPH_LEG_MAX_SEEDS", default=12)  # linked entities walked per question
+GRAPH_LEG_PARTIAL_LINKS_PER_ENTITY = env.int("GRAPH_LEG_PARTIAL_LINKS_PER_ENTITY", default=5)
 BM25_K1 = env.float("BM25_K1", default=1.2)
 BM25_B = env.float("BM25_B", default=0.75)
 

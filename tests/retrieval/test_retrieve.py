@@ -195,3 +195,20 @@ def test_a_slow_or_failing_leg_is_dropped_and_reported(corpus, committed_db, dou
         result = retrieve(user=corpus.carol, query=QUERY, k=10)
     assert result.legs == {"dense": "ok", "keyword": "ok", "graph": status}
     assert {chunk.document_id for chunk in result.chunks} == {corpus.handbook.pk}
+
+
+def test_an_unreachable_embedder_drops_only_the_dense_leg(corpus, committed_db):
+    """The question's embedding is computed while the other legs already run; if it fails, they still answer."""
+    from tests.support.embedded import devservices
+
+    with (
+        override_settings(
+            EMBEDDER_BACKEND="apps.integrations.embeddings.remote.OpenAICompatibleEmbedder",
+            REMOTE_EMBEDDINGS_URL=f"http://127.0.0.1:{devservices.free_loopback_port()}/v1",  # nothing listens there
+            REMOTE_EMBEDDINGS_TIMEOUT=1.0,
+        ),
+        in_tenant(corpus.schema),
+    ):
+        result = retrieve(user=corpus.carol, query=QUERY, k=10)
+    assert result.legs == {"dense": "error", "keyword": "ok", "graph": "ok"}
+    assert {chunk.document_id for chunk in result.chunks} == {corpus.handbook.pk}

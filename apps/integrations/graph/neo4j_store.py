@@ -25,6 +25,10 @@ class Neo4jGraphStore:
     SCHEMA_STATEMENTS = (
         "CREATE CONSTRAINT entity_key IF NOT EXISTS FOR (e:Entity) REQUIRE (e.tenant, e.key) IS UNIQUE",
         "CREATE INDEX entity_tenant IF NOT EXISTS FOR (e:Entity) ON (e.tenant)",
+        # Partial entity linking in the graph leg ("jimenez" -> "jimenez municipality"): a word-level
+        # Lucene index, queried with the tenant as a required field so it never ranges over others.
+        "CREATE FULLTEXT INDEX entity_key_words IF NOT EXISTS FOR (e:Entity) ON EACH [e.key, e.tenant] "
+        "OPTIONS {indexConfig: {`fulltext.analyzer`: 'standard-no-stop-words'}}",
         "CREATE CONSTRAINT probe_key IF NOT EXISTS FOR (p:Probe) REQUIRE (p.tenant, p.key) IS UNIQUE",
         "CREATE CONSTRAINT chunk_key IF NOT EXISTS FOR (c:Chunk) REQUIRE (c.tenant, c.chunk_id) IS UNIQUE",
         "CREATE INDEX chunk_document IF NOT EXISTS FOR (c:Chunk) ON (c.tenant, c.document_id)",

@@ -16,11 +16,34 @@ from apps.integrations.graph.factory import graph_store
 
 from .base import Candidate, LegQuery
 
+MIN_PART_CHARS = 4  # "of", "new" alone link to too much
+
+# Entity linking: a question entity links to the node with its key; when there is none, to the
+# nodes whose key holds it as whole words ("jimenez" -> "jimenez municipality") or that are
+# made of some of its words ("debt load" -> "debt"), at a discount and only the rarest few.
 GRAPH_WALK = """
-MATCH (seed:Entity {tenant: $tenant})
-WHERE seed.key IN $keys
-WITH seed, COUNT { (seed)<-[:MENTIONS]-(:Chunk) } AS seed_degree
-WITH seed, log(1.0 + $chunk_total / (1.0 + seed_degree)) AS seed_rarity
+UNWIND $links AS link
+OPTIONAL MATCH (exact:Entity {tenant: $tenant, key: link.key})
+CALL (link, exact) {
+    WITH exact WHERE exact IS NOT NULL
+    RETURN exact AS seed, 1.0 AS link_weight
+    UNION
+    WITH link, exact WHERE exact IS NULL
+    CALL db.index.fulltext.queryNodes('entity_key_words', link.lucene, {limit: $partial_limit})
+    YIELD node AS partial
+    WITH partial WHERE partial.tenant = $tenant
+    RETURN partial AS seed, $partial_link_weight AS link_weight
+    UNION
+    WITH link, exact WHERE exact IS NULL
+    MATCH (part:Entity {tenant: $tenant})
+    WHERE part.key IN link.parts
+    RETURN part AS seed, $partial_link_weight AS link_weight
+}
+WITH seed, max(link_weight) AS link_weight
+WITH seed, link_weight, COUNT { (seed)<-[:MENTIONS]-(:Chunk) } AS seed_degree
+ORDER BY link_weight DESC, seed_degree ASC
+LIMIT $max_seeds
+WITH seed, link_weight * log(1.0 + $chunk_total / (1.0 + seed_degree)) AS seed_rarity
 CALL (seed, seed_rarity) {
     MATCH (chunk:Chunk {tenant: $tenant})-[mention:MENTIONS]->(seed)
     WHERE any(principal IN chunk.acl WHERE principal IN $principals)
@@ -57,6 +80,13 @@ class Neo4jGraphLeg:
             GRAPH_WALK,
             tenant=query.tenant,
             parameters={
+                "links": [
+                    {"key": key, "parts": key_parts(key), "lucene": containing_key_query(tenant=query.tenant, key=key)}
+                    for key in query.entity_keys
+                ],
+                "partial_limit": settings.GRAPH_LEG_PARTIAL_LINKS_PER_ENTITY,
+                "partial_link_weight": settings.GRAPH_LEG_PARTIAL_LINK_WEIGHT,
+                "max_seeds": settings.GRAPH_LEG_MAX_SEEDS,
                 "keys": list(query.entity_keys),
                 "principals": list(query.principals),
                 "k": query.k,
@@ -67,3 +97,24 @@ class Neo4jGraphLeg:
             },
         )
         return [Candidate(chunk_id=int(row["chunk_id"]), score=float(row["score"])) for row in rows]
+
+
+def key_parts(key: str) -> list[str]:
+    """The shorter keys inside a multi-word key: its contiguous word runs, longest first."""
+    words = key.split()
+    runs = (
+        " ".join(words[start : start + size])
+        for size in range(len(words) - 1, 0, -1)
+        for start in range(len(words) - size + 1)
+    )
+    return [run for run in runs if len(run) >= MIN_PART_CHARS]
+
+
+def containing_key_query(*, tenant: str, key: str) -> str:
+    """Lucene query for the tenant's entity keys that hold `key` as consecutive whole words."""
+    return f"tenant:{_lucene_phrase(tenant)} AND key:{_lucene_phrase(key)}"
+
+
+def _lucene_phrase(text: str) -> str:
+    # Keys and schema names are plain words already; escaping keeps a hostile value a phrase.
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'

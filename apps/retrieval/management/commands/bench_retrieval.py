@@ -23,17 +23,17 @@ from tqdm import tqdm
 
 from apps.documents.models import Chunk
 from apps.ingestion.entities import extract_query_entities
-from apps.ingestion.graph_sync import documents_graph_sync
 from apps.integrations.embeddings.factory import embedder
+from apps.integrations.graph.knowledge import graph_tenant_clear
 from apps.integrations.keyword.analyzer import analyze
-from apps.retrieval.benchmark import build_synthetic_corpus, query_pool, sentence_pool
+from apps.retrieval.benchmark import build_synthetic_corpus, build_synthetic_graph, query_pool, sentence_pool
 from apps.retrieval.evaluation.metrics import percentile
 from apps.retrieval.legs.base import LegQuery
 from apps.retrieval.legs.dense import PgvectorDenseLeg, vector_literal
 from apps.retrieval.legs.graph import Neo4jGraphLeg
 from apps.retrieval.legs.keyword import PostgresBM25Leg
 from apps.retrieval.selectors import retrieve_for_principals
-from apps.tenants.context import in_tenant
+from apps.tenants.context import current_tenant_schema, in_tenant
 from apps.tenants.models import Tenant
 from apps.tenants.services import portal_tenant_provision
 
@@ -92,13 +92,9 @@ class Command(BaseCommand):
         sentences = sentence_pool(corpora, limit=20_000)
         with tqdm(total=chunks, unit="chunk", desc="build", disable=None, file=sys.stderr) as bar:
             build_synthetic_corpus(sentences=sentences, chunk_count=chunks, on_progress=bar.update)
-        document_ids = list(Chunk.objects.values_list("document_id", flat=True).distinct().order_by("document_id"))
-        with tqdm(total=len(document_ids), unit="doc", desc="graph", disable=None, file=sys.stderr) as bar:
-            for start in range(0, len(document_ids), 200):
-                batch = document_ids[start : start + 200]
-                if documents_graph_sync(document_ids=batch):
-                    raise CommandError("graph sync failed; is Neo4j running?")
-                bar.update(len(batch))
+        graph_tenant_clear(tenant=current_tenant_schema())
+        with tqdm(total=chunks, unit="chunk", desc="graph", disable=None, file=sys.stderr) as bar:
+            build_synthetic_graph(sentences=sentences, chunk_count=chunks, on_progress=bar.update)
 
     def _measure(self, schema: str, chunks: int, queries: list[str]) -> dict:
         vectors = {query: embedder().embed_query(query) for query in queries}

@@ -1,0 +1,101 @@
+"""The graph leg's entity linking: exact keys first, then whole-word partial matches, never past
+the tenant or the ACL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from apps.accounts.models import User
+from apps.documents.acl import principals_for_user
+from apps.documents.models import Chunk, Document
+from apps.ingestion.entities import extract_query_entities
+from apps.ingestion.graph_sync import documents_graph_sync
+from apps.ingestion.pipeline import ingestion_jobs_run
+from apps.ingestion.services import UploadedFile, document_upload
+from apps.retrieval.legs.base import LegQuery
+from apps.retrieval.legs.graph import Neo4jGraphLeg, containing_key_query, key_parts
+from apps.tenants.context import in_tenant
+from tests.support.committed import committed_tenant
+
+MUNICIPALITY = (
+    "The Jiménez Municipality is one of the nine municipalities that make up the Venezuelan state of "
+    "Lara. Its shire town is Quíbor, famous for its pottery."
+)
+QUESTION = "In which country is Jiménez?"
+
+
+def test_key_parts_are_the_shorter_word_runs_longest_first():
+    assert key_parts("usual average snowfall") == [
+        "usual average",
+        "average snowfall",
+        "usual",
+        "average",
+        "snowfall",
+    ]
+    assert key_parts("debt load") == ["debt", "load"]
+    assert key_parts("jimenez") == []
+    assert "of" not in key_parts("king of spain")  # too short to link on its own
+
+
+def test_the_partial_link_query_keeps_a_hostile_key_inside_its_phrase():
+    query = containing_key_query(tenant="acme", key='x" OR tenant:"other')
+    assert query == 'tenant:"acme" AND key:"x\\" OR tenant:\\"other"'
+
+
+def ingest(*, title: str, text: str, visible_to_tenant: bool) -> Document:
+    job = document_upload(
+        upload=UploadedFile(filename=f"{title}.txt", data=text.encode()),
+        uploaded_by=None,
+        visible_to_tenant=visible_to_tenant,
+    )
+    run = ingestion_jobs_run(job_ids=[str(job.pk)])
+    assert documents_graph_sync(document_ids=run.stored_document_ids) == []
+    return Document.objects.get(pk=job.document_id)
+
+
+@pytest.fixture(scope="module")
+def linked_tenants(django_db_setup, django_db_blocker) -> Iterator[dict]:
+    """Tenant `pl` has the municipality for everyone; tenant `px` has it too, restricted."""
+    with (
+        django_db_blocker.unblock(),
+        committed_tenant("pl") as open_tenant,
+        committed_tenant("px") as restricted_tenant,
+    ):
+        with in_tenant(open_tenant.schema_name):
+            visible = ingest(title="Jimenez Municipality", text=MUNICIPALITY, visible_to_tenant=True)
+            reader = User.objects.create_user(username="reader", password="x" * 16)
+            open_side = {"schema": open_tenant.schema_name, "document": visible, "reader": reader}
+        with in_tenant(restricted_tenant.schema_name):
+            hidden = ingest(title="Jimenez Municipality", text=MUNICIPALITY, visible_to_tenant=False)
+            outsider = User.objects.create_user(username="outsider", password="x" * 16)
+            restricted_side = {"schema": restricted_tenant.schema_name, "document": hidden, "reader": outsider}
+        yield {"open": open_side, "restricted": restricted_side}
+
+
+def graph_documents(*, schema: str, user: User, question: str) -> set[int]:
+    with in_tenant(schema):
+        query = LegQuery(
+            tenant=schema,
+            principals=tuple(principals_for_user(user)),
+            text=question,
+            k=10,
+            entity_keys=tuple(entity.key for entity in extract_query_entities(text=question)),
+        )
+        chunk_ids = [candidate.chunk_id for candidate in Neo4jGraphLeg().search(query)]
+        return set(Chunk.objects.filter(pk__in=chunk_ids).values_list("document_id", flat=True))
+
+
+def test_a_question_entity_without_a_node_links_to_the_nodes_that_contain_it(linked_tenants, committed_db):
+    side = linked_tenants["open"]
+    assert "jimenez" in {entity.key for entity in extract_query_entities(text=QUESTION)}
+
+    assert graph_documents(schema=side["schema"], user=side["reader"], question=QUESTION) == {side["document"].pk}
+
+
+def test_partial_links_respect_the_acl_and_the_tenant(linked_tenants, committed_db):
+    side = linked_tenants["restricted"]
+    # The same entity exists in this tenant, but only on a document the outsider may not view,
+    # and the open tenant's copy must never be reached from here.
+    assert graph_documents(schema=side["schema"], user=side["reader"], question=QUESTION) == set()
