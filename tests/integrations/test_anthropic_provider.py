@@ -127,7 +127,7 @@ def test_api_errors_map_to_provider_errors_without_retrying(fake, error, kind, r
 
 def test_an_error_event_inside_the_stream_is_mapped_by_its_type(fake):
     fake.reply_stream("one two three", error_after_tokens=1, error_kind="overloaded_error")
-    received = []
+    received: list[object] = []
 
     with pytest.raises(ProviderOverloadedError):
         received.extend(AnthropicProvider().stream(generation_request()))  # keeps what arrived before the error
