@@ -17,21 +17,11 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django_tenants.utils import get_public_schema_name
 
-from apps.tenants.models import TenantSettings
+from apps.tenants.models import TENANT_SETTINGS_EDITABLE_FIELDS, TenantSettings
 from apps.tenants.selectors import tenant_settings_get
 from apps.tenants.services import tenant_settings_update
 
-EDITABLE = (
-    "llm_provider_order",
-    "daily_token_budget",
-    "max_answer_tokens",
-    "pii_redaction_enabled",
-    "pii_kinds",
-    "query_retention_days",
-    "feedback_retention_days",
-    "audit_retention_days",
-    "rate_limits",
-)
+EDITABLE = TENANT_SETTINGS_EDITABLE_FIELDS
 
 
 def _tenant_schema(request: HttpRequest) -> str | None:

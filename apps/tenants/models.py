@@ -35,6 +35,20 @@ def default_pii_kinds() -> list[str]:
     return list(PII_KINDS)
 
 
+# The fields a tenant administrator may change (API control plane and Django admin alike).
+TENANT_SETTINGS_EDITABLE_FIELDS = (
+    "llm_provider_order",
+    "daily_token_budget",
+    "max_answer_tokens",
+    "pii_redaction_enabled",
+    "pii_kinds",
+    "query_retention_days",
+    "feedback_retention_days",
+    "audit_retention_days",
+    "rate_limits",
+)
+
+
 class TenantSettings(models.Model):
     """Per-tenant policy: answer providers and budgets, PII redaction, retention, rate limits.
 

@@ -10,7 +10,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from apps.accounts.models import User
-from apps.tenants.models import PII_KINDS, TenantSettings
+from apps.tenants.models import PII_KINDS, TENANT_SETTINGS_EDITABLE_FIELDS, TenantSettings
 from apps.tenants.selectors import tenant_settings_get
 from apps.tenants.services import tenant_settings_update
 
@@ -128,19 +128,6 @@ class ApiKeyApi(AdminView):
         return Response(ApiKeyOutput(api_key_revoke(key=key, actor=request.user, request=request)).data)
 
 
-SETTINGS_FIELDS = [
-    "llm_provider_order",
-    "daily_token_budget",
-    "max_answer_tokens",
-    "pii_redaction_enabled",
-    "pii_kinds",
-    "query_retention_days",
-    "feedback_retention_days",
-    "audit_retention_days",
-    "rate_limits",
-]
-
-
 class TenantSettingsOutput(serializers.ModelSerializer):
     llm_provider_order = serializers.ListField(child=serializers.CharField())
     pii_kinds = serializers.ListField(child=serializers.ChoiceField(choices=PII_KINDS))
@@ -148,7 +135,7 @@ class TenantSettingsOutput(serializers.ModelSerializer):
 
     class Meta:
         model = TenantSettings
-        fields = [*SETTINGS_FIELDS, "updated_at"]
+        fields = [*TENANT_SETTINGS_EDITABLE_FIELDS, "updated_at"]
 
 
 class TenantSettingsPatch(serializers.Serializer):
