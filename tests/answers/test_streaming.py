@@ -99,16 +99,24 @@ def test_closing_the_stream_cancels_the_provider_and_logs_the_question(answers_c
     with FakeAnthropicServer() as fake, claude_answers(fake), in_tenant(answers_corpus.schema):
         fake.reply_stream(GROUNDED * 20, token_delay_seconds=0.05)
         events = answer_question(user=answers_corpus.carol, question=REFUND_QUESTION, stream=True, use_cache=False)
-        first = [next(events), next(events)]
+        # The verified first sentence may cite one or several passages: read up to its token.
+        received = []
+        for event in events:
+            received.append(event)
+            if event.type == "token":
+                break
         events.close()
         outcome = fake.wait_for_stream_end(timeout=5)
         row = QueryLog.objects.filter(user=answers_corpus.carol).order_by("-id").first()
 
-    assert [event.type for event in first] == ["citation", "token"]
+    *citations, first_token = received
+    assert citations
+    assert {event.type for event in citations} == {"citation"}
+    assert first_token.type == "token"
     assert outcome.disconnected
     assert not outcome.completed
     assert (row.outcome, row.reason) == ("cancelled", "client_went_away")
-    assert row.answer == first[1].data["text"]
+    assert row.answer == first_token.data["text"]
 
 
 def test_a_slow_provider_times_out_with_a_clear_error_that_is_logged(answers_corpus, committed_db, caplog):

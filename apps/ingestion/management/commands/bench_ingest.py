@@ -151,6 +151,7 @@ class Command(BaseCommand):
         }
         env["DATABASE_URL"] = current_database_url()
         env.setdefault("EMBEDDING_THREADS", str(max(1, (os.cpu_count() or 2) // concurrency)))
+        env.setdefault("MALLOC_ARENA_MAX", "2")  # as the ingestion worker runs in Procfile and compose
         return subprocess.Popen(
             worker_command(queues=queues, concurrency=concurrency, loglevel="WARNING"),
             cwd=settings.BASE_DIR,
