@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from apps.answers.safety.pii import pii_redact_for_tenant
+from apps.answers.safety.pii import pii_redact_many_for_tenant
 
 from .models import QueryLog
 from .orchestrator.state import AnswerState
@@ -12,8 +12,7 @@ from .orchestrator.state import AnswerState
 
 def query_log_record(*, state: AnswerState, trace: dict[str, Any], latency_ms: float) -> QueryLog:
     """Query and answer are stored redacted per the tenant's PII policy; the counts say what was removed."""
-    query = pii_redact_for_tenant(state.question, schema_name=state.tenant_schema)
-    answer = pii_redact_for_tenant(state.answer, schema_name=state.tenant_schema)
+    query, answer = pii_redact_many_for_tenant([state.question, state.answer], schema_name=state.tenant_schema)
     redactions: dict[str, int] = dict(query.counts)
     for kind, count in answer.counts.items():
         redactions[kind] = redactions.get(kind, 0) + count

@@ -11,12 +11,10 @@ from apps.accounts.models import User
 from apps.documents.acl import principals_for_user
 from apps.documents.models import Chunk, Document
 from apps.ingestion.entities import extract_query_entities
-from apps.ingestion.graph_sync import documents_graph_sync
-from apps.ingestion.pipeline import ingestion_jobs_run
-from apps.ingestion.services import UploadedFile, document_upload
 from apps.retrieval.legs.base import LegQuery
 from apps.retrieval.legs.graph import Neo4jGraphLeg, containing_key_query, key_parts
 from apps.tenants.context import in_tenant
+from tests.retrieval.corpus import document_ingest
 from tests.support.committed import committed_tenant
 
 MUNICIPALITY = (
@@ -45,14 +43,7 @@ def test_the_partial_link_query_keeps_a_hostile_key_inside_its_phrase():
 
 
 def ingest(*, title: str, text: str, visible_to_tenant: bool) -> Document:
-    job = document_upload(
-        upload=UploadedFile(filename=f"{title}.txt", data=text.encode()),
-        uploaded_by=None,
-        visible_to_tenant=visible_to_tenant,
-    )
-    run = ingestion_jobs_run(job_ids=[str(job.pk)])
-    assert documents_graph_sync(document_ids=run.stored_document_ids) == []
-    return Document.objects.get(pk=job.document_id)
+    return document_ingest(filename=f"{title}.txt", text=text, visible_to_tenant=visible_to_tenant)
 
 
 @pytest.fixture(scope="module")

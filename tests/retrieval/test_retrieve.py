@@ -17,15 +17,13 @@ from apps.accounts.models import User
 from apps.documents.acl import principals_for_user
 from apps.documents.models import Document
 from apps.documents.services import document_access_grant, document_access_revoke, document_delete
-from apps.ingestion.graph_sync import documents_graph_sync
-from apps.ingestion.pipeline import ingestion_jobs_run
-from apps.ingestion.services import UploadedFile, document_upload
 from apps.retrieval.legs.base import LegQuery
 from apps.retrieval.legs.dense import PgvectorDenseLeg
 from apps.retrieval.legs.graph import Neo4jGraphLeg
 from apps.retrieval.legs.keyword import PostgresBM25Leg
 from apps.retrieval.selectors import retrieve
 from apps.tenants.context import in_tenant
+from tests.retrieval.corpus import document_ingest
 from tests.support.committed import committed_tenant
 
 pytestmark = pytest.mark.integration
@@ -47,14 +45,7 @@ class Corpus:
 
 
 def ingest(*, title: str, text: str, visible_to_tenant: bool = False) -> Document:
-    job = document_upload(
-        upload=UploadedFile(filename=f"{title}.md", data=f"# {title}\n\n{text}".encode()),
-        uploaded_by=None,
-        visible_to_tenant=visible_to_tenant,
-    )
-    run = ingestion_jobs_run(job_ids=[str(job.pk)])
-    assert documents_graph_sync(document_ids=run.stored_document_ids) == []
-    return Document.objects.get(pk=job.document_id)
+    return document_ingest(filename=f"{title}.md", text=f"# {title}\n\n{text}", visible_to_tenant=visible_to_tenant)
 
 
 @pytest.fixture(scope="module")

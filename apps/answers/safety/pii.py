@@ -146,7 +146,13 @@ def pii_redact(text: str, *, kinds: Iterable[str] = PII_KINDS) -> RedactionResul
 
 def pii_redact_for_tenant(text: str, *, schema_name: str) -> RedactionResult:
     """Apply the tenant's policy: nothing when redaction is off, else the tenant's kinds."""
+    return pii_redact_many_for_tenant([text], schema_name=schema_name)[0]
+
+
+def pii_redact_many_for_tenant(texts: list[str], *, schema_name: str) -> list[RedactionResult]:
+    """`pii_redact_for_tenant` for several texts, reading the tenant's policy once."""
     policy = tenant_settings_get(schema_name=schema_name)
     if not policy.pii_redaction_enabled:
-        return RedactionResult(text=text, counts={})
-    return pii_redact(text, kinds=[kind for kind in policy.pii_kinds if kind in PII_KINDS])
+        return [RedactionResult(text=text, counts={}) for text in texts]
+    kinds = [kind for kind in policy.pii_kinds if kind in PII_KINDS]
+    return [pii_redact(text, kinds=kinds) for text in texts]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
@@ -11,8 +10,8 @@ from tqdm import tqdm
 
 from apps.answers.evaluation.runner import answers_evaluate, evaluation_user
 from apps.core.errors import TenantContextRequired
-from apps.ingestion.bulk import corpus_ingest
 from apps.retrieval.evaluation.beir import load_dataset
+from apps.retrieval.evaluation.ingest import dataset_corpus_ingest
 from apps.tenants.context import in_tenant
 
 
@@ -45,11 +44,7 @@ class Command(BaseCommand):
     def _run(self, dataset, options) -> dict:
         report: dict = {"dataset": str(dataset.root), "tenant": options["tenant"]}
         if options["ingest"]:
-            entries = list(dataset.corpus())
-            started = time.perf_counter()
-            with tqdm(total=len(entries), unit="doc", desc="ingest", disable=None) as bar:
-                outcomes = corpus_ingest(entries=entries, on_progress=bar.update)
-            report["ingest"] = {**dict(outcomes), "seconds": round(time.perf_counter() - started, 1)}
+            report["ingest"] = dataset_corpus_ingest(dataset)
         with tqdm(total=len(dataset.queries), unit="question", desc="answer", disable=None) as bar:
             report.update(answers_evaluate(dataset=dataset, user=evaluation_user(), on_query=lambda: bar.update(1)))
         return report

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from apps.core.errors import TenantContextRequired
-from apps.ingestion.bulk import EVALUATION_PRINCIPALS, corpus_ingest
+from apps.ingestion.bulk import EVALUATION_PRINCIPALS
 from apps.retrieval.evaluation.beir import load_dataset
+from apps.retrieval.evaluation.ingest import dataset_corpus_ingest
 from apps.retrieval.evaluation.runner import CONFIGURATIONS, evaluate
 from apps.tenants.context import in_tenant
 
@@ -53,11 +53,7 @@ class Command(BaseCommand):
     def _run(self, dataset, options, configurations) -> dict:
         report: dict = {"dataset": str(dataset.root), "tenant": options["tenant"]}
         if options["ingest"]:
-            entries = list(dataset.corpus())
-            started = time.perf_counter()
-            with tqdm(total=len(entries), unit="doc", desc="ingest", disable=None) as bar:
-                outcomes = corpus_ingest(entries=entries, on_progress=bar.update)
-            report["ingest"] = {**dict(outcomes), "seconds": round(time.perf_counter() - started, 1)}
+            report["ingest"] = dataset_corpus_ingest(dataset)
         total = sum(1 for query in dataset.queries if dataset.qrels.get(query.id)) * len(configurations)
         with tqdm(total=total, unit="query", desc="evaluate", disable=None) as bar:
             report.update(
