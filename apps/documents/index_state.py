@@ -21,10 +21,15 @@ def index_state_row() -> IndexState:
 
 def index_version_bump(*, chunk_delta: int = 0, term_delta: int = 0) -> None:
     """Call inside the transaction that makes the change."""
-    index_state_row()
-    IndexState.objects.filter(pk=1).update(
-        version=F("version") + 1, chunk_count=F("chunk_count") + chunk_delta, term_total=F("term_total") + term_delta
-    )
+    changes = {
+        "version": F("version") + 1,
+        "chunk_count": F("chunk_count") + chunk_delta,
+        "term_total": F("term_total") + term_delta,
+    }
+    # The row exists after the first change: one UPDATE, and the get_or_create only the first time.
+    if not IndexState.objects.filter(pk=1).update(**changes):
+        index_state_row()
+        IndexState.objects.filter(pk=1).update(**changes)
 
 
 @dataclass(frozen=True)

@@ -90,7 +90,8 @@ def document_version_add(
     )
 
 
-@transaction.atomic
+# No savepoint: called inside the ingestion pipeline's own transaction, whose failure undoes it all anyway.
+@transaction.atomic(savepoint=False)
 def document_index_replace(
     *,
     document: Document,
@@ -107,8 +108,10 @@ def document_index_replace(
     arrive: a search sees either the old version or the new one, never half of either.
     """
     locked = Document.objects.select_for_update().get(pk=document.pk)
-    old_chunk_count, old_term_total = _indexed_totals(locked)
-    Chunk.objects.filter(document=locked).delete()  # cascades to postings
+    old_chunk_count, old_term_total = 0, 0
+    if locked.current_version_id is not None:  # chunks exist only once a version was indexed
+        old_chunk_count, old_term_total = _indexed_totals(locked)
+        Chunk.objects.filter(document=locked).delete()  # cascades to postings
     acl = acl_for_document(locked)
     stored = Chunk.objects.bulk_create(
         [

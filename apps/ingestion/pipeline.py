@@ -13,17 +13,20 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 from django.conf import settings
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import F
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.module_loading import import_string
+from django_tenants.utils import tenant_context
 
 from apps.core.errors import PortalError
 from apps.core.metrics import ingestion_job_seconds, ingestion_jobs_total, tenant_label
@@ -41,7 +44,12 @@ from .signals import job_progressed
 
 logger = logging.getLogger(__name__)
 
-EMBEDDING_SLICE = 256  # chunks embedded between two progress updates
+# Chunks embedded together: enough for the embedder to sort them by length and pad little, few enough
+# that storing one group overlaps embedding the next even in a task of a few documents.
+EMBEDDING_GROUP_CHUNKS = 16
+# Groups queued for the embedding thread while this thread stores one (2 measured no better, and slower).
+GROUPS_AHEAD = 1
+EMBEDDING_SLICE = 256  # a long document's chunks embedded between two progress updates
 
 
 class TransientIngestionError(PortalError):
@@ -67,11 +75,52 @@ def ingestion_jobs_run(*, job_ids: Sequence[str]) -> IngestionRun:
     jobs = _claim(job_ids)
     if not jobs:
         return IngestionRun(jobs=[], stored_document_ids=[])
-    prepared = [item for item in (_prepare(job) for job in jobs) if item is not None]
-    _embed(prepared)
-    stored = [item.job.document_id for item in prepared if _store(item) and item.job.document_id]
+    stored = _prepare_embed_store(jobs)
     final = list(IngestionJob.objects.filter(pk__in=[job.pk for job in jobs]))
     return IngestionRun(jobs=final, stored_document_ids=stored)
+
+
+def _prepare_embed_store(jobs: Sequence[IngestionJob]) -> list[int]:
+    """The jobs' documents, parsed, embedded and stored; the ids of the documents stored.
+
+    Embedding runs in a thread of its own while this thread parses, chunks and stores: the model
+    releases the GIL, so one group of documents embeds while the group before it is stored and the
+    group after it is prepared, and the embedding core never waits for the database.
+    """
+    stored: list[int] = []
+    in_flight: deque[tuple[list[PreparedDocument], list[Future[EmbeddedTexts]]]] = deque()
+    tenant = connection.tenant  # type: ignore[attr-defined]
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="embedding") as embedding:
+        try:
+            for group in _prepared_groups(jobs):
+                texts = [draft.text for item in group for draft in item.drafts]
+                slices = [texts[start : start + EMBEDDING_SLICE] for start in range(0, len(texts), EMBEDDING_SLICE)]
+                in_flight.append((group, [embedding.submit(_embedded_in_tenant, tenant, part) for part in slices]))
+                while len(in_flight) > GROUPS_AHEAD:
+                    stored += _store_group(*in_flight.popleft())
+            while in_flight:
+                stored += _store_group(*in_flight.popleft())
+        except BaseException:
+            for _group, futures in in_flight:
+                for future in futures:
+                    future.cancel()  # no point embedding what will not be stored in this attempt
+            raise
+    return stored
+
+
+def _prepared_groups(jobs: Sequence[IngestionJob]) -> Iterator[list[PreparedDocument]]:
+    """Prepared documents, a group at a time, each group about EMBEDDING_GROUP_CHUNKS chunks."""
+    group: list[PreparedDocument] = []
+    for job in jobs:
+        item = _prepare(job)
+        if item is None:
+            continue
+        group.append(item)
+        if sum(len(member.drafts) for member in group) >= EMBEDDING_GROUP_CHUNKS:
+            yield group
+            group = []
+    if group:
+        yield group
 
 
 def _claim(job_ids: Sequence[str]) -> list[IngestionJob]:
@@ -147,32 +196,52 @@ def _apply_text_filters(drafts: list[ChunkDraft]) -> list[ChunkDraft]:
     return [draft for draft in drafts if draft.text.strip()]
 
 
-def _embed(prepared: list[PreparedDocument]) -> None:
-    texts = [draft.text for item in prepared for draft in item.drafts]
-    owners = [item for item in prepared for _ in item.drafts]
-    vectors: list[np.ndarray] = []
+@dataclass(frozen=True)
+class EmbeddedTexts:
+    vectors: np.ndarray
+    seconds: float
+
+
+def _embedded_in_tenant(tenant, texts: list[str]) -> EmbeddedTexts:
+    """Runs in the embedding thread. The tenant is entered only so the embedding cache's keys carry its
+    schema, as they do everywhere else; this thread never touches the database."""
     started = time.perf_counter()
+    with tenant_context(tenant):
+        vectors = embedder().embed_documents(texts)
+    return EmbeddedTexts(vectors=vectors, seconds=time.perf_counter() - started)
+
+
+def _store_group(group: list[PreparedDocument], slices: list[Future[EmbeddedTexts]]) -> list[int]:
+    """Wait for the group's vectors and store its documents; the ids of the documents stored."""
     try:
-        for start in range(0, len(texts), EMBEDDING_SLICE):
-            vectors.append(embedder().embed_documents(texts[start : start + EMBEDDING_SLICE]))
-            done = min(start + EMBEDDING_SLICE, len(texts))
-            for item in {id(owner): owner for owner in owners[start:done]}.values():
-                _progress(item.job, stage="embedding", progress=round(0.2 + 0.6 * done / max(len(texts), 1), 3))
+        embedded = _collect(group, slices)
     except EmbeddingError as error:
         if error.transient:
             raise TransientIngestionError(f"embedding service unavailable: {error}") from error
-        for item in prepared:
+        for item in group:
             _fail(item.job, code="embedding_failed", reason=f"The text could not be embedded: {error}")
-        prepared.clear()
-        return
-    elapsed = time.perf_counter() - started
-    matrix = np.vstack(vectors) if vectors else np.zeros((0, settings.EMBEDDING_DIMENSIONS), dtype=np.float32)
+        return []
+    total = len(embedded.vectors)
     offset = 0
-    for item in prepared:
-        item.vectors = matrix[offset : offset + len(item.drafts)]
+    for item in group:
+        item.vectors = embedded.vectors[offset : offset + len(item.drafts)]
         offset += len(item.drafts)
         # Shared batches: charge each document its share of the embedding time.
-        item.job.timings["embed"] = round(elapsed * len(item.drafts) / max(len(texts), 1), 4)
+        item.job.timings["embed"] = round(embedded.seconds * len(item.drafts) / max(total, 1), 4)
+    return [item.job.document_id for item in group if _store(item) and item.job.document_id]
+
+
+def _collect(group: list[PreparedDocument], slices: list[Future[EmbeddedTexts]]) -> EmbeddedTexts:
+    """The group's vectors in order; a long document reports progress after every slice."""
+    parts = []
+    for done, future in enumerate(slices, start=1):
+        parts.append(future.result())
+        if len(slices) > 1:
+            for item in group:
+                _progress(item.job, stage="embedding", progress=round(0.2 + 0.6 * done / len(slices), 3))
+    return EmbeddedTexts(
+        vectors=np.vstack([part.vectors for part in parts]), seconds=sum(part.seconds for part in parts)
+    )
 
 
 def _store(item: PreparedDocument) -> bool:

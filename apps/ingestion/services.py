@@ -185,9 +185,21 @@ def jobs_enqueue(*, schema_name: str, jobs: Sequence[IngestionJob]) -> None:
     """Send jobs to the ingestion queue, several per task so embedding batches stay full."""
     from .tasks import ingest_jobs
 
-    batch_size = settings.INGESTION_JOBS_PER_TASK
+    batch_size = jobs_per_task(len(jobs))
     for start in range(0, len(jobs), batch_size):
         job_ids = [str(job.pk) for job in jobs[start : start + batch_size]]
         task_id = str(uuid.uuid4())
         IngestionJob.objects.filter(pk__in=job_ids).update(celery_task_id=task_id)
         ingest_jobs.apply_async(kwargs={"schema_name": schema_name, "job_ids": job_ids}, task_id=task_id)
+
+
+# A middling upload is still spread over a few tasks, so several worker processes share it.
+SPREAD_OVER_TASKS = 4
+MIN_JOBS_PER_TASK = 16
+
+
+def jobs_per_task(job_count: int) -> int:
+    """Big tasks keep a worker's embedding thread busy between documents (each task starts and ends
+    with a stretch where only parsing or storing runs), but no more than INGESTION_JOBS_PER_TASK."""
+    spread = -(-job_count // SPREAD_OVER_TASKS)  # ceil
+    return max(1, min(settings.INGESTION_JOBS_PER_TASK, max(MIN_JOBS_PER_TASK, spread)))

@@ -12,7 +12,7 @@ from functools import wraps
 from typing import ParamSpec, TypeVar
 
 from django.db import connection
-from django_tenants.utils import get_public_schema_name, tenant_context
+from django_tenants.utils import get_public_schema_name, schema_context, tenant_context
 
 from apps.core.errors import TenantContextRequired
 
@@ -38,6 +38,20 @@ def in_tenant(schema_name: str | None) -> Iterator[Tenant]:
     tenant = tenant_for_schema(schema_name)
     with tenant_context(tenant):
         yield tenant
+
+
+@contextmanager
+def in_schema(schema_name: str) -> Iterator[None]:
+    """Like django-tenants' schema_context, but free when the connection is already there.
+
+    Switching, even to the same schema, makes the next query re-send `SET search_path` and empties
+    the ContentType cache; code that runs once per ingested document notices.
+    """
+    if active_schema_name() == schema_name:
+        yield
+        return
+    with schema_context(schema_name):
+        yield
 
 
 def active_schema_name() -> str:

@@ -172,7 +172,7 @@ INGESTION_MAX_PDF_PAGES = env.int("INGESTION_MAX_PDF_PAGES", default=2000)
 CHUNK_MAX_TOKENS = env.int("CHUNK_MAX_TOKENS", default=256)
 CHUNK_OVERLAP_TOKENS = env.int("CHUNK_OVERLAP_TOKENS", default=32)
 # Jobs handled by one Celery task: documents are embedded together, so batches stay full.
-INGESTION_JOBS_PER_TASK = env.int("INGESTION_JOBS_PER_TASK", default=16)
+INGESTION_JOBS_PER_TASK = env.int("INGESTION_JOBS_PER_TASK", default=128)
 # Dotted paths of callables (ChunkDraft -> ChunkDraft) applied before anything is stored (PII policy).
 INGESTION_TEXT_FILTERS: list[str] = []
 INGESTION_MAX_ATTEMPTS = env.int("INGESTION_MAX_ATTEMPTS", default=5)
@@ -184,7 +184,7 @@ EMBEDDER_BACKEND = env.str("EMBEDDER_BACKEND", default="apps.integrations.embedd
 EMBEDDING_DIMENSIONS = 384
 EMBEDDING_BATCH_SIZE = env.int("EMBEDDING_BATCH_SIZE", default=32)
 # Padded tokens per ONNX run: long chunks go in small batches (faster and far less memory on CPU).
-EMBEDDING_BATCH_TOKENS = env.int("EMBEDDING_BATCH_TOKENS", default=1024)
+EMBEDDING_BATCH_TOKENS = env.int("EMBEDDING_BATCH_TOKENS", default=512)
 EMBEDDING_MAX_TOKENS = env.int("EMBEDDING_MAX_TOKENS", default=256)
 EMBEDDING_THREADS = env.int("EMBEDDING_THREADS", default=0)  # 0: onnxruntime decides
 EMBEDDING_CACHE_TTL_SECONDS = env.int("EMBEDDING_CACHE_TTL_SECONDS", default=24 * 3600)

@@ -11,11 +11,13 @@ it asserts no timing (a loaded machine would make that flaky), only that every q
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 import pytest
 
 from apps.answers.services import answer_question
 from apps.retrieval.evaluation.metrics import percentile
+from apps.retrieval.runner import leg_connections_close
 from apps.tenants.context import in_tenant
 from tests.support.fake_anthropic import FakeAnthropicServer
 
@@ -45,6 +47,21 @@ FAKE_FIRST_TOKEN_SECONDS = 0.2
 CLAUDE_ANSWER = "Customers may request a full refund within 30 days of the original purchase date [1][2][3][4][5][6]. "
 
 
+@pytest.fixture
+def deployment_connections(settings) -> Iterator[None]:
+    """Connections kept open as settings/base.py keeps them (the test settings close them after use, which
+    would charge a connect to every retrieval leg); the legs' connections are closed afterwards so the
+    test database can be dropped."""
+    database = settings.DATABASES["default"]
+    previous = database["CONN_MAX_AGE"]
+    database["CONN_MAX_AGE"] = 60
+    try:
+        yield
+    finally:
+        leg_connections_close()
+        database["CONN_MAX_AGE"] = previous
+
+
 def ttfts(corpus, *, use_cache: bool = False) -> list[float]:
     measured = []
     with in_tenant(corpus.schema):
@@ -55,7 +72,7 @@ def ttfts(corpus, *, use_cache: bool = False) -> list[float]:
     return measured
 
 
-def test_time_to_first_token_on_the_demo_handbook(answers_corpus, committed_db):
+def test_time_to_first_token_on_the_demo_handbook(answers_corpus, committed_db, deployment_connections):
     cold = ttfts(answers_corpus)  # sentence embeddings not cached yet
     warm = ttfts(answers_corpus)  # the embedding cache holds them (as it does for a corpus in use)
     report = {
@@ -69,21 +86,29 @@ def test_time_to_first_token_on_the_demo_handbook(answers_corpus, committed_db):
     assert len(cold) == len(warm) == len(DEMO_QUESTIONS)
 
 
-def test_orchestration_overhead_with_claude(answers_corpus, committed_db):
-    overheads = []
+def test_orchestration_overhead_with_claude(answers_corpus, committed_db, deployment_connections):
+    overheads: dict[str, list[float]] = {"cold": [], "warm": []}
     with FakeAnthropicServer() as fake, claude_answers(fake), in_tenant(answers_corpus.schema):
         fake.reply_stream("Warm up.")
         answer_question(user=answers_corpus.carol, question=DEMO_QUESTIONS[0], use_cache=False)  # SDK set-up
-        for _ in range(3):
-            for question in DEMO_QUESTIONS[:5]:
-                fake.reply_stream(CLAUDE_ANSWER, delay_seconds=FAKE_FIRST_TOKEN_SECONDS)
-                result = answer_question(user=answers_corpus.carol, question=question, use_cache=False)
-                if result.ttft_ms is not None and result.provider == "anthropic":
-                    overheads.append(result.ttft_ms - FAKE_FIRST_TOKEN_SECONDS * 1000)
+        # The first pass meets passages whose sentences were never embedded for an evidence check
+        # (cold); the later passes find them in the embedding cache, as a corpus in use does (warm).
+        for rounds, temperature in ((1, "cold"), (3, "warm")):
+            for _ in range(rounds):
+                for question in DEMO_QUESTIONS[:5]:
+                    fake.reply_stream(CLAUDE_ANSWER, delay_seconds=FAKE_FIRST_TOKEN_SECONDS)
+                    result = answer_question(user=answers_corpus.carol, question=question, use_cache=False)
+                    if result.ttft_ms is not None and result.provider == "anthropic":
+                        overheads[temperature].append(result.ttft_ms - FAKE_FIRST_TOKEN_SECONDS * 1000)
+    every = overheads["cold"] + overheads["warm"]
     report = {
-        "answers": len(overheads),
-        "overhead_p50_ms": round(percentile(overheads, 0.5), 1),
-        "overhead_p95_ms": round(percentile(overheads, 0.95), 1),
+        "answers": len(every),
+        "overhead_p50_ms": round(percentile(every, 0.5), 1),
+        "overhead_p95_ms": round(percentile(every, 0.95), 1),
+        "cold_overhead_p95_ms": round(percentile(overheads["cold"], 0.95), 1),
+        "warm_overhead_p50_ms": round(percentile(overheads["warm"], 0.5), 1),
+        "warm_overhead_p95_ms": round(percentile(overheads["warm"], 0.95), 1),
     }
     print(json.dumps(report))
-    assert overheads
+    assert len(overheads["cold"]) == 5
+    assert len(overheads["warm"]) == 15

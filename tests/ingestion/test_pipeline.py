@@ -6,15 +6,26 @@ Celery runs eagerly in these tests; tests/ingestion/test_worker.py runs a real w
 from __future__ import annotations
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from django.test import override_settings
+from django_tenants.utils import schema_context
 
 from apps.documents.acl import SUPERUSER, TENANT_WIDE
 from apps.documents.models import Chunk, Document, KeywordPosting
 from apps.ingestion.models import IngestionJob
 from apps.ingestion.pipeline import TransientIngestionError, ingestion_jobs_run
-from apps.ingestion.services import UploadedFile, UploadRejected, document_replace, document_upload, documents_upload
+from apps.ingestion.services import (
+    UploadedFile,
+    UploadRejected,
+    document_replace,
+    document_upload,
+    documents_upload,
+    jobs_per_task,
+)
+from apps.ingestion.signals import job_progressed
 from apps.ingestion.tasks import ingest_jobs, retry_countdown
+from apps.integrations.embeddings.factory import embedder
 from tests.documents.factories import UserFactory
 from tests.support.fake_embeddings_server import FakeEmbeddingsServer, Reply
 
@@ -274,3 +285,75 @@ def test_embedding_outage_that_never_ends_fails_the_job_with_a_reason(owner, set
     assert job.error_code == "gave_up"
     assert "Gave up after 2 attempts" in job.error_message
     assert not Chunk.objects.filter(document_id=job.document_id).exists()
+
+
+def _documents(count: int) -> list[UploadedFile]:
+    return [
+        UploadedFile(filename=f"policy-{number}.md", data=f"# Policy {number}\n\nRule {number} applies.\n".encode())
+        for number in range(count)
+    ]
+
+
+def test_an_embedding_rejection_fails_only_its_own_group(owner, settings, monkeypatch):
+    # One document per embedding group; the second group's request is refused as a bad request.
+    monkeypatch.setattr("apps.ingestion.pipeline.EMBEDDING_GROUP_CHUNKS", 1)
+    with FakeEmbeddingsServer(script=[Reply(), Reply(status=400, body={"error": {"message": "bad input"}})]) as server:
+        _remote_embedder(settings, server)
+        jobs = documents_upload(uploads=_documents(3), uploaded_by=owner)
+        ingestion_jobs_run(job_ids=[str(job.pk) for job in jobs])
+
+    finished = IngestionJob.objects.filter(pk__in=[job.pk for job in jobs])
+    states = {job.filename: (job.status, job.error_code) for job in finished}
+    assert states == {
+        "policy-0.md": (IngestionJob.Status.SUCCEEDED, ""),
+        "policy-1.md": (IngestionJob.Status.FAILED, "embedding_failed"),
+        "policy-2.md": (IngestionJob.Status.SUCCEEDED, ""),
+    }
+    indexed = {job.filename: Chunk.objects.filter(document_id=job.document_id).count() for job in finished}
+    assert indexed["policy-1.md"] == 0
+    assert indexed["policy-0.md"] > 0
+    assert indexed["policy-2.md"] > 0
+
+
+def test_a_long_document_reports_embedding_progress_between_slices(owner, monkeypatch):
+    monkeypatch.setattr("apps.ingestion.pipeline.EMBEDDING_SLICE", 2)
+    clauses = [f"## Section {number}\n\n" + f"Clause {number} of the handbook. " * 120 for number in range(4)]
+    sections = "\n\n".join(clauses)
+    job = upload(owner, "handbook.md", f"# Handbook\n\n{sections}".encode())
+    seen: list[float] = []
+
+    def record(*, stage: str, progress: float, **_kwargs) -> None:
+        if stage == "embedding":
+            seen.append(progress)
+
+    job_progressed.connect(record, dispatch_uid="test-progress")
+    try:
+        job = run_now(job)
+    finally:
+        job_progressed.disconnect(dispatch_uid="test-progress")
+
+    assert job.status == IngestionJob.Status.SUCCEEDED, job.error_message
+    assert Chunk.objects.filter(document_id=job.document_id).count() > 4
+    assert seen[0] == 0.2
+    assert seen[-1] == 0.8
+    assert len(seen) > 3
+    assert seen == sorted(seen)
+
+
+def test_vectors_embedded_in_the_embedding_thread_are_cached_under_the_tenant(owner):
+    job = run_now(upload(owner, "refunds.md", REFUNDS))
+    text = Chunk.objects.filter(document_id=job.document_id).values_list("text", flat=True).first()
+    key = embedder().cache_key(text)
+
+    assert cache.get(key) is not None
+    with schema_context("beta"):
+        assert cache.get(key) is None
+
+
+@pytest.mark.parametrize(
+    ("jobs", "per_task"),
+    [(1, 16), (40, 16), (100, 25), (512, 128), (5000, 128)],
+)
+def test_uploads_are_spread_over_a_few_tasks_but_tasks_stay_big(settings, jobs, per_task):
+    settings.INGESTION_JOBS_PER_TASK = 128
+    assert jobs_per_task(jobs) == per_task

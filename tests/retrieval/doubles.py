@@ -20,3 +20,18 @@ class BrokenLeg:
 
     def search(self, query: LegQuery) -> list[Candidate]:
         raise ConnectionError("graph store unreachable")
+
+
+class BackendPidLeg:
+    """Records which PostgreSQL backend served it (connection reuse tests)."""
+
+    name = "keyword"
+    pids: list[int] = []  # shared on purpose: every instance records here
+
+    def search(self, query: LegQuery) -> list[Candidate]:
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            BackendPidLeg.pids.append(cursor.fetchone()[0])
+        return []

@@ -24,6 +24,7 @@ from redis.exceptions import RedisError
 
 from apps.ingestion.models import IngestionJob
 from apps.ingestion.signals import job_progressed
+from apps.tenants.context import in_schema
 
 from ..selectors import jobs_recent_for_user
 
@@ -56,7 +57,7 @@ def job_progress_publish(*, schema_name: str, job_id: str, **_kwargs) -> None:
 
 
 def _publish(*, schema_name: str, job_id: str) -> None:
-    with schema_context(schema_name):
+    with in_schema(schema_name):
         job = IngestionJob.objects.filter(pk=job_id).first()
         if job is None or job.created_by_id is None:
             return  # command-line ingests have nobody watching

@@ -81,7 +81,7 @@ class Command(BaseCommand):
             with in_tenant(schema), PeakMemory(worker.pid) as memory, PeakMemory(graph_worker.pid) as graph_memory:
                 started = time.perf_counter()
                 with tqdm(total=len(entries), unit="doc", desc="ingest", disable=None, file=sys.stderr) as bar:
-                    outcomes = corpus_ingest(entries=entries, via_worker=True, batch_size=256, on_progress=bar.update)
+                    outcomes = corpus_ingest(entries=entries, via_worker=True, batch_size=512, on_progress=bar.update)
                 seconds = time.perf_counter() - started
                 graph_seconds = self._wait_for_graph(started)
             with in_tenant(schema):
@@ -152,6 +152,8 @@ class Command(BaseCommand):
         env["DATABASE_URL"] = current_database_url()
         env.setdefault("EMBEDDING_THREADS", str(max(1, (os.cpu_count() or 2) // concurrency)))
         env.setdefault("MALLOC_ARENA_MAX", "2")  # as the ingestion worker runs in Procfile and compose
+        # As a deployment runs it: with DEBUG on, Django keeps every SQL statement and its timing.
+        env["DEBUG"] = "false"
         return subprocess.Popen(
             worker_command(queues=queues, concurrency=concurrency, loglevel="WARNING"),
             cwd=settings.BASE_DIR,
