@@ -84,3 +84,21 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     if "retry_after" in details:
         response["Retry-After"] = str(details["retry_after"])  # DRF's rounds down, to 0 for sub-second waits
     return response
+
+
+class TooManyStreams(exceptions.APIException):
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    default_code = "too_many_streams"
+    default_detail = "Too many answer streams are open for this user; close one and retry."
+
+
+class TenantStreamsBusy(exceptions.APIException):
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    default_code = "tenant_busy"
+    default_detail = "The company has as many answer streams open as it may; retry shortly."
+
+
+class StreamSlotsUnavailable(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "slots_unavailable"
+    default_detail = "Answer streams cannot be counted right now (Redis is unreachable); retry shortly."

@@ -8,20 +8,73 @@ cancels the response; either way the answer stream is closed, which cancels gene
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import time
+import uuid
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.db import connection
+from redis.exceptions import RedisError
 
 from apps.core.metrics import active_streams
+from apps.portal.realtime.slots import SlotVerdict, SyncStreamSlots
+
+from .errors import StreamSlotsUnavailable, TenantStreamsBusy, TooManyStreams
 
 logger = logging.getLogger(__name__)
 
 STREAM_OPENED = b": stream opened\n\n"
 _END = object()
+
+
+@dataclass
+class StreamLease:
+    """One stream slot held for the life of an SSE response (the same slots as the portal's streams)."""
+
+    slots: SyncStreamSlots
+    tenant: str
+    user_id: int
+    stream_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    renewed_at: float = field(default_factory=time.monotonic)
+
+    @classmethod
+    def acquire(cls, *, tenant: str, user_id: int) -> StreamLease:
+        """A granted lease, or the API error that says why not (fails closed, as the portal does)."""
+        lease = cls(slots=SyncStreamSlots.from_settings(), tenant=tenant, user_id=user_id)
+        try:
+            verdict = lease.slots.acquire(**lease._key())
+        except (RedisError, OSError) as error:
+            lease.slots.close()
+            logger.warning("stream slots unavailable: %s", type(error).__name__)
+            raise StreamSlotsUnavailable from error
+        if verdict is not SlotVerdict.GRANTED:
+            lease.slots.close()
+            raise TooManyStreams if verdict is SlotVerdict.USER_FULL else TenantStreamsBusy
+        return lease
+
+    def renew_if_due(self) -> None:
+        """Called as events pass: renews a third of a lease after the last renewal."""
+        if time.monotonic() - self.renewed_at < self.slots.limits.lease_seconds / 3:
+            return
+        self.renewed_at = time.monotonic()
+        try:
+            self.slots.renew(**self._key())
+        except (RedisError, OSError):
+            logger.warning("stream lease renewal failed", exc_info=True)
+
+    def release(self) -> None:
+        # A release that fails is not fatal: the lease lapses on its own.
+        with contextlib.suppress(RedisError, OSError):
+            self.slots.release(**self._key())
+        self.slots.close()
+
+    def _key(self) -> dict[str, Any]:
+        return {"tenant": self.tenant, "user_id": self.user_id, "stream_id": self.stream_id}
 
 
 def sse_frame(event_type: str, data: Any) -> bytes:
@@ -33,47 +86,53 @@ def _failure_frame() -> bytes:
     return sse_frame("error", {"code": "failed", "message": "The answer could not be completed."})
 
 
-def _next_in(tenant: Any, events: Iterator[Any]) -> Any:
+def _next_in(tenant: Any, events: Iterator[Any], lease: StreamLease | None) -> Any:
     # The stream outlives the view: make sure each step runs in the caller's tenant schema, whatever
     # the server did with the connection in between.
     connection.set_tenant(tenant)  # type: ignore[attr-defined]
+    if lease is not None:
+        lease.renew_if_due()
     return next(events, _END)
 
 
-def _close_in(tenant: Any, events: Iterator[Any]) -> None:
-    close = getattr(events, "close", None)
-    if close is not None:
-        connection.set_tenant(tenant)  # type: ignore[attr-defined]
-        close()  # the answer service records the question as cancelled
+def _close_in(tenant: Any, events: Iterator[Any], lease: StreamLease | None) -> None:
+    try:
+        close = getattr(events, "close", None)
+        if close is not None:
+            connection.set_tenant(tenant)  # type: ignore[attr-defined]
+            close()  # the answer service records the question as cancelled
+    finally:
+        if lease is not None:
+            lease.release()
 
 
-def sse_sync(events: Iterator[Any], *, tenant: Any) -> Iterator[bytes]:
+def sse_sync(events: Iterator[Any], *, tenant: Any, lease: StreamLease | None = None) -> Iterator[bytes]:
     """For WSGI servers and the test client: closing the response closes this generator."""
     active_streams.labels(channel="sse").inc()
     try:
         yield STREAM_OPENED
-        while (event := _next_in(tenant, events)) is not _END:
+        while (event := _next_in(tenant, events, lease)) is not _END:
             yield sse_frame(event.type, event.data)
     except Exception as error:  # noqa: BLE001 - the status line is already sent: tell the client in-band
         # The type only: an exception's message may quote the question or a passage.
         logger.error("answer stream failed: %s", type(error).__name__)
         yield _failure_frame()
     finally:
-        _close_in(tenant, events)
+        _close_in(tenant, events, lease)
         active_streams.labels(channel="sse").dec()
 
 
-async def sse_async(events: Iterator[Any], *, tenant: Any) -> AsyncIterator[bytes]:
+async def sse_async(events: Iterator[Any], *, tenant: Any, lease: StreamLease | None = None) -> AsyncIterator[bytes]:
     pull = sync_to_async(_next_in, thread_sensitive=True)
     active_streams.labels(channel="sse").inc()
     try:
         yield STREAM_OPENED
-        while (event := await pull(tenant, events)) is not _END:
+        while (event := await pull(tenant, events, lease)) is not _END:
             yield sse_frame(event.type, event.data)
     except Exception as error:  # noqa: BLE001 - see sse_sync
         logger.error("answer stream failed: %s", type(error).__name__)
         yield _failure_frame()
     finally:
         # Also reached when Django cancels us on disconnect: the generator's cleanup stops the provider.
-        await sync_to_async(_close_in, thread_sensitive=True)(tenant, events)
+        await sync_to_async(_close_in, thread_sensitive=True)(tenant, events, lease)
         active_streams.labels(channel="sse").dec()

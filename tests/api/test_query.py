@@ -269,3 +269,50 @@ def test_feedback_attaches_to_the_callers_own_answer_only(ask, answer_corpus):
         answer_corpus.alice.pk,
         "Missing the 90-day rule.",
     )
+
+
+def open_stream(ask, **kwargs):
+    """A stream that has started (its first event read) and is left open."""
+    response = ask("/api/v1/query/stream", question=REFUND_QUESTION, **kwargs)
+    assert response.status_code == 200
+    stream = iter(response.streaming_content)
+    next(stream), next(stream)
+    return response
+
+
+@override_settings(PORTAL_STREAMS_PER_USER=1)
+def test_a_user_at_the_stream_limit_is_refused_until_a_stream_ends(ask):
+    first = open_stream(ask)
+    refused = ask("/api/v1/query/stream", question=REFUND_QUESTION)
+    first.close()
+    after_close = open_stream(ask)
+    after_close.close()
+
+    assert refused.status_code == 429
+    assert refused.json()["error"]["code"] == "too_many_streams"
+
+
+@override_settings(PORTAL_STREAMS_PER_USER=2)
+def test_a_stream_read_to_the_end_gives_its_slot_back(ask):
+    for _ in range(3):  # more than the limit, one after the other
+        response = ask("/api/v1/query/stream", question=REFUND_QUESTION)
+        assert response.status_code == 200
+        assert parse_sse(b"".join(response.streaming_content))[-1][0] == "done"
+
+
+@override_settings(PORTAL_STREAMS_PER_TENANT=1)
+def test_a_tenant_at_its_stream_limit_refuses_other_users(ask, answer_corpus):
+    alices = open_stream(ask)
+    carols = ask("/api/v1/query/stream", key=answer_corpus.carol_key, question=REFUND_QUESTION)
+    alices.close()
+
+    assert carols.status_code == 429
+    assert carols.json()["error"]["code"] == "tenant_busy"
+
+
+@override_settings(PORTAL_STREAM_SLOTS_REDIS_URL="redis://127.0.0.1:9/0", REDIS_SOCKET_TIMEOUT=0.5)
+def test_streams_fail_closed_when_slots_cannot_be_counted(ask):
+    response = ask("/api/v1/query/stream", question=REFUND_QUESTION)
+
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "slots_unavailable"

@@ -15,7 +15,7 @@ from apps.answers.selectors import query_history_for_user
 from apps.retrieval.selectors import ALL_LEGS
 
 from ..dependencies import answer_service, feedback_service
-from ..sse import sse_async, sse_sync
+from ..sse import StreamLease, sse_async, sse_sync
 from .base import ApiListView, ApiView, validated
 from .schema import errors
 
@@ -126,16 +126,22 @@ class QueryStreamApi(ApiView):
         request=QueryInput,
         responses={
             (200, "text/event-stream"): OpenApiResponse(StreamEventOutput, description=SSE_DESCRIPTION),
-            **errors(400),
+            **errors(400, 503),
         },
     )
     def post(self, request):
-        events = _answer(request, stream=True)
         tenant = connection.tenant  # type: ignore[attr-defined]
+        # Counted with the user's portal streams: PORTAL_STREAMS_PER_USER / _PER_TENANT apply to both.
+        lease = StreamLease.acquire(tenant=tenant.schema_name, user_id=request.user.pk)
+        try:
+            events = _answer(request, stream=True)
+        except BaseException:
+            lease.release()
+            raise
         body = (
-            sse_async(events, tenant=tenant)
+            sse_async(events, tenant=tenant, lease=lease)
             if isinstance(request._request, ASGIRequest)
-            else sse_sync(events, tenant=tenant)
+            else sse_sync(events, tenant=tenant, lease=lease)
         )
         response = StreamingHttpResponse(body, content_type="text/event-stream")
         response["Cache-Control"] = "no-cache"

@@ -28,7 +28,7 @@ ERROR_DESCRIPTIONS = {
     413: "A file is larger than the upload limit",
     415: "Unsupported content type",
     429: "Rate limited; see Retry-After and RateLimit-* headers",
-    503: "Rate limiting unavailable (control plane fails closed)",
+    503: "Rate limiting or answer-stream slots unavailable (fails closed)",
     504: "The answer timed out",
 }
 

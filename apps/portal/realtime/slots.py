@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import Any, Self
 
+import redis
 import redis.asyncio as aioredis
 from django.conf import settings
 
@@ -68,39 +70,47 @@ class SlotLimits:
         )
 
 
+def lease_ms(limits: SlotLimits) -> int:
+    return max(1, int(limits.lease_seconds * 1000))
+
+
 def slot_keys(*, tenant: str, user_id: int) -> tuple[str, str]:
     # One hash tag per tenant: both keys live on the same Redis Cluster slot, as the scripts need.
     return f"portal:streams:{{{tenant}}}:tenant", f"portal:streams:{{{tenant}}}:user:{user_id}"
 
 
-class StreamSlots:
-    """Leases for one tenant's streams. Open one per WebSocket connection; `close()` it afterwards."""
+class _LeaseStore:
+    """The Redis client and limits shared by the asynchronous and the synchronous slot stores."""
+
+    client_class: Any  # redis.asyncio.Redis or redis.Redis
 
     def __init__(self, *, redis_url: str, limits: SlotLimits) -> None:
         self.limits = limits
-        self._redis = aioredis.Redis.from_url(
+        self._redis = self.client_class.from_url(
             redis_url,
             socket_timeout=settings.REDIS_SOCKET_TIMEOUT,
             socket_connect_timeout=settings.REDIS_SOCKET_TIMEOUT,
         )
 
     @classmethod
-    def from_settings(cls) -> StreamSlots:
+    def from_settings(cls) -> Self:
         return cls(redis_url=settings.PORTAL_STREAM_SLOTS_REDIS_URL, limits=SlotLimits.from_settings())
 
-    @property
-    def _lease_ms(self) -> int:
-        return max(1, int(self.limits.lease_seconds * 1000))
+
+class StreamSlots(_LeaseStore):
+    """Leases for one tenant's streams. Open one per WebSocket connection; `close()` it afterwards."""
+
+    client_class = aioredis.Redis
 
     async def acquire(self, *, tenant: str, user_id: int, stream_id: str) -> SlotVerdict:
         keys = slot_keys(tenant=tenant, user_id=user_id)
-        args = (self._lease_ms, stream_id, self.limits.per_tenant, self.limits.per_user)
+        args = (lease_ms(self.limits), stream_id, self.limits.per_tenant, self.limits.per_user)
         return SlotVerdict(int(await self._redis.eval(_ACQUIRE, 2, *keys, *args)))
 
     async def renew(self, *, tenant: str, user_id: int, stream_id: str) -> bool:
         """False when the lease had already lapsed (the stream then runs on borrowed time)."""
         keys = slot_keys(tenant=tenant, user_id=user_id)
-        return bool(await self._redis.eval(_RENEW, 2, *keys, self._lease_ms, stream_id))
+        return bool(await self._redis.eval(_RENEW, 2, *keys, lease_ms(self.limits), stream_id))
 
     async def release(self, *, tenant: str, user_id: int, stream_id: str) -> None:
         tenant_key, user_key = slot_keys(tenant=tenant, user_id=user_id)
@@ -118,3 +128,29 @@ class StreamSlots:
 
     async def close(self) -> None:
         await self._redis.aclose()
+
+
+class SyncStreamSlots(_LeaseStore):
+    """The same leases for synchronous code (the API's Server-Sent Events): a portal stream and an API
+    stream of one user count against the same limits."""
+
+    client_class = redis.Redis
+
+    def acquire(self, *, tenant: str, user_id: int, stream_id: str) -> SlotVerdict:
+        keys = slot_keys(tenant=tenant, user_id=user_id)
+        args = (lease_ms(self.limits), stream_id, self.limits.per_tenant, self.limits.per_user)
+        return SlotVerdict(int(self._redis.eval(_ACQUIRE, 2, *keys, *args)))
+
+    def renew(self, *, tenant: str, user_id: int, stream_id: str) -> bool:
+        keys = slot_keys(tenant=tenant, user_id=user_id)
+        return bool(self._redis.eval(_RENEW, 2, *keys, lease_ms(self.limits), stream_id))
+
+    def release(self, *, tenant: str, user_id: int, stream_id: str) -> None:
+        tenant_key, user_key = slot_keys(tenant=tenant, user_id=user_id)
+        with self._redis.pipeline(transaction=True) as pipe:
+            pipe.zrem(tenant_key, stream_id)
+            pipe.zrem(user_key, stream_id)
+            pipe.execute()
+
+    def close(self) -> None:
+        self._redis.close()
