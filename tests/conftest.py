@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import pytest
 from django_tenants.utils import schema_context
 
+from apps.retrieval.runner import leg_connections_close
 from apps.tenants.context import reset_to_public_schema
 from apps.tenants.models import Tenant
 from apps.tenants.services import ProvisionedTenant, portal_tenant_provision, public_tenant_ensure
@@ -99,3 +100,18 @@ def committed_db(django_db_setup, django_db_blocker) -> Iterator[None]:
     so worker processes and retrieval threads see it. Use with tests.support.committed."""
     with django_db_blocker.unblock():
         yield
+
+
+@pytest.fixture
+def deployment_connections(settings) -> Iterator[None]:
+    """Connections kept open as settings/base.py keeps them (the test settings close them after use, which
+    would charge a connect to every retrieval leg); the legs' connections are closed afterwards so the
+    test database can be dropped."""
+    database = settings.DATABASES["default"]
+    previous = database["CONN_MAX_AGE"]
+    database["CONN_MAX_AGE"] = 60
+    try:
+        yield
+    finally:
+        leg_connections_close()
+        database["CONN_MAX_AGE"] = previous

@@ -111,14 +111,16 @@ def _prepare_embed_store(jobs: Sequence[IngestionJob]) -> list[int]:
 def _prepared_groups(jobs: Sequence[IngestionJob]) -> Iterator[list[PreparedDocument]]:
     """Prepared documents, a group at a time, each group about EMBEDDING_GROUP_CHUNKS chunks."""
     group: list[PreparedDocument] = []
+    chunks = 0
     for job in jobs:
         item = _prepare(job)
         if item is None:
             continue
         group.append(item)
-        if sum(len(member.drafts) for member in group) >= EMBEDDING_GROUP_CHUNKS:
+        chunks += len(item.drafts)
+        if chunks >= EMBEDDING_GROUP_CHUNKS:
             yield group
-            group = []
+            group, chunks = [], 0
     if group:
         yield group
 

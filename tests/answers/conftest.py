@@ -7,14 +7,12 @@ Retrieval legs run in worker threads with their own connections, so the corpus i
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from io import StringIO
 from pathlib import Path
 
 import pytest
 from django.core.management import call_command
-from django.test import override_settings
 
 from apps.accounts.models import User
 from apps.documents.models import Document
@@ -24,7 +22,6 @@ from apps.ingestion.pipeline import ingestion_jobs_run
 from apps.ingestion.services import UploadedFile, document_upload
 from apps.tenants.context import in_tenant
 from tests.support.committed import committed_tenant
-from tests.support.fake_anthropic import FakeAnthropicServer
 
 HANDBOOK = Path(__file__).resolve().parents[2] / "docs" / "samples" / "handbook"
 
@@ -71,18 +68,3 @@ def answers_corpus(django_db_setup, django_db_blocker) -> Iterator[AnswersCorpus
             document_access_grant(document=falcon_memo, principal=alice)
             poisoned = ingest_text(title="Lisbon office parking", text=POISONED_TEXT, visible_to_tenant=True)
         yield AnswersCorpus(tenant.schema_name, alice, carol, falcon_memo, poisoned)
-
-
-@contextmanager
-def claude_answers(server: FakeAnthropicServer, **overrides) -> Iterator[None]:
-    """Answers come from the real Anthropic provider and SDK, talking to the fake server only."""
-    provider = {
-        "BACKEND": "apps.integrations.llm.anthropic_provider.AnthropicProvider",
-        "MODEL": "claude-test",
-        "MAX_CONCURRENCY": 4,
-        "TIMEOUT": 10.0,
-        "METERED": False,
-        "OPTIONS": {"api_key": "sk-test-answers", "base_url": server.base_url},
-    }
-    with override_settings(LLM_PROVIDERS={"anthropic": provider}, LLM_DEFAULT_ORDER=["anthropic"], **overrides):
-        yield

@@ -11,17 +11,13 @@ it asserts no timing (a loaded machine would make that flaky), only that every q
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 
 from apps.answers.services import answer_question
 from apps.retrieval.evaluation.metrics import percentile
-from apps.retrieval.runner import leg_connections_close
 from apps.tenants.context import in_tenant
-from tests.support.fake_anthropic import FakeAnthropicServer
-
-from .conftest import claude_answers
+from tests.support.fake_anthropic import FakeAnthropicServer, claude_answers
 
 pytestmark = [pytest.mark.bench, pytest.mark.integration]
 
@@ -45,21 +41,6 @@ DEMO_QUESTIONS = [
 ]
 FAKE_FIRST_TOKEN_SECONDS = 0.2
 CLAUDE_ANSWER = "Customers may request a full refund within 30 days of the original purchase date [1][2][3][4][5][6]. "
-
-
-@pytest.fixture
-def deployment_connections(settings) -> Iterator[None]:
-    """Connections kept open as settings/base.py keeps them (the test settings close them after use, which
-    would charge a connect to every retrieval leg); the legs' connections are closed afterwards so the
-    test database can be dropped."""
-    database = settings.DATABASES["default"]
-    previous = database["CONN_MAX_AGE"]
-    database["CONN_MAX_AGE"] = 60
-    try:
-        yield
-    finally:
-        leg_connections_close()
-        database["CONN_MAX_AGE"] = previous
 
 
 def ttfts(corpus, *, use_cache: bool = False) -> list[float]:

@@ -16,9 +16,7 @@ from apps.answers.router import GenerationRecord, model_router
 from apps.answers.services import answer_question
 from apps.integrations.llm.base import GenerationRequest
 from apps.tenants.context import in_tenant
-from tests.support.fake_anthropic import FakeAnthropicServer
-
-from .conftest import claude_answers
+from tests.support.fake_anthropic import FakeAnthropicServer, claude_answers
 
 pytestmark = pytest.mark.integration
 

@@ -13,7 +13,7 @@ from django.test import override_settings
 from apps.answers.models import QueryLog
 from apps.feedback.models import Feedback
 from apps.tenants.context import in_tenant
-from tests.support.fake_anthropic import FakeAnthropicServer
+from tests.support.fake_anthropic import FakeAnthropicServer, claude_answers
 
 from .conftest import ALPHA_HOST, SchemaKeepingClient
 
@@ -153,18 +153,6 @@ def test_closing_the_stream_response_cancels_the_answer(ask, answer_corpus):
     assert (row.outcome, row.reason) == ("cancelled", "client_went_away")
 
 
-def claude(server: FakeAnthropicServer):
-    provider = {
-        "BACKEND": "apps.integrations.llm.anthropic_provider.AnthropicProvider",
-        "MODEL": "claude-test",
-        "MAX_CONCURRENCY": 4,
-        "TIMEOUT": 10.0,
-        "METERED": False,
-        "OPTIONS": {"api_key": "sk-test-api", "base_url": server.base_url},
-    }
-    return override_settings(LLM_PROVIDERS={"anthropic": provider}, LLM_DEFAULT_ORDER=["anthropic"])
-
-
 def asgi_post_until_first_event(*, host: str, path: str, key: str, body: dict) -> list[dict]:
     """Drive Django's real ASGI handler (what daphne runs) and hang up after the first SSE event."""
     payload = json.dumps(body).encode()
@@ -213,7 +201,7 @@ def asgi_post_until_first_event(*, host: str, path: str, key: str, body: dict) -
 
 
 def test_a_client_disconnect_under_asgi_stops_generation_upstream(answer_corpus, committed_db):
-    with FakeAnthropicServer() as fake, claude(fake):
+    with FakeAnthropicServer() as fake, claude_answers(fake):
         fake.reply_stream(GROUNDED * 20, token_delay_seconds=0.05)
         sent = asgi_post_until_first_event(
             host=answer_corpus.host,

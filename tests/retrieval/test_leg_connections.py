@@ -43,19 +43,13 @@ def _open_backends_settled(pids: list[int], *, seconds: float = 5.0) -> set[int]
     return still_open
 
 
-def test_leg_connections_are_reused_until_closed(committed_db, tenant_alpha, settings):
-    database = settings.DATABASES["default"]
-    previous = database["CONN_MAX_AGE"]
-    database["CONN_MAX_AGE"] = 60
-    try:
-        with override_settings(RETRIEVAL_LEGS=LEGS):
-            pids = _backend_pids_after(rounds=12)
-            assert len(set(pids)) < 6  # idle pool threads are reused, each with its open connection
-            assert _open_backends(pids) == set(pids)
-            leg_connections_close()
-            assert _open_backends_settled(pids) == set()
-    finally:
-        database["CONN_MAX_AGE"] = previous
+def test_leg_connections_are_reused_until_closed(committed_db, tenant_alpha, deployment_connections):
+    with override_settings(RETRIEVAL_LEGS=LEGS):
+        pids = _backend_pids_after(rounds=12)
+        assert len(set(pids)) < 6  # idle pool threads are reused, each with its open connection
+        assert _open_backends(pids) == set(pids)
+        leg_connections_close()
+        assert _open_backends_settled(pids) == set()
 
 
 def test_without_persistent_connections_every_leg_closes_its_own(committed_db, tenant_alpha):

@@ -21,9 +21,13 @@ import socket
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from django.test import override_settings
 
 
 @dataclass
@@ -342,3 +346,18 @@ class FakeAnthropicServer:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
+
+
+@contextmanager
+def claude_answers(server: FakeAnthropicServer, **overrides) -> Iterator[None]:
+    """Answers come from the real Anthropic provider and SDK, talking to the fake server only."""
+    provider = {
+        "BACKEND": "apps.integrations.llm.anthropic_provider.AnthropicProvider",
+        "MODEL": "claude-test",
+        "MAX_CONCURRENCY": 4,
+        "TIMEOUT": 10.0,
+        "METERED": False,
+        "OPTIONS": {"api_key": "sk-test-answers", "base_url": server.base_url},
+    }
+    with override_settings(LLM_PROVIDERS={"anthropic": provider}, LLM_DEFAULT_ORDER=["anthropic"], **overrides):
+        yield
