@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make run`: a Celery worker in the background and daphne in the foreground; Ctrl-C stops both.
+# `make run`: a Celery worker in the background and the web server (daphne, `manage.py serve`) in the foreground; Ctrl-C stops both.
 set -euo pipefail
 port="${1:-8000}"
 cd "$(dirname "$0")/.."
@@ -9,4 +9,4 @@ mkdir -p var/dev
 worker=$!
 trap 'kill $worker 2>/dev/null; wait $worker 2>/dev/null' EXIT INT TERM
 echo "celery worker pid $worker (log: var/dev/celery-worker.log)"
-.venv/bin/daphne -b 127.0.0.1 -p "$port" config.asgi:application
+.venv/bin/python manage.py serve --port "$port"

@@ -4,7 +4,9 @@ again from Redis for settings.RESPONSE_CACHE_TTL_SECONDS (30 minutes).
 The key follows apps/retrieval/cache.py: tenant, sorted principal set, index version (bumped by every
 ingest, delete and permission change), plus everything else that shapes the answer (legs, k, the
 tenant's provider order). A revoked grant therefore never replays an answer built from the document.
-Only answered and refused outcomes are kept; a replay still writes its own query log row.
+Only answered and refused outcomes are kept, and only when every retrieval leg answered and the first
+provider did: an answer degraded by a leg timeout under load, or written by a fallback model during an
+outage, is not replayed for half an hour. A replay still writes its own query log row.
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ def response_cache_get(state: AnswerState, record: StepRecord) -> dict[str, Any]
 
 
 def response_cache_set(state: AnswerState, registry: CitationRegistry) -> None:
-    if state.outcome not in CACHEABLE_OUTCOMES:
+    if state.outcome not in CACHEABLE_OUTCOMES or _degraded(state):
         return
     key = _key(state)
     if key is None:
@@ -64,3 +66,7 @@ def response_cache_set(state: AnswerState, registry: CitationRegistry) -> None:
         "pieces": [{"text": piece.text, "citations": piece.citations} for piece in state.pieces],
     }
     cache_set(KIND, key, value, ttl=settings.RESPONSE_CACHE_TTL_SECONDS)
+
+
+def _degraded(state: AnswerState) -> bool:
+    return bool(state.fallbacks) or any(status != "ok" for status in state.leg_statuses.values())

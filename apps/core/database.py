@@ -1,10 +1,11 @@
-"""Facts about the database connection that child processes need."""
+"""Facts about the database connection that child processes need, and the web process's pool."""
 
 from __future__ import annotations
 
 from urllib.parse import quote
 
-from django.db import connection
+from django.conf import settings
+from django.db import connection, connections
 
 
 def current_database_url() -> str:
@@ -16,3 +17,20 @@ def current_database_url() -> str:
     database = connection.settings_dict
     user, password = quote(database["USER"] or "", safe=""), quote(database["PASSWORD"] or "", safe="")
     return f"postgres://{user}:{password}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
+
+
+def connection_pool_enable() -> bool:
+    """Take database connections from a pool in this process (the web server) from now on.
+
+    Under ASGI every request runs on a new thread, and Django's persistent connections are per
+    thread: each request would connect and authenticate anew and leave its connection open until
+    garbage collection. Django's psycopg pool replaces persistent connections (CONN_MAX_AGE 0).
+    Call before the server takes traffic; returns False when settings.DATABASE_POOL is off.
+    """
+    if not settings.DATABASE_POOL:
+        return False
+    connections.close_all()  # none may outlive the switch: it would be returned to a pool it never came from
+    database = settings.DATABASES["default"]
+    database["CONN_MAX_AGE"] = 0
+    database["OPTIONS"]["pool"] = dict(settings.DATABASE_POOL_OPTIONS)
+    return True

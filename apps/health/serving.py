@@ -18,27 +18,38 @@ from django.conf import settings
 from django.utils.module_loading import import_string
 from opentelemetry import trace
 
+from apps.core.database import connection_pool_enable
+
 from .draining import shutdown_begin
 
 logger = logging.getLogger(__name__)
 
 
-def serve(*, host: str, port: int, drain_seconds: float, grace_seconds: float = 0.0) -> None:
+def serve(
+    *, host: str, port: int, drain_seconds: float, grace_seconds: float = 0.0, listening_fd: int | None = None
+) -> None:
+    """Serve in this process, on host:port or on an inherited listening socket (apps/health/workers.py)."""
     # daphne.server installs Twisted's asyncio reactor on import: it must come before the reactor.
     from daphne.endpoints import build_endpoint_description_strings
     from daphne.server import Server
     from twisted.internet import reactor
 
+    connection_pool_enable()
+    if listening_fd is None:
+        endpoints = build_endpoint_description_strings(host=host, port=port)
+    else:
+        endpoints = build_endpoint_description_strings(file_descriptor=listening_fd)
     server = Server(
         application=import_string(settings.ASGI_APPLICATION),
-        endpoints=build_endpoint_description_strings(host=host, port=port),
+        endpoints=endpoints,
         signal_handlers=False,
         application_close_timeout=settings.SHUTDOWN_APPLICATION_CLOSE_SECONDS,
     )
     drain = Drain(server=server, reactor=reactor, drain_seconds=drain_seconds, grace_seconds=grace_seconds)
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_args: reactor.callFromThread(drain.begin))
-    logger.info("serving on %s:%s (drain up to %.0fs on SIGTERM)", host, port, drain_seconds)
+    where = f"{host}:{port}" if listening_fd is None else f"inherited socket {listening_fd}"
+    logger.info("serving on %s (drain up to %.0fs on SIGTERM)", where, drain_seconds)
     server.run()
     logger.info("server stopped")
 

@@ -93,6 +93,7 @@ MIDDLEWARE = [
     "apps.health.middleware.HealthProbeMiddleware",
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django_tenants.middleware.main.TenantMainMiddleware",
+    "apps.tenants.middleware.TenantSettingsMemoMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -100,11 +101,14 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    # After authentication: actor, IP and user agent for audit events and auditlog entries.
-    "apps.audit.middleware.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
+    # After authentication: actor, IP and user agent for audit events and auditlog entries. Last,
+    # because it is synchronous only: under ASGI every middleware below a sync-only one would run
+    # in async mode and hop between the event loop and a thread twice each (measured: a third of
+    # the API's time per request under load).
+    "apps.audit.middleware.AuditContextMiddleware",
 ]
 
 TEMPLATES = [
@@ -135,6 +139,17 @@ DATABASES["default"].setdefault("OPTIONS", {})
 DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=3))
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# The web process (`manage.py serve`) runs every request on a thread of its own, so a persistent
+# connection would be opened per request and left behind with its thread: it takes connections
+# from a pool instead (apps/core/database.py). Celery workers and commands keep long-lived threads
+# and persistent connections. Turn it off behind an external pooler such as PgBouncer.
+DATABASE_POOL = env.bool("DATABASE_POOL", default=True)
+DATABASE_POOL_OPTIONS = {
+    "min_size": env.int("DATABASE_POOL_MIN_SIZE", default=2),
+    "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=24),
+    # How long a request waits for a free connection before it fails with a database error (503).
+    "timeout": env.float("DATABASE_POOL_TIMEOUT", default=10.0),
+}
 DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -316,6 +331,10 @@ HEALTH_OPTIONAL_CHECKS = ["redis", "neo4j"]
 # long, for load balancers that notice the failed readiness late.
 SHUTDOWN_DRAIN_SECONDS = env.float("SHUTDOWN_DRAIN_SECONDS", default=25.0)
 SHUTDOWN_GRACE_SECONDS = env.float("SHUTDOWN_GRACE_SECONDS", default=0.0)
+# `manage.py serve` runs this many web processes on one socket: one process runs Python on one
+# core at a time, so use about one per core (apps/health/workers.py).
+WEB_WORKERS = env.int("WEB_WORKERS", default=2)
+WEB_LISTEN_BACKLOG = env.int("WEB_LISTEN_BACKLOG", default=1024)
 SHUTDOWN_APPLICATION_CLOSE_SECONDS = env.float("SHUTDOWN_APPLICATION_CLOSE_SECONDS", default=30.0)
 
 # --- Celery -------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import re
 import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.test import override_settings
 
 from apps.answers.messages import REFUSAL
 from apps.answers.models import QueryLog
@@ -191,6 +192,26 @@ def test_an_identical_question_is_served_from_the_response_cache_until_permissio
             document_access_grant(document=memo, principal=alice)
     assert not after.cached
     assert memo.pk not in {citation["document_id"] for citation in after.citations}
+
+
+def test_an_answer_degraded_by_a_failing_leg_is_not_cached(answers_corpus, committed_db):
+    legs = {
+        "dense": "apps.retrieval.legs.dense.PgvectorDenseLeg",
+        "keyword": "apps.retrieval.legs.keyword.PostgresBM25Leg",
+        "graph": "tests.retrieval.doubles.BrokenLeg",
+    }
+    question = "How are refunds of annual subscriptions handled?"
+    with override_settings(RETRIEVAL_LEGS=legs), in_tenant(answers_corpus.schema):
+        first = answer_question(user=answers_corpus.carol, question=question)
+        again = answer_question(user=answers_corpus.carol, question=question)
+    with in_tenant(answers_corpus.schema):
+        healthy = answer_question(user=answers_corpus.carol, question=question)
+        replayed = answer_question(user=answers_corpus.carol, question=question)
+
+    assert first.legs["graph"] == "error"
+    assert first.outcome in {"answered", "refused"}
+    assert (first.cached, again.cached) == (False, False)  # the degraded answer was never stored
+    assert (healthy.cached, replayed.cached) == (False, True)  # a healthy one is
 
 
 def test_chit_chat_and_out_of_scope_questions_skip_retrieval(answers_corpus, committed_db):

@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 from django.core.asgi import get_asgi_application
+from django.db import connection
 from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
 
 from apps.answers.models import QueryLog
 from apps.feedback.models import Feedback
@@ -67,6 +69,15 @@ def test_an_answer_comes_with_citations_sources_ids_and_legs(ask, answer_corpus)
     with in_tenant(answer_corpus.tenant.schema_name):
         row = QueryLog.objects.get(pk=body["query_id"])
     assert (row.user_id, row.channel) == (answer_corpus.alice.pk, "api")
+
+
+def test_one_request_reads_the_tenant_settings_once(ask):
+    """Rate limiter, PII policy, model router and response cache all ask; the request memo answers."""
+    with CaptureQueriesContext(connection) as queries:
+        response = ask(question="How long do refunds take to arrive?")
+    assert response.status_code == 200, response.json()
+    reads = [query["sql"] for query in queries.captured_queries if 'FROM "tenants_tenantsettings"' in query["sql"]]
+    assert len(reads) == 1
 
 
 def test_a_document_the_caller_may_not_see_is_never_cited(ask, answer_corpus):

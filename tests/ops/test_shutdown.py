@@ -20,7 +20,9 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
+from django.conf import settings
 
 from apps.core.database import current_database_url
 from config.settings.environment import BASE_DIR
@@ -44,7 +46,9 @@ def frozen_redis() -> Iterator[devservices.RedisService]:
         shutil.rmtree(home, ignore_errors=True)
 
 
-def start_server(*, redis_url: str, drain_seconds: float, log_path: Path) -> tuple[subprocess.Popen, int]:
+def start_server(
+    *, redis_url: str, drain_seconds: float, log_path: Path, workers: int = 1
+) -> tuple[subprocess.Popen, int]:
     port = devservices.free_loopback_port()
     env = {
         **os.environ,
@@ -55,7 +59,17 @@ def start_server(*, redis_url: str, drain_seconds: float, log_path: Path) -> tup
     }
     with log_path.open("ab") as log:
         server = subprocess.Popen(
-            [sys.executable, "manage.py", "serve", "--port", str(port), "--drain-seconds", str(drain_seconds)],
+            [
+                sys.executable,
+                "manage.py",
+                "serve",
+                "--port",
+                str(port),
+                "--drain-seconds",
+                str(drain_seconds),
+                "--workers",
+                str(workers),
+            ],
             cwd=BASE_DIR,
             env=env,
             stdout=log,
@@ -140,3 +154,38 @@ def test_the_drain_is_bounded(frozen_redis, django_db_setup, tmp_path):
             server.kill()
             server.wait()
     assert "drain deadline reached" in (tmp_path / "serve.log").read_text()
+
+
+def live_children(server: subprocess.Popen) -> list[psutil.Process]:
+    return [child for child in psutil.Process(server.pid).children() if child.status() != psutil.STATUS_ZOMBIE]
+
+
+def test_web_workers_share_the_port_a_dead_one_is_replaced_and_sigterm_stops_them_all(django_db_setup, tmp_path):
+    log_path = tmp_path / "serve.log"
+    server, port = start_server(redis_url=settings.REDIS_URL, drain_seconds=5, log_path=log_path, workers=2)
+    try:
+        # The supervisor listens at once; the workers answer once Django is up in them.
+        devservices.wait_until(lambda: get(port, "/health/live")[0] == 200, timeout=60, what="a web worker")
+        first = live_children(server)
+        assert len(first) == 2
+
+        first[0].kill()
+        # The other worker keeps serving while the supervisor starts a replacement.
+        assert all(get(port, "/health/live")[0] == 200 for _ in range(5))
+        devservices.wait_until(
+            lambda: len(live_children(server)) == 2 and first[0].pid not in {c.pid for c in live_children(server)},
+            timeout=30,
+            what="a replacement worker",
+        )
+        assert "exited with -9: restarting" in log_path.read_text()
+
+        workers = live_children(server)
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(20) == 0
+        assert not any(worker.is_running() and worker.status() != psutil.STATUS_ZOMBIE for worker in workers)
+    finally:
+        if server.poll() is None:
+            for child in psutil.Process(server.pid).children():
+                child.kill()
+            server.kill()
+            server.wait()

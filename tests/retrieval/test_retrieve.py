@@ -188,6 +188,21 @@ def test_a_slow_or_failing_leg_is_dropped_and_reported(corpus, committed_db, dou
     assert {chunk.document_id for chunk in result.chunks} == {corpus.handbook.pk}
 
 
+def test_a_result_missing_a_leg_is_not_cached(corpus, committed_db):
+    legs = {
+        "dense": "apps.retrieval.legs.dense.PgvectorDenseLeg",
+        "keyword": "apps.retrieval.legs.keyword.PostgresBM25Leg",
+        "graph": "tests.retrieval.doubles.BrokenLeg",
+    }
+    query = "refund requests of annual plans"
+    with override_settings(RETRIEVAL_LEGS=legs), in_tenant(corpus.schema):
+        degraded = retrieve(user=corpus.carol, query=query, k=10)
+    with in_tenant(corpus.schema):
+        healthy = retrieve(user=corpus.carol, query=query, k=10)
+    assert degraded.legs["graph"] == "error"
+    assert healthy.legs == {"dense": "ok", "keyword": "ok", "graph": "ok"}
+
+
 def test_an_unreachable_embedder_drops_only_the_dense_leg(corpus, committed_db):
     """The question's embedding is computed while the other legs already run; if it fails, they still answer."""
     from tests.support.embedded import devservices

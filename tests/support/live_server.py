@@ -1,4 +1,4 @@
-"""A real portal process (daphne) on its own throwaway PostgreSQL, Redis and Neo4j.
+"""A real portal process (`manage.py serve`, daphne) on its own throwaway PostgreSQL, Redis and Neo4j.
 
 Failure-mode tests stop and restart these processes for real; the session's shared services are
 never touched.
@@ -47,17 +47,18 @@ class LiveStack:
         self.manage("migrate_schemas", "--noinput", "-v", "0")
         self.port = devservices.free_loopback_port()
         log = (self.home / "daphne.log").open("ab")
+        # The production web process (pooled database connections), one worker so nothing is shared.
         self.server = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "config.asgi:application"],
+            [sys.executable, "manage.py", "serve", "--port", str(self.port), "--workers", "1"],
             cwd=BASE_DIR,
-            env=self.env,
+            env={**self.env, "SHUTDOWN_DRAIN_SECONDS": "3"},
             stdout=log,
             stderr=subprocess.STDOUT,
         )
         devservices.wait_until(
             lambda: devservices.port_accepts_connections(self.port),
             timeout=60,
-            what="daphne",
+            what="manage.py serve",
             log_file=self.home / "daphne.log",
         )
 

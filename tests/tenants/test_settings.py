@@ -10,7 +10,7 @@ from django_tenants.utils import schema_context
 from apps.audit.models import AuditEvent
 from apps.core.errors import TenantContextRequired
 from apps.tenants.models import PII_KINDS, Tenant, TenantSettings
-from apps.tenants.selectors import tenant_settings_get
+from apps.tenants.selectors import tenant_settings_get, tenant_settings_memo
 from apps.tenants.services import tenant_settings_update
 
 pytestmark = pytest.mark.integration
@@ -90,6 +90,20 @@ def test_an_update_is_applied_and_audited_in_the_tenant(in_alpha, provisioned_te
     assert event.details["changed"]["llm_provider_order"] == {"from": [], "to": ["extractive"]}
     assert set(event.details["changed"]) == {"llm_provider_order", "pii_kinds", "rate_limits"}
     assert settings_audit_events("beta") == []
+
+
+def test_inside_a_memo_block_settings_are_read_once_and_an_update_is_seen(tenant_alpha, django_assert_num_queries):
+    tenant_settings_get(schema_name="alpha")  # the row exists
+    with tenant_settings_memo():
+        with django_assert_num_queries(1):
+            first = tenant_settings_get(schema_name="alpha")
+            assert tenant_settings_get(schema_name="alpha") is first
+        with tenant_settings_memo():  # nested: the same memo
+            assert tenant_settings_get(schema_name="alpha") is first
+        tenant_settings_update(schema_name="alpha", actor=None, daily_token_budget=4321)
+        assert tenant_settings_get(schema_name="alpha").daily_token_budget == 4321
+    with django_assert_num_queries(1):  # outside the block every read goes to the database
+        assert tenant_settings_get(schema_name="alpha").daily_token_budget == 4321
 
 
 def test_an_update_that_changes_nothing_writes_no_audit_entry(tenant_alpha):

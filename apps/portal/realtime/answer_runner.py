@@ -2,8 +2,9 @@
 
 The answer pipeline does blocking I/O (PostgreSQL, Neo4j, the provider's HTTP stream), so each
 stream runs on a thread of a per-process pool (settings.PORTAL_STREAM_THREADS); the per-user and
-per-tenant slots bound how many streams exist. Pool threads keep their database connection
-between streams (CONN_MAX_AGE): opening one per stream cost more than a cached answer.
+per-tenant slots bound how many streams exist. Between streams a thread gives its database
+connection back to the web process's connection pool (apps/core/database.py); opening one per
+stream cost more than a cached answer.
 Cancelling sets a flag the thread checks after every event; it then closes the event iterator,
 which closes the provider's stream and with it the upstream HTTP request
 (apps/integrations/llm/base.py).
@@ -27,6 +28,7 @@ from django.utils import translation
 from apps.answers.events import AnswerEvent
 from apps.answers.services import answer_question
 from apps.tenants.context import in_tenant
+from apps.tenants.selectors import tenant_settings_memo
 
 logger = logging.getLogger(__name__)
 
@@ -121,7 +123,7 @@ class AnswerStreamRunner:
     def _run(self) -> None:
         close_old_connections()
         try:
-            with in_tenant(self.schema_name), translation.override(self.language):
+            with in_tenant(self.schema_name), tenant_settings_memo(), translation.override(self.language):
                 self._forward()
         except ValidationError:  # the service refused the question before running anything
             self._emit(StreamEvent(type="error", data={"code": "invalid_question"}))
@@ -129,7 +131,7 @@ class AnswerStreamRunner:
             logger.exception("answer stream failed", extra={"tenant": self.schema_name})
             self._emit(StreamEvent(type=CRASHED, data={}))
         finally:
-            close_old_connections()  # keeps the connection for the next stream unless it is too old
+            close_old_connections()  # back to the pool (or kept, with persistent connections)
             self.finished_at = time.monotonic()
             self._finished.set()
             self._emit(_FINISHED)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import sys
+
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from apps.health.serving import serve
+from apps.health.workers import serve_workers
 
 
 class Command(BaseCommand):
@@ -15,17 +18,31 @@ class Command(BaseCommand):
         parser.add_argument("--bind", default="127.0.0.1", help="address to listen on (0.0.0.0 in containers)")
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument(
+            "--workers",
+            type=int,
+            default=None,
+            help="web processes sharing the socket, about one per core (WEB_WORKERS, default 2)",
+        )
+        parser.add_argument(
             "--drain-seconds",
             type=float,
             default=None,
             help="longest wait for in-flight requests and streams after SIGTERM (SHUTDOWN_DRAIN_SECONDS)",
         )
+        # Internal: how the supervisor (apps/health/workers.py) hands a worker its socket.
+        parser.add_argument("--listening-fd", type=int, default=None, help="serve on this inherited socket")
 
     def handle(self, *args, **options) -> None:
         drain = settings.SHUTDOWN_DRAIN_SECONDS if options["drain_seconds"] is None else options["drain_seconds"]
+        workers = settings.WEB_WORKERS if options["workers"] is None else options["workers"]
+        if workers < 1:
+            raise CommandError("--workers must be at least 1")
+        if workers > 1 and options["listening_fd"] is None:
+            sys.exit(serve_workers(host=options["bind"], port=options["port"], workers=workers, drain_seconds=drain))
         serve(
             host=options["bind"],
             port=options["port"],
             drain_seconds=drain,
             grace_seconds=settings.SHUTDOWN_GRACE_SECONDS,
+            listening_fd=options["listening_fd"],
         )

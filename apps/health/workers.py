@@ -1,0 +1,97 @@
+"""`manage.py serve --workers N`: N web processes sharing one listening socket.
+
+One daphne process runs Python on one core at a time (the GIL), so a single process left half of
+this 2-core machine idle under API load. The supervisor binds the socket, starts N children of
+`manage.py serve --listening-fd` that inherit it (the kernel spreads connections over their accept
+calls), restarts a child that dies, and on SIGTERM or SIGINT passes SIGTERM on so every child
+drains its in-flight requests (apps/health/serving.py) before the supervisor exits.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+RESTART_DELAY_SECONDS = 1.0  # a child that dies at start-up is not restarted in a tight loop
+POLL_SECONDS = 0.2
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind((host.strip("[]"), port))
+    listener.listen(settings.WEB_LISTEN_BACKLOG)
+    listener.set_inheritable(True)
+    return listener
+
+
+class Supervisor:
+    def __init__(self, *, host: str, port: int, workers: int, drain_seconds: float) -> None:
+        self.workers, self.drain_seconds = workers, drain_seconds
+        self.listener = listening_socket(host, port)
+        self.children: list[subprocess.Popen | None] = [None] * workers
+        self.stopping = False
+
+    def child_command(self) -> list[str]:
+        manage = str(Path(settings.BASE_DIR) / "manage.py")
+        fd = str(self.listener.fileno())
+        return [sys.executable, manage, "serve", "--listening-fd", fd, "--drain-seconds", str(self.drain_seconds)]
+
+    def start_child(self, slot: int) -> None:
+        child = subprocess.Popen(self.child_command(), pass_fds=(self.listener.fileno(),))
+        self.children[slot] = child
+        logger.info("web worker %d started (pid %d)", slot, child.pid)
+
+    def stop(self, *_args: object) -> None:
+        self.stopping = True
+
+    def run(self) -> int:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, self.stop)
+        for slot in range(self.workers):
+            self.start_child(slot)
+        while not self.stopping:
+            self.restart_exited()
+            time.sleep(POLL_SECONDS)
+        return self.shut_down()
+
+    def restart_exited(self) -> None:
+        for slot, child in enumerate(self.children):
+            if child is not None and child.poll() is not None:
+                logger.warning("web worker %d (pid %d) exited with %s: restarting", slot, child.pid, child.returncode)
+                time.sleep(RESTART_DELAY_SECONDS)
+                if not self.stopping:
+                    self.start_child(slot)
+
+    def shut_down(self) -> int:
+        """SIGTERM to every child (each drains), then wait a little longer than a drain may take."""
+        self.listener.close()
+        running = [child for child in self.children if child is not None and child.poll() is None]
+        for child in running:
+            child.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + self.drain_seconds + settings.SHUTDOWN_APPLICATION_CLOSE_SECONDS
+        for child in running:
+            try:
+                child.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                logger.warning("web worker pid %d did not stop in time: killing it", child.pid)
+                child.kill()
+                child.wait()
+        logger.info("all web workers stopped")
+        # Killed by our SIGTERM: the child was still starting and had nothing in flight to drain.
+        clean = {0, -signal.SIGTERM}
+        return 0 if all(child.returncode in clean for child in running) else 1
+
+
+def serve_workers(*, host: str, port: int, workers: int, drain_seconds: float) -> int:
+    return Supervisor(host=host, port=port, workers=workers, drain_seconds=drain_seconds).run()
