@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 # Event types, in the order a stream produces them: any number of `citation` and `token` events
@@ -41,5 +42,8 @@ class AnswerResult:
     reason: str = ""  # why it was refused, blocked or failed (a code, never document text)
     cached: bool = False
 
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    def as_dict(self, keys: Iterable[str] | None = None) -> dict[str, Any]:
+        """The fields (or only `keys`) as a dict. Shallow: the lists and the trace are shared, not
+        copied (dataclasses.asdict deep-copied the whole trace twice per answer); nobody mutates them."""
+        names = [item.name for item in fields(self)] if keys is None else keys
+        return {name: getattr(self, name) for name in names}

@@ -4,9 +4,10 @@ again from Redis for settings.RESPONSE_CACHE_TTL_SECONDS (30 minutes).
 The key follows apps/retrieval/cache.py: tenant, sorted principal set, index version (bumped by every
 ingest, delete and permission change), plus everything else that shapes the answer (legs, k, the
 tenant's provider order). A revoked grant therefore never replays an answer built from the document.
-Only answered and refused outcomes are kept, and only when every retrieval leg answered and the first
-provider did: an answer degraded by a leg timeout under load, or written by a fallback model during an
-outage, is not replayed for half an hour. A replay still writes its own query log row.
+Only answered and refused outcomes are kept. An answer degraded by a retrieval leg that failed or
+timed out under load, or written by a fallback provider during an outage, is kept only for
+settings.DEGRADED_CACHE_TTL_SECONDS (a minute): not replayed for half an hour, yet a busy system is
+not made to redo the same work for every repeat. A replay still writes its own query log row.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ def response_cache_get(state: AnswerState, record: StepRecord) -> dict[str, Any]
 
 
 def response_cache_set(state: AnswerState, registry: CitationRegistry) -> None:
-    if state.outcome not in CACHEABLE_OUTCOMES or _degraded(state):
+    if state.outcome not in CACHEABLE_OUTCOMES:
         return
     key = _key(state)
     if key is None:
@@ -65,7 +66,8 @@ def response_cache_set(state: AnswerState, registry: CitationRegistry) -> None:
         "leg_statuses": state.leg_statuses,
         "pieces": [{"text": piece.text, "citations": piece.citations} for piece in state.pieces],
     }
-    cache_set(KIND, key, value, ttl=settings.RESPONSE_CACHE_TTL_SECONDS)
+    ttl = settings.DEGRADED_CACHE_TTL_SECONDS if _degraded(state) else settings.RESPONSE_CACHE_TTL_SECONDS
+    cache_set(KIND, key, value, ttl=ttl)
 
 
 def _degraded(state: AnswerState) -> bool:

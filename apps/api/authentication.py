@@ -14,6 +14,7 @@ from rest_framework.authentication import BaseAuthentication, SessionAuthenticat
 from rest_framework.request import Request
 
 from apps.accounts.models import User
+from apps.documents.acl import users_with_group_ids
 from apps.tenants.models import Tenant
 
 from .credentials import Credential
@@ -41,7 +42,7 @@ def _enter_tenant(request: Request, tenant: Tenant) -> None:
 
 
 def _active_user(**lookup) -> User:
-    user = User.objects.filter(is_active=True, **lookup).first()
+    user = users_with_group_ids(User.objects.filter(is_active=True, **lookup)).first()
     if user is None:
         raise exceptions.AuthenticationFailed("The credential's user does not exist or is inactive.")
     return user

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.db import connection
 from django.db.models import F
 
 from .models import IndexState
@@ -39,10 +40,17 @@ class IndexSnapshot:
     term_total: int = 0
 
 
+# Read for every question, cached or not: plain SQL, because building the ORM query cost more CPU
+# than PostgreSQL spent answering it (about a twentieth of a cached answer's time).
+_SNAPSHOT_SQL = "SELECT version, chunk_count, term_total FROM {table} WHERE id = 1"
+
+
 def index_snapshot() -> IndexSnapshot:
     """Version and corpus statistics in one read-only query (retrieval reads them once per question)."""
-    row = IndexState.objects.filter(pk=1).values("version", "chunk_count", "term_total").first()
-    return IndexSnapshot(**row) if row else IndexSnapshot()
+    with connection.cursor() as cursor:
+        cursor.execute(_SNAPSHOT_SQL.format(table=connection.ops.quote_name(IndexState._meta.db_table)))
+        row = cursor.fetchone()
+    return IndexSnapshot(version=row[0], chunk_count=row[1], term_total=row[2]) if row else IndexSnapshot()
 
 
 def current_index_version() -> int:

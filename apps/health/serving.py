@@ -21,6 +21,7 @@ from opentelemetry import trace
 from apps.core.database import connection_pool_enable
 
 from .draining import shutdown_begin
+from .workers import accept_one_connection_per_wakeup
 
 logger = logging.getLogger(__name__)
 
@@ -35,9 +36,11 @@ def serve(
     from twisted.internet import reactor
 
     connection_pool_enable()
+    warm_up()
     if listening_fd is None:
         endpoints = build_endpoint_description_strings(host=host, port=port)
     else:
+        accept_one_connection_per_wakeup()
         endpoints = build_endpoint_description_strings(file_descriptor=listening_fd)
     server = Server(
         application=import_string(settings.ASGI_APPLICATION),
@@ -52,6 +55,21 @@ def serve(
     logger.info("serving on %s (drain up to %.0fs on SIGTERM)", where, drain_seconds)
     server.run()
     logger.info("server stopped")
+
+
+def warm_up() -> None:
+    """Load the embedding model before taking traffic. Loaded on first use instead, it made the
+    first questions after a (re)start wait for it and their dense legs time out. A failure (a
+    remote embedder down) is logged and serving starts anyway: the leg degrades as it would later."""
+    from apps.integrations.embeddings.factory import embedder
+
+    started = time.monotonic()
+    try:
+        embedder().inner.embed_query("warm-up")  # type: ignore[attr-defined]  # past the per-tenant cache
+    except Exception:
+        logger.warning("embedding model warm-up failed; the first questions will load it", exc_info=True)
+        return
+    logger.info("embedding model loaded in %.1fs", time.monotonic() - started)
 
 
 def exit_now() -> None:

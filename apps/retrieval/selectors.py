@@ -105,9 +105,10 @@ def retrieve_for_principals(
     result = _retrieve_uncached(
         tenant=tenant, principals=principal_set, query=query, k=k, legs=chosen, filters=filters or {}, corpus=corpus
     )
-    # A result missing a leg (timed out under load, store down) is not kept for an hour.
-    if use_cache and principal_set and all(status == "ok" for status in result.legs.values()):
-        cache_set("retrieval", key, _to_cache(result), ttl=settings.RETRIEVAL_CACHE_TTL_SECONDS)
+    if use_cache and principal_set:
+        complete = all(status == "ok" for status in result.legs.values())
+        ttl = settings.RETRIEVAL_CACHE_TTL_SECONDS if complete else settings.DEGRADED_CACHE_TTL_SECONDS
+        cache_set("retrieval", key, _to_cache(result), ttl=ttl)
     retrieval_requests_total.labels(cached="false").inc()
     retrieval_fused_results.observe(len(result.chunks))
     span_annotate(

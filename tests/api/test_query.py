@@ -13,6 +13,7 @@ from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 
 from apps.answers.models import QueryLog
+from apps.api.apis.query import AgentAnswerOutput, AnswerOutput, CitationOutput, SourceOutput
 from apps.feedback.models import Feedback
 from apps.tenants.context import in_tenant
 from tests.support.fake_anthropic import FakeAnthropicServer, claude_answers
@@ -69,6 +70,17 @@ def test_an_answer_comes_with_citations_sources_ids_and_legs(ask, answer_corpus)
     with in_tenant(answer_corpus.tenant.schema_name):
         row = QueryLog.objects.get(pk=body["query_id"])
     assert (row.user_id, row.channel) == (answer_corpus.alice.pk, "api")
+
+
+def test_answers_carry_exactly_the_documented_keys(ask):
+    """The body is projected onto the serializer's keys: nothing internal leaks, nothing is missing."""
+    plain = ask(question=REFUND_QUESTION).json()
+    agent = ask("/api/v1/query/agent", question=REFUND_QUESTION).json()
+
+    assert set(plain) == set(AnswerOutput().fields)
+    assert set(agent) == set(AgentAnswerOutput().fields) == set(plain) | {"trace"}
+    assert set(plain["citations"][0]) == set(CitationOutput().fields)
+    assert set(plain["sources"][0]) == set(SourceOutput().fields)
 
 
 def test_one_request_reads_the_tenant_settings_once(ask):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from apps.documents.acl import SUPERUSER, TENANT_WIDE, principals_for_user
+from apps.accounts.models import User
+from apps.documents.acl import SUPERUSER, TENANT_WIDE, principals_for_user, users_with_group_ids
 from apps.documents.index_state import current_index_version
 from apps.documents.models import Chunk, Document, KeywordPosting
 from apps.documents.selectors import chunks_visible_to, document_for_user, documents_visible_to
@@ -45,6 +46,21 @@ def test_the_uploader_owns_the_document_and_only_they_and_superusers_see_it(peop
 def test_principals_of_a_user(people):
     principals = principals_for_user(people["colleague"])
     assert principals == sorted([TENANT_WIDE, f"user:{people['colleague'].pk}", f"group:{people['finance'].pk}"])
+
+
+def test_group_ids_loaded_with_the_user_give_the_same_principals_without_another_query(
+    people, django_assert_num_queries
+):
+    second = GroupFactory(name="Legal")
+    people["colleague"].groups.add(second)
+    users = users_with_group_ids(User.objects.filter(pk__in=[people["colleague"].pk, people["outsider"].pk]))
+    with django_assert_num_queries(1):
+        colleague, outsider = sorted(users, key=lambda user: user.pk != people["colleague"].pk)
+        assert principals_for_user(colleague) == sorted(
+            [TENANT_WIDE, f"user:{colleague.pk}", f"group:{people['finance'].pk}", f"group:{second.pk}"]
+        )
+        assert principals_for_user(outsider) == [TENANT_WIDE, f"user:{outsider.pk}"]
+    assert principals_for_user(colleague) == principals_for_user(User.objects.get(pk=colleague.pk))
 
 
 def test_inactive_users_hold_no_principals(people):

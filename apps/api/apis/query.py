@@ -90,10 +90,17 @@ def _answer(request, *, stream: bool):
     )
 
 
+# The documented top-level keys. The service's values already have the documented types and nested
+# shapes, so the body is projected onto these keys instead of passed through the serializers, whose
+# per-request field copies were a twentieth of the API's CPU time per question.
+ANSWER_KEYS = tuple(AnswerOutput._declared_fields)
+AGENT_ANSWER_KEYS = tuple(AgentAnswerOutput._declared_fields)
+
+
 class QueryApi(ApiView):
     @extend_schema(operation_id="query", request=QueryInput, responses={200: AnswerOutput, **errors(400, 504)})
     def post(self, request):
-        return Response(AnswerOutput(_answer(request, stream=False).as_dict()).data)
+        return Response(_answer(request, stream=False).as_dict(ANSWER_KEYS))
 
 
 class QueryAgentApi(ApiView):
@@ -101,7 +108,7 @@ class QueryAgentApi(ApiView):
         operation_id="query_agent", request=QueryInput, responses={200: AgentAnswerOutput, **errors(400, 504)}
     )
     def post(self, request):
-        return Response(AgentAnswerOutput(_answer(request, stream=False).as_dict()).data)
+        return Response(_answer(request, stream=False).as_dict(AGENT_ANSWER_KEYS))
 
 
 class StreamEventOutput(serializers.Serializer):
