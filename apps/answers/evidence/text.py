@@ -8,6 +8,7 @@ Snowball-stemmed so "refunds" supports "refund" and "published" supports "publis
 from __future__ import annotations
 
 import re
+import threading
 from functools import lru_cache
 
 import snowballstemmer
@@ -26,12 +27,22 @@ MAX_HEADING_WORDS = 12
 END_PUNCTUATION = (".", "!", "?", ":", ";", '"', "\u201d")
 _HEADING_MARK = "\x00"
 
-_stemmer = snowballstemmer.stemmer("english")
+# A Snowball stemmer keeps the word it is working on in the instance: two threads sharing one
+# corrupted each other's words (an IndexError inside stemWord under concurrent answers), so every
+# thread gets its own.
+_stemmers = threading.local()
+
+
+def _thread_stemmer() -> snowballstemmer.stemmer:
+    stemmer = getattr(_stemmers, "english", None)
+    if stemmer is None:
+        stemmer = _stemmers.english = snowballstemmer.stemmer("english")
+    return stemmer
 
 
 @lru_cache(maxsize=65_536)
 def stem(word: str) -> str:
-    return _stemmer.stemWord(word)
+    return _thread_stemmer().stemWord(word)
 
 
 def terms(text: str) -> list[str]:
