@@ -19,6 +19,7 @@ from apps.documents.models import Chunk
 from apps.documents.services import document_access_grant, document_access_revoke
 from apps.tenants.context import in_tenant
 from apps.tenants.services import tenant_settings_update
+from tests.retrieval.doubles import legs_with_graph
 
 from .conftest import FALCON_QUESTION
 
@@ -196,11 +197,7 @@ def test_an_identical_question_is_served_from_the_response_cache_until_permissio
 
 
 def test_an_answer_degraded_by_a_failing_leg_is_cached_only_briefly(answers_corpus, committed_db):
-    legs = {
-        "dense": "apps.retrieval.legs.dense.PgvectorDenseLeg",
-        "keyword": "apps.retrieval.legs.keyword.PostgresBM25Leg",
-        "graph": "tests.retrieval.doubles.BrokenLeg",
-    }
+    legs = legs_with_graph("BrokenLeg")
     question = "How are refunds of annual subscriptions handled?"
     with override_settings(DEGRADED_CACHE_TTL_SECONDS=1):
         with override_settings(RETRIEVAL_LEGS=legs), in_tenant(answers_corpus.schema):

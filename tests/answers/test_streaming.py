@@ -16,6 +16,7 @@ from apps.answers.router import GenerationRecord, model_router
 from apps.answers.services import answer_question
 from apps.integrations.llm.base import GenerationRequest
 from apps.tenants.context import in_tenant
+from tests.retrieval.doubles import legs_with_graph
 from tests.support.fake_anthropic import FakeAnthropicServer, claude_answers
 
 pytestmark = pytest.mark.integration
@@ -162,11 +163,7 @@ def test_a_streamed_timeout_ends_with_an_error_event(answers_corpus, committed_d
 
 
 def test_a_step_past_its_own_budget_times_out(answers_corpus, committed_db):
-    legs = {
-        "dense": "apps.retrieval.legs.dense.PgvectorDenseLeg",
-        "keyword": "apps.retrieval.legs.keyword.PostgresBM25Leg",
-        "graph": "tests.retrieval.doubles.SlowLeg",
-    }
+    legs = legs_with_graph("SlowLeg")
     budgets = {"planner": 1.0, "retriever": 0.3, "synthesizer": 10.0, "verifier": 1.0}
     with (
         override_settings(RETRIEVAL_LEGS=legs, RETRIEVAL_LEG_TIMEOUT_SECONDS=0.6, ANSWER_STEP_BUDGETS_SECONDS=budgets),

@@ -7,6 +7,15 @@ import time
 from apps.retrieval.legs.base import Candidate, LegQuery
 
 
+def legs_with_graph(double: str) -> dict[str, str]:
+    """settings.RETRIEVAL_LEGS with the real dense and keyword legs and a double (class name) as graph."""
+    return {
+        "dense": "apps.retrieval.legs.dense.PgvectorDenseLeg",
+        "keyword": "apps.retrieval.legs.keyword.PostgresBM25Leg",
+        "graph": f"tests.retrieval.doubles.{double}",
+    }
+
+
 class SlowLeg:
     name = "graph"
 

@@ -25,6 +25,7 @@ from apps.retrieval.legs.keyword import PostgresBM25Leg
 from apps.retrieval.selectors import retrieve
 from apps.tenants.context import in_tenant
 from tests.retrieval.corpus import document_ingest
+from tests.retrieval.doubles import legs_with_graph
 from tests.support.committed import committed_tenant
 
 pytestmark = pytest.mark.integration
@@ -178,11 +179,7 @@ def test_users_without_principals_get_nothing(corpus, committed_db):
 
 @pytest.mark.parametrize(("double", "status"), [("SlowLeg", "timeout"), ("BrokenLeg", "error")])
 def test_a_slow_or_failing_leg_is_dropped_and_reported(corpus, committed_db, double, status):
-    legs = {
-        "dense": "apps.retrieval.legs.dense.PgvectorDenseLeg",
-        "keyword": "apps.retrieval.legs.keyword.PostgresBM25Leg",
-        "graph": f"tests.retrieval.doubles.{double}",
-    }
+    legs = legs_with_graph(double)
     with override_settings(RETRIEVAL_LEGS=legs, RETRIEVAL_LEG_TIMEOUT_SECONDS=0.5), in_tenant(corpus.schema):
         result = retrieve(user=corpus.carol, query=QUERY, k=10)
     assert result.legs == {"dense": "ok", "keyword": "ok", "graph": status}
@@ -190,11 +187,7 @@ def test_a_slow_or_failing_leg_is_dropped_and_reported(corpus, committed_db, dou
 
 
 def test_a_result_missing_a_leg_is_cached_only_briefly(corpus, committed_db):
-    legs = {
-        "dense": "apps.retrieval.legs.dense.PgvectorDenseLeg",
-        "keyword": "apps.retrieval.legs.keyword.PostgresBM25Leg",
-        "graph": "tests.retrieval.doubles.BrokenLeg",
-    }
+    legs = legs_with_graph("BrokenLeg")
     query = "refund requests of annual plans"
     with override_settings(DEGRADED_CACHE_TTL_SECONDS=1):
         with override_settings(RETRIEVAL_LEGS=legs), in_tenant(corpus.schema):
