@@ -26,5 +26,7 @@ urlpatterns = [
     path("admin/settings", admin.TenantSettingsApi.as_view(), name="admin-settings"),
     path("schema/", meta.SchemaApi.as_view(), name="schema"),
     path("docs/", meta.SwaggerUi.as_view(url_name="api:schema"), name="docs"),
-    re_path(r"^.*$", meta.UnknownPathApi.as_view(), name="unknown"),
+    # Every other path under /api/v1/, newlines included (`.` alone stops at one, and such a path
+    # fell through to Django's HTML 404 page), gets the API's JSON error body.
+    re_path(r"^[\s\S]*$", meta.UnknownPathApi.as_view(), name="unknown"),
 ]
