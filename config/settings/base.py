@@ -539,6 +539,7 @@ LOGGING: dict[str, Any] = {
     "filters": {
         "redact": {"()": "apps.core.observability.logs.RedactionFilter"},
         "context": {"()": "apps.core.observability.logs.ContextFilter"},
+        "abandoned_span_context": {"()": "apps.core.observability.logs.AbandonedSpanContextFilter"},
     },
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s %(tenant)s] %(message)s"},
@@ -548,7 +549,10 @@ LOGGING: dict[str, Any] = {
         "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["redact", "context"]}
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"neo4j": {"level": "WARNING"}},
+    "loggers": {
+        "neo4j": {"level": "WARNING"},
+        "opentelemetry.context": {"filters": ["abandoned_span_context"]},
+    },
 }
 
 # --- Metrics and tracing (docs/observability.md) -----------------------------------------------

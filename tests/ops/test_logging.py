@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 
 import pytest
 from django.test import Client, override_settings
+from opentelemetry import context as otel_context
 
 from apps.core.observability.context import REQUEST_ID_HEADER
 from apps.integrations.llm.base import ProviderServerError
@@ -138,3 +140,16 @@ def test_a_long_traceback_keeps_its_exception_line(captured_logs):
     (line,) = records(captured_logs.getvalue())
     assert line["exc_info"].startswith("[truncated ")
     assert line["exc_info"].endswith("ValueError: the part that matters")
+
+
+def test_detaching_an_abandoned_span_context_is_not_an_error_but_other_detach_failures_are(captured_logs):
+    """A cancelled request's span activation is finalised in another context (client disconnect)."""
+    token = otel_context.attach(otel_context.set_value("probe", 1))
+    contextvars.Context().run(otel_context.detach, token)  # the token is from another context
+    assert "Failed to detach context" not in captured_logs.getvalue()
+
+    otel_context.detach(token)  # now for real, in its own context
+    otel_context.detach(token)  # and once more: a genuine misuse, still reported
+    (line,) = records(captured_logs.getvalue())
+    assert line["message"] == "Failed to detach context"
+    assert "RuntimeError" in line["exc_info"]

@@ -65,6 +65,23 @@ def _environment() -> str:
         return ""
 
 
+class AbandonedSpanContextFilter(logging.Filter):
+    """Drops OpenTelemetry's "Failed to detach context" when the context was abandoned.
+
+    When a client disconnects mid-request, Django cancels the request's task before the tracing
+    middleware's process_response runs; its span activation is finalised later, elsewhere, and
+    detaching then fails because the token belongs to a context that is being discarded anyway
+    (opentelemetry-python-contrib#3848). It was one ERROR with a traceback per cancelled request:
+    noise that hides real errors. Any other detach failure is still logged.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.exc_info or record.getMessage() != "Failed to detach context":
+            return True
+        error = record.exc_info[1]
+        return not (isinstance(error, ValueError) and "was created in a different Context" in str(error))
+
+
 class RedactionFilter(logging.Filter):
     """Removes secrets, personal data and long text from the message, arguments, extras and tracebacks."""
 
