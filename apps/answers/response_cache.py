@@ -20,7 +20,7 @@ from apps.answers.citations import CitationRegistry
 from apps.answers.orchestrator.state import AnswerState
 from apps.answers.orchestrator.trace import StepRecord
 from apps.documents.index_state import current_index_version
-from apps.retrieval.cache import cache_get, cache_key, cache_set
+from apps.retrieval.cache import cache_get, cache_key, cache_set, cache_ttl, legs_degraded
 from apps.tenants.selectors import tenant_settings_get
 
 KIND = "response"
@@ -66,9 +66,5 @@ def response_cache_set(state: AnswerState, registry: CitationRegistry) -> None:
         "leg_statuses": state.leg_statuses,
         "pieces": [{"text": piece.text, "citations": piece.citations} for piece in state.pieces],
     }
-    ttl = settings.DEGRADED_CACHE_TTL_SECONDS if _degraded(state) else settings.RESPONSE_CACHE_TTL_SECONDS
-    cache_set(KIND, key, value, ttl=ttl)
-
-
-def _degraded(state: AnswerState) -> bool:
-    return bool(state.fallbacks) or any(status != "ok" for status in state.leg_statuses.values())
+    degraded = bool(state.fallbacks) or legs_degraded(state.leg_statuses)
+    cache_set(KIND, key, value, ttl=cache_ttl(settings.RESPONSE_CACHE_TTL_SECONDS, degraded=degraded))

@@ -26,7 +26,7 @@ from apps.integrations.embeddings.factory import embedder
 from apps.integrations.keyword.analyzer import analyze
 from apps.tenants.context import current_tenant_schema
 
-from .cache import cache_get, cache_key, cache_set
+from .cache import cache_get, cache_key, cache_set, cache_ttl, legs_degraded
 from .fusion import FusedCandidate, reciprocal_rank_fusion
 from .legs.base import LegQuery
 from .runner import LegOutcome, collect_legs, start_legs
@@ -106,8 +106,7 @@ def retrieve_for_principals(
         tenant=tenant, principals=principal_set, query=query, k=k, legs=chosen, filters=filters or {}, corpus=corpus
     )
     if use_cache and principal_set:
-        complete = all(status == "ok" for status in result.legs.values())
-        ttl = settings.RETRIEVAL_CACHE_TTL_SECONDS if complete else settings.DEGRADED_CACHE_TTL_SECONDS
+        ttl = cache_ttl(settings.RETRIEVAL_CACHE_TTL_SECONDS, degraded=legs_degraded(result.legs))
         cache_set("retrieval", key, _to_cache(result), ttl=ttl)
     retrieval_requests_total.labels(cached="false").inc()
     retrieval_fused_results.observe(len(result.chunks))

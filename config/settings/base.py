@@ -105,9 +105,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
     # After authentication: actor, IP and user agent for audit events and auditlog entries. Last,
-    # because it is synchronous only: under ASGI every middleware below a sync-only one would run
-    # in async mode and hop between the event loop and a thread twice each (measured: a third of
-    # the API's time per request under load).
+    # because it is synchronous only: under ASGI the middleware below a sync-only one run in async
+    # mode, and each of those hops between the event loop and a thread twice per request.
     "apps.audit.middleware.AuditContextMiddleware",
 ]
 

@@ -96,6 +96,22 @@ class _LeaseStore:
     def from_settings(cls) -> Self:
         return cls(redis_url=settings.PORTAL_STREAM_SLOTS_REDIS_URL, limits=SlotLimits.from_settings())
 
+    def _acquire_call(self, *, tenant: str, user_id: int, stream_id: str) -> tuple[Any, ...]:
+        """The EVAL arguments of the acquire script (both stores run the same scripts)."""
+        limits = self.limits
+        return (
+            _ACQUIRE,
+            2,
+            *slot_keys(tenant=tenant, user_id=user_id),
+            lease_ms(limits),
+            stream_id,
+            limits.per_tenant,
+            limits.per_user,
+        )
+
+    def _renew_call(self, *, tenant: str, user_id: int, stream_id: str) -> tuple[Any, ...]:
+        return (_RENEW, 2, *slot_keys(tenant=tenant, user_id=user_id), lease_ms(self.limits), stream_id)
+
 
 class StreamSlots(_LeaseStore):
     """Leases for one tenant's streams. Open one per WebSocket connection; `close()` it afterwards."""
@@ -103,14 +119,12 @@ class StreamSlots(_LeaseStore):
     client_class = aioredis.Redis
 
     async def acquire(self, *, tenant: str, user_id: int, stream_id: str) -> SlotVerdict:
-        keys = slot_keys(tenant=tenant, user_id=user_id)
-        args = (lease_ms(self.limits), stream_id, self.limits.per_tenant, self.limits.per_user)
-        return SlotVerdict(int(await self._redis.eval(_ACQUIRE, 2, *keys, *args)))
+        call = self._acquire_call(tenant=tenant, user_id=user_id, stream_id=stream_id)
+        return SlotVerdict(int(await self._redis.eval(*call)))
 
     async def renew(self, *, tenant: str, user_id: int, stream_id: str) -> bool:
         """False when the lease had already lapsed (the stream then runs on borrowed time)."""
-        keys = slot_keys(tenant=tenant, user_id=user_id)
-        return bool(await self._redis.eval(_RENEW, 2, *keys, lease_ms(self.limits), stream_id))
+        return bool(await self._redis.eval(*self._renew_call(tenant=tenant, user_id=user_id, stream_id=stream_id)))
 
     async def release(self, *, tenant: str, user_id: int, stream_id: str) -> None:
         tenant_key, user_key = slot_keys(tenant=tenant, user_id=user_id)
@@ -137,13 +151,11 @@ class SyncStreamSlots(_LeaseStore):
     client_class = redis.Redis
 
     def acquire(self, *, tenant: str, user_id: int, stream_id: str) -> SlotVerdict:
-        keys = slot_keys(tenant=tenant, user_id=user_id)
-        args = (lease_ms(self.limits), stream_id, self.limits.per_tenant, self.limits.per_user)
-        return SlotVerdict(int(self._redis.eval(_ACQUIRE, 2, *keys, *args)))
+        call = self._acquire_call(tenant=tenant, user_id=user_id, stream_id=stream_id)
+        return SlotVerdict(int(self._redis.eval(*call)))
 
     def renew(self, *, tenant: str, user_id: int, stream_id: str) -> bool:
-        keys = slot_keys(tenant=tenant, user_id=user_id)
-        return bool(self._redis.eval(_RENEW, 2, *keys, lease_ms(self.limits), stream_id))
+        return bool(self._redis.eval(*self._renew_call(tenant=tenant, user_id=user_id, stream_id=stream_id)))
 
     def release(self, *, tenant: str, user_id: int, stream_id: str) -> None:
         tenant_key, user_key = slot_keys(tenant=tenant, user_id=user_id)
