@@ -2,12 +2,32 @@
 
 import os
 
-from django.core.asgi import get_asgi_application
+import django
+from asgiref.sync import sync_to_async
+from django.core.handlers.asgi import ASGIHandler
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 
-# Django must be set up before anything imports models.
-django_http_application = get_asgi_application()
+
+class OneHopASGIHandler(ASGIHandler):
+    """Django's ASGI handler, with a request crossing from the event loop to its thread once.
+
+    Some of our middleware (django-auditlog's, Django's own MiddlewareMixin ones with hooks) run
+    synchronously, so Django runs the whole chain on the request's thread; but it still ends the
+    chain with its async view caller, so each request went thread -> event loop -> the same thread
+    again for the (synchronous) view, and back. Here the chain is built synchronously down to the
+    view and entered once through sync_to_async, in the request's own thread as before (Django's
+    ThreadSensitiveContext per request). An async view would still work (Django adapts it).
+    Measured with `make bench-api`: about 8% more answers per second at a lower p95.
+    """
+
+    def load_middleware(self, is_async: bool = False) -> None:
+        super().load_middleware(is_async=False)
+        self._middleware_chain = sync_to_async(self._middleware_chain, thread_sensitive=True)  # type: ignore[has-type]
+
+
+django.setup(set_prefix=False)  # what django.core.asgi.get_asgi_application does first
+django_http_application: ASGIHandler = OneHopASGIHandler()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
