@@ -14,6 +14,7 @@ from typing import Any, cast
 from django.core.exceptions import ObjectDoesNotExist
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -21,6 +22,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
 from apps.answers.errors import QueryTimeoutError
+from apps.core.errors import DATABASE_RETRY_AFTER_SECONDS, DATABASE_UNAVAILABLE_MESSAGE
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +72,8 @@ def _code_and_message(exc: exceptions.APIException) -> tuple[str, str, Any]:
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, OperationalError | InterfaceError):
+        return _database_unavailable(context)
     exc = _as_api_exception(exc)
     response = drf_exception_handler(exc, context)
     if response is None:
@@ -83,6 +87,16 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     response.data = error_body(code, message, details)
     if "retry_after" in details:
         response["Retry-After"] = str(details["retry_after"])  # DRF's rounds down, to 0 for sub-second waits
+    return response
+
+
+def _database_unavailable(context: dict[str, Any]) -> Response:
+    """As the pages do (apps.health.views.server_error): 503 and Retry-After, so clients back off."""
+    logger.warning("database unreachable in %s", type(context.get("view")).__name__)
+    set_rollback()
+    response = Response(error_body("service_unavailable", DATABASE_UNAVAILABLE_MESSAGE), status=503)
+    response["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
+    response["Cache-Control"] = "no-store"
     return response
 
 

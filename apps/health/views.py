@@ -9,6 +9,8 @@ from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 
+from apps.core.errors import DATABASE_RETRY_AFTER_SECONDS, DATABASE_UNAVAILABLE_MESSAGE
+
 from .checks import run_checks
 from .draining import shutting_down
 
@@ -56,7 +58,6 @@ def _probe_response(body: dict, *, status: int) -> JsonResponse:
 # Uncaught errors end here (handler500 in config/urls_*.py). A database that cannot be reached is
 # an outage, not a bug: answer 503 with a clear message and Retry-After so clients and load
 # balancers back off, instead of a bare 500.
-DATABASE_UNAVAILABLE_MESSAGE = "The service is temporarily unavailable (database unreachable). Please retry shortly."
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
@@ -74,7 +75,7 @@ def server_error(request: HttpRequest) -> HttpResponse:
             status=503,
             content_type="text/html; charset=utf-8",
         )
-    response["Retry-After"] = "5"
+    response["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
     response["Cache-Control"] = "no-store"
     return response
 

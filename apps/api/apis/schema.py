@@ -28,14 +28,15 @@ ERROR_DESCRIPTIONS = {
     413: "A file is larger than the upload limit",
     415: "Unsupported content type",
     429: "Rate limited; see Retry-After and RateLimit-* headers",
-    503: "Rate limiting or answer-stream slots unavailable (fails closed)",
+    503: "Unavailable for now (database unreachable, or rate limits / answer-stream slots cannot be counted); "
+    "retry after Retry-After seconds",
     504: "The answer timed out",
 }
 
 
 def errors(*statuses: int) -> dict[int, OpenApiResponse]:
-    """Error responses for extend_schema; 401, 403, 405, 415 and 429 apply to every operation."""
-    every = {401, 403, 405, 415, 429}
+    """Error responses for extend_schema; 401, 403, 405, 415, 429 and 503 apply to every operation."""
+    every = {401, 403, 405, 415, 429, 503}
     return {
         status: OpenApiResponse(ErrorSerializer, description=ERROR_DESCRIPTIONS[status])
         for status in sorted(every | set(statuses))
