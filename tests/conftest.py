@@ -76,10 +76,14 @@ def _reset_schema_after_test() -> Iterator[None]:
 
 @pytest.fixture(autouse=True)
 def _empty_cache() -> None:
-    """Redis outlives a test: start each one with no cached embeddings, retrievals or answers."""
+    """Redis outlives a test: start each one with no cached embeddings, retrievals or answers, and
+    no rows in this process's memory (apps.core.process_cache)."""
     from django.core.cache import cache
 
+    from apps.core.process_cache import process_cache_clear
+
     cache.clear()
+    process_cache_clear()
 
 
 @pytest.fixture

@@ -5,3 +5,11 @@ class ApiConfig(AppConfig):
     name = "apps.api"
     label = "api"
     verbose_name = "Integration API"
+
+    def ready(self) -> None:
+        from apps.core.process_cache import process_cache_invalidated_by
+
+        from .models import ApiKey
+
+        # api_key_mark_used writes with update(): no signal, so using a key does not invalidate.
+        process_cache_invalidated_by(ApiKey)

@@ -7,6 +7,8 @@ On another tenant's host they are refused (403), whatever they would grant: we f
 
 from __future__ import annotations
 
+import copy
+
 from django.db import connection
 from django_tenants.utils import get_public_schema_name
 from rest_framework import exceptions
@@ -14,6 +16,7 @@ from rest_framework.authentication import BaseAuthentication, SessionAuthenticat
 from rest_framework.request import Request
 
 from apps.accounts.models import User
+from apps.core.process_cache import process_cache_get
 from apps.documents.acl import users_with_group_ids
 from apps.tenants.models import Tenant
 
@@ -37,15 +40,25 @@ def _enter_tenant(request: Request, tenant: Tenant) -> None:
             "This credential belongs to another tenant. Use its own host or the platform host.",
             code="wrong_tenant",
         )
+    tenant = copy.copy(tenant)  # a key's tenant is shared with other requests (process cache)
     connection.set_tenant(tenant)  # type: ignore[attr-defined]
     request._request.tenant = tenant  # type: ignore[attr-defined]
 
 
-def _active_user(**lookup) -> User:
-    user = users_with_group_ids(User.objects.filter(is_active=True, **lookup)).first()
+def _active_user(**lookup: object) -> User:
+    """The active user with their group ids (for ACL principals), in the current tenant's schema.
+    A copy per call: the request's user collects per-request state (permission caches)."""
+    cache_key = (connection.schema_name, *sorted(lookup.items()))  # type: ignore[attr-defined]
+    user = process_cache_get(
+        "api-user", cache_key, lambda: users_with_group_ids(User.objects.filter(is_active=True, **lookup)).first()
+    )
     if user is None:
         raise exceptions.AuthenticationFailed("The credential's user does not exist or is inactive.")
-    return user
+    return copy.copy(user)
+
+
+def _active_user_read(**lookup: object) -> User | None:
+    return users_with_group_ids(User.objects.filter(is_active=True, **lookup)).first()
 
 
 def user_rate_principal(user: User) -> str:

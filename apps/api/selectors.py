@@ -7,6 +7,7 @@ import uuid
 from django.db.models import QuerySet
 
 from apps.accounts.models import User
+from apps.core.process_cache import process_cache_get
 from apps.ingestion.models import IngestionJob
 from apps.tenants.models import Tenant
 
@@ -24,7 +25,11 @@ def api_key_for_tenant(*, tenant: Tenant, key_id: int) -> ApiKey:
 
 
 def api_key_by_prefix(*, prefix: str) -> ApiKey | None:
-    return ApiKey.objects.select_related("tenant").filter(prefix=prefix).first()
+    """The key with its tenant. Shared with this process's other requests (apps.core.process_cache):
+    read it, do not change it (api_key_mark_used's last-used time is the one harmless exception)."""
+    return process_cache_get(
+        "api-key", prefix, lambda: ApiKey.objects.select_related("tenant").filter(prefix=prefix).first()
+    )
 
 
 def ingestion_job_for_user(*, user: User, job_id: uuid.UUID | str) -> IngestionJob:

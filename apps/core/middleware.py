@@ -9,6 +9,8 @@ from typing import Any
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponse
 
+from .process_cache import process_cache_scope
+
 
 class SyncAndAsyncMiddleware:
     """Subclasses wrap the rest of the chain in `around(request)` and may adjust the response in
@@ -39,3 +41,10 @@ class SyncAndAsyncMiddleware:
 
     def respond(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
         return response
+
+
+class ProcessCacheScopeMiddleware(SyncAndAsyncMiddleware):
+    """Requests may read hot rows from this process's memory (apps.core.process_cache)."""
+
+    def around(self, request: HttpRequest) -> AbstractContextManager[object]:
+        return process_cache_scope()

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from django.contrib.contenttypes.models import ContentType
 from django.contrib.postgres.aggregates import ArrayAgg
+from django.db import connection
 from django.db.models import Q, QuerySet
 from guardian.models import GroupObjectPermission, UserObjectPermission
 
 from apps.accounts.models import User
+from apps.core.process_cache import process_cache_get
 
 from .models import Document
 
@@ -45,11 +47,18 @@ def principals_for_user(user: User) -> list[str]:
     principals = {TENANT_WIDE, user_principal(user.pk)}
     group_ids = getattr(user, GROUP_IDS_ATTRIBUTE, None)
     if group_ids is None:
-        group_ids = user.groups.values_list("id", flat=True)
+        cache_key = (connection.schema_name, user.pk)  # type: ignore[attr-defined]
+        group_ids = process_cache_get(
+            "user-group-ids", cache_key, lambda: list(user.groups.values_list("id", flat=True))
+        )
     principals.update(group_principal(group_id) for group_id in group_ids)
     if user.is_superuser:
         principals.add(SUPERUSER)
     return sorted(principals)
+
+
+def _group_ids_read(user: User) -> list[int]:
+    return list(user.groups.values_list("id", flat=True))
 
 
 def acl_for_document(document: Document) -> list[str]:

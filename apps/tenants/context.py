@@ -6,6 +6,7 @@ falls back to the public schema silently: tenant data is never read from the wro
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import wraps
@@ -15,6 +16,7 @@ from django.db import connection
 from django_tenants.utils import get_public_schema_name, schema_context, tenant_context
 
 from apps.core.errors import TenantContextRequired
+from apps.core.process_cache import process_cache_get
 
 from .models import Tenant
 
@@ -26,10 +28,14 @@ def tenant_for_schema(schema_name: str | None) -> Tenant:
     """The active tenant owning `schema_name`; the public schema and unknown names are refused."""
     if not schema_name or schema_name == get_public_schema_name():
         raise TenantContextRequired("a tenant schema name is required for tenant-scoped work")
-    try:
-        return Tenant.objects.get(schema_name=schema_name, is_active=True)
-    except Tenant.DoesNotExist:
-        raise TenantContextRequired(f"no active tenant with schema {schema_name!r}") from None
+    found = process_cache_get("tenant-by-schema", schema_name, lambda: _active_tenant_read(schema_name))
+    if found is None:
+        raise TenantContextRequired(f"no active tenant with schema {schema_name!r}")
+    return copy.copy(found)  # shared with other requests of this process; the caller's to change
+
+
+def _active_tenant_read(schema_name: str) -> Tenant | None:
+    return Tenant.objects.filter(schema_name=schema_name, is_active=True).first()
 
 
 @contextmanager

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -10,9 +11,23 @@ from django.db import IntegrityError, transaction
 from django_tenants.utils import get_public_schema_name
 
 from apps.core.errors import TenantContextRequired
+from apps.core.process_cache import process_cache_get
 
 from .context import tenant_for_schema
-from .models import TenantSettings
+from .models import Domain, Tenant, TenantSettings
+
+
+def active_tenant_for_hostname(hostname: str) -> Tenant | None:
+    """The active tenant (the platform's public one included) serving `hostname`, or None when the
+    host is unknown or its tenant inactive. A copy per call: django-tenants sets attributes on it."""
+    found = process_cache_get("tenant-by-host", hostname, lambda: _active_tenant_for_hostname_read(hostname))
+    return copy.copy(found) if found is not None else None
+
+
+def _active_tenant_for_hostname_read(hostname: str) -> Tenant | None:
+    domain = Domain.objects.select_related("tenant").filter(domain=hostname, tenant__is_active=True).first()
+    return domain.tenant if domain is not None else None
+
 
 # Settings already read in this request or answer, by schema name (see tenant_settings_memo).
 _settings_memo: ContextVar[dict[str, TenantSettings] | None] = ContextVar("tenant_settings_memo", default=None)
@@ -54,7 +69,8 @@ def tenant_settings_get(*, schema_name: str) -> TenantSettings:
     memo = _settings_memo.get()
     if memo is not None and schema_name in memo:
         return memo[schema_name]
-    found = _tenant_settings_read(schema_name)
+    # Shared with other requests of this process: callers read it, tenant_settings_update writes a fresh row.
+    found = process_cache_get("tenant-settings", schema_name, lambda: _tenant_settings_read(schema_name))
     if memo is not None:
         memo[schema_name] = found
     return found

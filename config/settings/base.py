@@ -89,10 +89,12 @@ ANONYMOUS_USER_NAME = None
 MIDDLEWARE = [
     # Every request gets an id (X-Request-ID) that its log lines and Celery tasks carry.
     "apps.core.observability.middleware.RequestIdMiddleware",
+    # Hot rows (tenant by host, API key, user, tenant settings) may come from memory from here on.
+    "apps.core.middleware.ProcessCacheScopeMiddleware",
     # Probes and /metrics answer on any Host header, before host validation and tenant resolution.
     "apps.health.middleware.HealthProbeMiddleware",
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
-    "django_tenants.middleware.main.TenantMainMiddleware",
+    "apps.tenants.middleware.TenantByHostMiddleware",
     "apps.tenants.middleware.TenantSettingsMemoMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "corsheaders.middleware.CorsMiddleware",
@@ -166,6 +168,11 @@ CACHES = {
         },
     }
 }
+# Tenant by host, API key, user and groups, tenant settings: kept in each process's memory while
+# a shared version in Redis is unchanged (apps.core.process_cache). The TTL bounds how long a
+# change made behind the models' backs (raw SQL) can go unseen.
+PROCESS_CACHE_TTL_SECONDS = env.float("PROCESS_CACHE_TTL_SECONDS", default=30.0)
+PROCESS_CACHE_MAX_ENTRIES = env.int("PROCESS_CACHE_MAX_ENTRIES", default=10000)
 
 NEO4J_URI = secret("NEO4J_URI", default="")
 NEO4J_USER = env.str("NEO4J_USER", default="neo4j")

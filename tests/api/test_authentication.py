@@ -10,6 +10,7 @@ from django_tenants.utils import schema_context
 
 from apps.api.key_material import secret_digest
 from apps.api.models import ApiKey
+from apps.api.services import api_key_revoke
 from tests.documents.factories import UserFactory, indexed_document
 
 from .conftest import ALPHA_HOST, PASSWORD, PLATFORM_HOST, make_key
@@ -75,14 +76,17 @@ def test_expired_keys_are_401(api_client, alpha_key):
     assert error_code(response) == "api_key_expired"
 
 
-def test_revoked_keys_are_401(api_client, alpha_key):
-    ApiKey.objects.filter(prefix=alpha_key.split("_")[1]).update(revoked_at=timezone.now())
+def test_revoked_keys_are_401_from_the_next_request_on(api_client, alpha_key, alpha_user):
+    """The key was just used (so it sits in the process cache): revocation still counts at once."""
+    assert api_client.get(DOCUMENTS, HTTP_HOST=ALPHA_HOST, HTTP_X_API_KEY=alpha_key).status_code == 200
+    api_key_revoke(key=ApiKey.objects.get(prefix=alpha_key.split("_")[1]), actor=alpha_user)
     response = api_client.get(DOCUMENTS, HTTP_HOST=ALPHA_HOST, HTTP_X_API_KEY=alpha_key)
     assert response.status_code == 401
     assert error_code(response) == "api_key_revoked"
 
 
 def test_a_key_whose_user_was_deactivated_is_401(api_client, alpha_user, alpha_key):
+    assert api_client.get(DOCUMENTS, HTTP_HOST=ALPHA_HOST, HTTP_X_API_KEY=alpha_key).status_code == 200
     with schema_context("alpha"):
         alpha_user.is_active = False
         alpha_user.save(update_fields=["is_active"])

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import Group
 from django.core.asgi import get_asgi_application
 from django.db import connection
 from django.test import override_settings
@@ -14,6 +15,8 @@ from django.test.utils import CaptureQueriesContext
 
 from apps.answers.models import QueryLog
 from apps.api.apis.query import AgentAnswerOutput, AnswerOutput, CitationOutput, SourceOutput
+from apps.documents.models import Document
+from apps.documents.services import document_access_grant, document_access_revoke
 from apps.feedback.models import Feedback
 from apps.tenants.context import in_tenant
 from tests.support.fake_anthropic import FakeAnthropicServer, claude_answers
@@ -99,6 +102,29 @@ def test_a_document_the_caller_may_not_see_is_never_cited(ask, answer_corpus):
     assert answer_corpus.falcon_memo_id in [c["document_id"] for c in alice["citations"]]
     assert answer_corpus.falcon_memo_id not in [c["document_id"] for c in carol["citations"]]
     assert "120 days" not in carol["answer"]
+
+
+def test_leaving_a_group_takes_its_documents_away_from_the_next_request_on(ask, answer_corpus):
+    """Users and their groups are served from the process cache; a membership change counts at once."""
+    schema, carol = answer_corpus.tenant.schema_name, answer_corpus.carol
+    with in_tenant(schema):
+        memo = Document.objects.get(pk=answer_corpus.falcon_memo_id)
+        group = Group.objects.create(name="falcon readers")
+        document_access_grant(document=memo, principal=group)
+        carol.groups.add(group)
+    try:
+        as_member = ask(question=FALCON_QUESTION, key=answer_corpus.carol_key).json()
+        with in_tenant(schema):
+            carol.groups.remove(group)
+        after_leaving = ask(question=FALCON_QUESTION, key=answer_corpus.carol_key).json()
+    finally:
+        with in_tenant(schema):
+            document_access_revoke(document=memo, principal=group, permissions=("view_document",))
+            group.delete()
+
+    assert memo.pk in [c["document_id"] for c in as_member["citations"]]
+    assert memo.pk not in [c["document_id"] for c in after_leaving["citations"]]
+    assert "120 days" not in after_leaving["answer"]
 
 
 def test_legs_and_k_are_passed_through(ask):

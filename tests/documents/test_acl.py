@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from apps.accounts.models import User
+from apps.core.process_cache import process_cache_scope
 from apps.documents.acl import SUPERUSER, TENANT_WIDE, principals_for_user, users_with_group_ids
 from apps.documents.index_state import current_index_version
 from apps.documents.models import Chunk, Document, KeywordPosting
@@ -61,6 +62,26 @@ def test_group_ids_loaded_with_the_user_give_the_same_principals_without_another
         )
         assert principals_for_user(outsider) == [TENANT_WIDE, f"user:{outsider.pk}"]
     assert principals_for_user(colleague) == principals_for_user(User.objects.get(pk=colleague.pk))
+
+
+def test_a_membership_change_counts_on_the_next_request_though_groups_are_cached(people, django_assert_num_queries):
+    colleague, finance = people["colleague"], people["finance"]
+    with process_cache_scope():
+        assert f"group:{finance.pk}" in principals_for_user(colleague)
+    with process_cache_scope(), django_assert_num_queries(0):
+        assert f"group:{finance.pk}" in principals_for_user(colleague)  # served from memory
+
+    colleague.groups.remove(finance)
+    with process_cache_scope():
+        assert f"group:{finance.pk}" not in principals_for_user(colleague)
+
+    legal = GroupFactory(name="Legal")
+    legal.user_set.add(colleague)  # from the group's side: the same membership table
+    with process_cache_scope():
+        assert f"group:{legal.pk}" in principals_for_user(colleague)
+    legal.delete()
+    with process_cache_scope():
+        assert f"group:{legal.pk}" not in principals_for_user(colleague)
 
 
 def test_inactive_users_hold_no_principals(people):

@@ -13,6 +13,7 @@ process (daphne) on its own database. The LLM-provider row lives with the answer
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -162,9 +163,9 @@ def test_redis_down_retrieves_without_cache_then_caching_resumes(stack, corpus, 
         assert readiness()[1]["status"] == "ok"
 
 
-def tenant_request(stack: LiveStack, path: str, *, accept: str) -> tuple[int, str, bytes]:
+def tenant_request(stack: LiveStack, path: str, *, accept: str, **headers: str) -> tuple[int, str, bytes]:
     request = urllib.request.Request(
-        f"http://127.0.0.1:{stack.port}{path}", headers={"Host": STACK_HOST, "Accept": accept}
+        f"http://127.0.0.1:{stack.port}{path}", headers={"Host": STACK_HOST, "Accept": accept, **headers}
     )
     try:
         with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - loopback
@@ -174,16 +175,22 @@ def tenant_request(stack: LiveStack, path: str, *, accept: str) -> tuple[int, st
 
 
 def test_postgres_down_is_a_clean_503_then_recovers(stack):
-    assert tenant_request(stack, "/admin/login/", accept="text/html")[0] == 200
+    # Requests that must read the database: a session behind a cookie, an API key never seen before.
+    # (The tenant of the host alone may come from the process cache, and a login form needs no more.)
+    with_session = {"Cookie": f"sessionid={uuid.uuid4().hex}"}
+    unknown_key = {"X-API-Key": "kp_000000000000_" + "a" * 43}
+    assert tenant_request(stack, "/admin/login/", accept="text/html", **with_session)[0] == 200
     stack.services["postgres"].stop()
     try:
         assert stack.get_json("/health/ready")[0] == 503
-        status, content_type, body = tenant_request(stack, "/admin/login/", accept="text/html")
+        status, content_type, body = tenant_request(stack, "/admin/login/", accept="text/html", **with_session)
         assert (status, content_type.split(";")[0]) == (503, "text/html")
         assert b"temporarily unavailable" in body
-        status, content_type, body = tenant_request(stack, "/api/v1/anything", accept="application/json")
+        status, content_type, body = tenant_request(
+            stack, "/api/v1/documents", accept="application/json", **unknown_key
+        )
         assert (status, content_type) == (503, "application/json")
-        assert b'"code": "service_unavailable"' in body
+        assert json.loads(body)["error"]["code"] == "service_unavailable"
     finally:
         stack.services["postgres"].start()
     stack.wait_for(lambda: stack.get_json("/health/ready")[0] == 200, what="postgres to recover")

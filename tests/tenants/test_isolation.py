@@ -48,6 +48,15 @@ def test_unknown_host_is_404(client, tenant_alpha):
     assert response.status_code == 404
 
 
+def test_a_deactivated_tenants_host_is_404_from_the_next_request_on(client, tenant_alpha):
+    """The host's tenant was just served (so it sits in the process cache); deactivation counts at once."""
+    assert client.get("/admin/login/", HTTP_HOST="alpha.localhost").status_code == 200
+    tenant_alpha.is_active = False
+    tenant_alpha.save(update_fields=["is_active"])
+
+    assert client.get("/admin/login/", HTTP_HOST="alpha.localhost").status_code == 404
+
+
 def test_tenant_admin_lists_only_its_own_users(client, tenant_alpha, tenant_beta):
     _create_alice("alpha", "alice@alpha.example.com")
     with schema_context("beta"):

@@ -27,6 +27,7 @@ from django.utils import translation
 
 from apps.answers.events import AnswerEvent
 from apps.answers.services import answer_question
+from apps.core.process_cache import process_cache_scope
 from apps.tenants.context import in_tenant
 from apps.tenants.selectors import tenant_settings_memo
 
@@ -123,7 +124,12 @@ class AnswerStreamRunner:
     def _run(self) -> None:
         close_old_connections()
         try:
-            with in_tenant(self.schema_name), tenant_settings_memo(), translation.override(self.language):
+            with (
+                process_cache_scope(),
+                in_tenant(self.schema_name),
+                tenant_settings_memo(),
+                translation.override(self.language),
+            ):
                 self._forward()
         except ValidationError:  # the service refused the question before running anything
             self._emit(StreamEvent(type="error", data={"code": "invalid_question"}))

@@ -21,9 +21,10 @@ from django.conf import settings
 from django.contrib import auth
 from django.contrib.auth.models import AnonymousUser
 from django.http.request import split_domain_port, validate_host
-from django_tenants.utils import get_public_schema_name, get_tenant_domain_model, remove_www, schema_context
+from django_tenants.utils import get_public_schema_name, remove_www, schema_context
 
 from apps.tenants.models import Tenant
+from apps.tenants.selectors import active_tenant_for_hostname
 
 
 def scope_header(scope: dict, name: bytes) -> str:
@@ -53,15 +54,10 @@ def origin_matches_host(*, origin: str, hostname: str) -> bool:
 @database_sync_to_async
 def tenant_for_hostname(hostname: str) -> Tenant | None:
     with schema_context(get_public_schema_name()):
-        domain = (
-            get_tenant_domain_model()
-            .objects.select_related("tenant")
-            .filter(domain=hostname, tenant__is_active=True)
-            .first()
-        )
-    if domain is None or domain.tenant.schema_name == get_public_schema_name():
+        tenant = active_tenant_for_hostname(hostname)
+    if tenant is None or tenant.schema_name == get_public_schema_name():
         return None
-    return domain.tenant
+    return tenant
 
 
 class TenantFromHostMiddleware:
