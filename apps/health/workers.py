@@ -9,7 +9,9 @@ drains its in-flight requests (apps/health/serving.py) before the supervisor exi
 
 from __future__ import annotations
 
+import ctypes
 import logging
+import os
 import signal
 import socket
 import subprocess
@@ -45,10 +47,15 @@ class Supervisor:
     def child_command(self) -> list[str]:
         manage = str(Path(settings.BASE_DIR) / "manage.py")
         fd = str(self.listener.fileno())
-        return [sys.executable, manage, "serve", "--listening-fd", fd, "--drain-seconds", str(self.drain_seconds)]
+        return [
+            *(sys.executable, manage, "serve", "--listening-fd", fd, "--drain-seconds", str(self.drain_seconds)),
+            *("--supervisor-pid", str(os.getpid())),
+        ]
 
     def start_child(self, slot: int) -> None:
-        child = subprocess.Popen(self.child_command(), pass_fds=(self.listener.fileno(),))
+        # A process group of its own: a terminal's Ctrl-C reaches the supervisor only, which passes it
+        # on as SIGTERM; a worker still importing Django would die of it with a KeyboardInterrupt traceback.
+        child = subprocess.Popen(self.child_command(), pass_fds=(self.listener.fileno(),), process_group=0)
         self.children[slot] = child
         logger.info("web worker %d started (pid %d)", slot, child.pid)
 
@@ -91,6 +98,24 @@ class Supervisor:
         # Killed by our SIGTERM: the child was still starting and had nothing in flight to drain.
         clean = {0, -signal.SIGTERM}
         return 0 if all(child.returncode in clean for child in running) else 1
+
+
+def follow_supervisor(supervisor_pid: int) -> None:
+    """In a worker: get SIGTERM (and drain, as on any stop) when the supervisor dies.
+
+    A supervisor killed outright (SIGKILL, the OOM killer) runs no clean-up, and its workers (in
+    process groups of their own, so no terminal signal reaches them either) would go on serving
+    unsupervised, holding the port a restarted one needs. Linux sends a chosen signal when the
+    parent exits (prctl PR_SET_PDEATHSIG); elsewhere nothing is asked.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    pr_set_pdeathsig = 1
+    if ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM) != 0:
+        logger.warning("cannot ask to be stopped with the supervisor (errno %d)", ctypes.get_errno())
+        return
+    if os.getppid() != supervisor_pid:  # it died before we asked
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def serve_workers(*, host: str, port: int, workers: int, drain_seconds: float) -> int:

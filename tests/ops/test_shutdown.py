@@ -189,3 +189,29 @@ def test_web_workers_share_the_port_a_dead_one_is_replaced_and_sigterm_stops_the
                 child.kill()
             server.kill()
             server.wait()
+
+
+def test_workers_stop_when_their_supervisor_is_killed(django_db_setup, tmp_path):
+    """SIGKILL runs no clean-up in the supervisor: the workers must not keep serving on their own."""
+    server, port = start_server(
+        redis_url=settings.REDIS_URL, drain_seconds=2, log_path=tmp_path / "serve.log", workers=2
+    )
+    workers: list[psutil.Process] = []
+    try:
+        devservices.wait_until(lambda: get(port, "/health/live")[0] == 200, timeout=60, what="a web worker")
+        devservices.wait_until(lambda: len(live_children(server)) == 2, timeout=30, what="both web workers")
+        workers = live_children(server)
+
+        server.kill()
+        server.wait()
+
+        gone, alive = psutil.wait_procs(workers, timeout=20)
+        assert alive == []
+        assert {worker.pid for worker in gone} == {worker.pid for worker in workers}
+    finally:
+        for worker in workers:
+            if worker.is_running():
+                worker.kill()
+        if server.poll() is None:
+            server.kill()
+            server.wait()

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from apps.health.serving import serve
-from apps.health.workers import serve_workers
+from apps.health.workers import follow_supervisor, serve_workers
 
 
 class Command(BaseCommand):
@@ -31,6 +31,7 @@ class Command(BaseCommand):
         )
         # Internal: how the supervisor (apps/health/workers.py) hands a worker its socket.
         parser.add_argument("--listening-fd", type=int, default=None, help="serve on this inherited socket")
+        parser.add_argument("--supervisor-pid", type=int, default=None, help="stop when this process dies")
 
     def handle(self, *args, **options) -> None:
         drain = settings.SHUTDOWN_DRAIN_SECONDS if options["drain_seconds"] is None else options["drain_seconds"]
@@ -39,6 +40,8 @@ class Command(BaseCommand):
             raise CommandError("--workers must be at least 1")
         if workers > 1 and options["listening_fd"] is None:
             sys.exit(serve_workers(host=options["bind"], port=options["port"], workers=workers, drain_seconds=drain))
+        if options["supervisor_pid"] is not None:
+            follow_supervisor(options["supervisor_pid"])
         serve(
             host=options["bind"],
             port=options["port"],
