@@ -164,6 +164,8 @@ def _scope_version() -> str | None:
 
 def _version_read() -> str | None:
     """The shared version; a fresh random one if Redis lost it (never a value seen before)."""
+    if not _redis_configured():
+        return None
     try:
         client = get_redis_connection("default")
         version = client.get(VERSION_KEY)
@@ -177,6 +179,8 @@ def _version_read() -> str | None:
 
 
 def _version_replace() -> None:
+    if not _redis_configured():
+        return  # then no process keeps rows in memory: nothing to invalidate
     try:
         get_redis_connection("default").set(VERSION_KEY, uuid.uuid4().hex)
     except (RedisError, OSError) as error:  # readers bypass memory while Redis is down; the TTL bounds the rest
@@ -185,3 +189,8 @@ def _version_replace() -> None:
             type(error).__name__,
             settings.PROCESS_CACHE_TTL_SECONDS,
         )
+
+
+def _redis_configured() -> bool:
+    """A command run without REDIS_URL (a one-off script, say) must still be able to save users."""
+    return bool(settings.CACHES["default"].get("LOCATION"))

@@ -128,6 +128,17 @@ def test_an_unreadable_version_means_memory_is_not_used(settings, caplog):
 
 
 @pytest.mark.django_db
+def test_without_redis_configured_nothing_is_kept_and_writes_still_work(settings):
+    settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": ""}}
+    load = CountingLoader()
+    with process_cache_scope():
+        cached(load)
+        cached(load)
+        process_cache_invalidate()  # what every save of a cached model calls
+    assert load.calls == 2
+
+
+@pytest.mark.django_db
 def test_writes_to_cached_models_replace_the_version_but_a_login_does_not(in_alpha):
     user = UserFactory()
     before = shared_version()
