@@ -49,9 +49,7 @@ def _active_user(**lookup: object) -> User:
     """The active user with their group ids (for ACL principals), in the current tenant's schema.
     A copy per call: the request's user collects per-request state (permission caches)."""
     cache_key = (connection.schema_name, *sorted(lookup.items()))  # type: ignore[attr-defined]
-    user = process_cache_get(
-        "api-user", cache_key, lambda: users_with_group_ids(User.objects.filter(is_active=True, **lookup)).first()
-    )
+    user = process_cache_get("api-user", cache_key, lambda: _active_user_read(**lookup))
     if user is None:
         raise exceptions.AuthenticationFailed("The credential's user does not exist or is inactive.")
     return copy.copy(user)

@@ -48,9 +48,7 @@ def principals_for_user(user: User) -> list[str]:
     group_ids = getattr(user, GROUP_IDS_ATTRIBUTE, None)
     if group_ids is None:
         cache_key = (connection.schema_name, user.pk)  # type: ignore[attr-defined]
-        group_ids = process_cache_get(
-            "user-group-ids", cache_key, lambda: list(user.groups.values_list("id", flat=True))
-        )
+        group_ids = process_cache_get("user-group-ids", cache_key, lambda: _group_ids_read(user))
     principals.update(group_principal(group_id) for group_id in group_ids)
     if user.is_superuser:
         principals.add(SUPERUSER)
