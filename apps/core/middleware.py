@@ -44,7 +44,9 @@ class SyncAndAsyncMiddleware:
 
 
 class ProcessCacheScopeMiddleware(SyncAndAsyncMiddleware):
-    """Requests may read hot rows from this process's memory (apps.core.process_cache)."""
+    """A request reads each hot row once, and may read it from this process's memory
+    (apps.core.process_cache). A streamed body runs after the middleware returned, outside the
+    scope: it reads from the database."""
 
     def around(self, request: HttpRequest) -> AbstractContextManager[object]:
         return process_cache_scope()

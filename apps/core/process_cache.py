@@ -2,15 +2,18 @@
 settings), kept in this process's memory while one shared version in Redis is unchanged.
 
 Why: each of those reads is a SQL round trip plus ~1 ms of ORM query building, and under load they
-were a third of the web process's CPU per cached answer (measured with py-spy). Why it stays
-correct across processes: any write to a cached model replaces the shared version (when the write
-happens and again after it commits, see `process_cache_invalidate`), and a request reads that
-version once, before its first cache lookup, so every process drops its copies on its next request.
-A revoked key or a deactivated user is refused on the next request, as without the cache.
+were a third of the web process's CPU per cached answer (measured with py-spy); tenant settings
+alone were asked for four times per question. Why it stays correct across processes: any write to
+a cached model replaces the shared version (when the write happens and again after it commits, see
+`process_cache_invalidate`), and a request reads that version once, before its first cache lookup,
+so every process drops its copies on its next request. A revoked key or a deactivated user is
+refused on the next request, as without the cache.
 
-Fails closed: outside a request scope (Celery tasks, commands) and when Redis cannot be read, every
-lookup goes to the database. Entries also expire after PROCESS_CACHE_TTL_SECONDS, which bounds how
-long a change that bypassed the signals (raw SQL, a lost version write) can go unseen.
+Inside one scope (a request, an answer stream) a row is read at most once even when memory cannot
+be trusted. Fails closed: outside a scope (Celery tasks, commands) every lookup goes to the
+database, and when Redis cannot be read each scope reads for itself. Entries also expire after
+PROCESS_CACHE_TTL_SECONDS, which bounds how long a change that bypassed the signals (raw SQL, a
+lost version write) can go unseen.
 """
 
 from __future__ import annotations
@@ -43,12 +46,17 @@ _UNREAD = ""  # a scope's version before its first lookup
 
 
 class _Scope:
-    """One request's view of the shared version: read lazily, then fixed for the request."""
+    """One request's view of the shared version (read lazily, then fixed) and the rows it read."""
 
-    __slots__ = ("version",)
+    __slots__ = ("rows", "version")
 
     def __init__(self) -> None:
         self.version: str | None = _UNREAD  # None: Redis could not say, so memory is not used
+        self.rows: dict[tuple[str, Hashable], Any] = {}
+
+    def forget(self) -> None:
+        self.version = _UNREAD
+        self.rows.clear()
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +73,11 @@ _entries_lock = threading.Lock()
 
 @contextmanager
 def process_cache_scope() -> Iterator[None]:
-    """Lookups inside may be served from memory (a request: see ProcessCacheScopeMiddleware)."""
+    """Lookups inside may be served from memory (a request: see ProcessCacheScopeMiddleware).
+    Re-entrant: an inner scope is the outer one."""
+    if _scope.get() is not None:
+        yield
+        return
     token = _scope.set(_Scope())
     try:
         yield
@@ -79,16 +91,34 @@ def process_cache_get(namespace: str, key: Hashable, load: Callable[[], T]) -> T
     None is never kept: a lookup that finds nothing (an unknown host or key prefix, which anyone
     can send) always asks the database, so callers cannot fill the memory with misses.
     """
-    version = _scope_version()
-    if version is None:
+    scope = _scope.get()
+    if scope is None:
+        return load()
+    cache_key = (namespace, key)
+    if cache_key in scope.rows:
+        return scope.rows[cache_key]
+    value = _shared_get(scope, cache_key, load)
+    if value is not None:
+        scope.rows[cache_key] = value
+    return value
+
+
+def _shared_get(scope: _Scope, cache_key: tuple[str, Hashable], load: Callable[[], T]) -> T:
+    if scope.version == _UNREAD:
+        scope.version = _version_read()
+    if scope.version is None:
         return load()
     now = time.monotonic()
-    entry = _entries.get((namespace, key))
-    if entry is not None and entry.version == version and now - entry.stored_at < settings.PROCESS_CACHE_TTL_SECONDS:
+    entry = _entries.get(cache_key)
+    if (
+        entry is not None
+        and entry.version == scope.version
+        and now - entry.stored_at < settings.PROCESS_CACHE_TTL_SECONDS
+    ):
         return entry.value
     value = load()
     if value is not None:
-        _store((namespace, key), _Entry(version=version, stored_at=now, value=value))
+        _store(cache_key, _Entry(version=scope.version, stored_at=now, value=value))
     return value
 
 
@@ -102,7 +132,7 @@ def process_cache_invalidate() -> None:
     _version_replace()
     scope = _scope.get()
     if scope is not None:
-        scope.version = _UNREAD  # this request's later lookups see its own change
+        scope.forget()  # this request's later lookups see its own change
     transaction.on_commit(_version_replace)
 
 
@@ -151,15 +181,6 @@ def _store(cache_key: tuple[str, Hashable], entry: _Entry) -> None:
         if len(_entries) >= settings.PROCESS_CACHE_MAX_ENTRIES:
             _entries.clear()  # a bound, not a policy: the rows reload on their next use
         _entries[cache_key] = entry
-
-
-def _scope_version() -> str | None:
-    scope = _scope.get()
-    if scope is None:
-        return None
-    if scope.version == _UNREAD:
-        scope.version = _version_read()
-    return scope.version
 
 
 def _version_read() -> str | None:

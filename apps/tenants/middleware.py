@@ -1,16 +1,11 @@
-"""The tenant of a request (by host name), and a per-request memo of tenant settings."""
+"""The tenant of a request, by host name."""
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
-
-from django.http import HttpRequest
 from django_tenants.middleware.main import TenantMainMiddleware
 
-from apps.core.middleware import SyncAndAsyncMiddleware
-
 from .models import Domain, Tenant
-from .selectors import active_tenant_for_hostname, tenant_settings_memo
+from .selectors import active_tenant_for_hostname
 
 
 class TenantByHostMiddleware(TenantMainMiddleware):
@@ -22,14 +17,3 @@ class TenantByHostMiddleware(TenantMainMiddleware):
         if tenant is None:
             raise domain_model.DoesNotExist(hostname)
         return tenant
-
-
-class TenantSettingsMemoMiddleware(SyncAndAsyncMiddleware):
-    """A request reads each tenant's settings once however many services ask for them.
-
-    A streamed body runs after the middleware returned, outside the memo: it reads from the
-    database as before.
-    """
-
-    def around(self, request: HttpRequest) -> AbstractContextManager[object]:
-        return tenant_settings_memo()

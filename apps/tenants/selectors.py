@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
 
 from django.db import IntegrityError, transaction
 from django_tenants.utils import get_public_schema_name
@@ -29,51 +26,20 @@ def _active_tenant_for_hostname_read(hostname: str) -> Tenant | None:
     return domain.tenant if domain is not None else None
 
 
-# Settings already read in this request or answer, by schema name (see tenant_settings_memo).
-_settings_memo: ContextVar[dict[str, TenantSettings] | None] = ContextVar("tenant_settings_memo", default=None)
-
-
-@contextmanager
-def tenant_settings_memo() -> Iterator[None]:
-    """Read each tenant's settings at most once inside this block (one request, one answer).
-
-    A question reads them in the rate limiter, the PII policy, the model router and the response
-    cache key; one read is enough and was a sixth of the API's time per request. Re-entrant: an
-    inner block shares the outer memo. tenant_settings_update forgets the entry it changes.
-    """
-    if _settings_memo.get() is not None:
-        yield
-        return
-    token = _settings_memo.set({})
-    try:
-        yield
-    finally:
-        _settings_memo.reset(token)
-
-
-def tenant_settings_forget(schema_name: str) -> None:
-    memo = _settings_memo.get()
-    if memo is not None:
-        memo.pop(schema_name, None)
-
-
 def tenant_settings_get(*, schema_name: str) -> TenantSettings:
     """The settings of the active tenant `schema_name`, created with defaults on first read.
 
     Fails closed: the public schema, unknown and inactive tenants raise TenantContextRequired.
     Public tables are reachable from every tenant's search_path, so this works inside or outside
-    a tenant context and in any thread.
+    a tenant context and in any thread. A question asks in the rate limiter, the PII policy, the
+    model router and the response cache key: inside a process-cache scope (a request, an answer
+    stream) that is one read at most, and an update in the same scope is seen.
+
+    Shared with other requests of this process: read it; tenant_settings_update writes a fresh row.
     """
     if not schema_name or schema_name == get_public_schema_name():
         raise TenantContextRequired("tenant settings need a tenant schema name")
-    memo = _settings_memo.get()
-    if memo is not None and schema_name in memo:
-        return memo[schema_name]
-    # Shared with other requests of this process: callers read it, tenant_settings_update writes a fresh row.
-    found = process_cache_get("tenant-settings", schema_name, lambda: _tenant_settings_read(schema_name))
-    if memo is not None:
-        memo[schema_name] = found
-    return found
+    return process_cache_get("tenant-settings", schema_name, lambda: _tenant_settings_read(schema_name))
 
 
 def _tenant_settings_read(schema_name: str) -> TenantSettings:

@@ -16,7 +16,7 @@ from apps.accounts.services import AdminAccount, default_groups_ensure, tenant_a
 from apps.audit.services import AuditTarget, audit_event_record
 
 from .models import MAX_ANSWER_TOKENS_LIMIT, PII_KINDS, Domain, Tenant, TenantSettings
-from .selectors import tenant_settings_forget, tenant_settings_get
+from .selectors import tenant_settings_get
 
 SCHEMA_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{1,62}$")
 
@@ -204,5 +204,4 @@ def tenant_settings_update(*, schema_name: str, actor: Any, **fields: Any) -> Te
                 target=AuditTarget(type="tenants.tenantsettings", id=str(row.pk), label=f"settings of {schema_name}"),
                 details={"changed": {name: {"from": before[name], "to": changed[name]} for name in changed}},
             )
-    tenant_settings_forget(schema_name)  # later reads in this request see the change
-    return row
+    return row  # the save's signal made later reads in this request see the change (apps.core.process_cache)

@@ -89,13 +89,13 @@ ANONYMOUS_USER_NAME = None
 MIDDLEWARE = [
     # Every request gets an id (X-Request-ID) that its log lines and Celery tasks carry.
     "apps.core.observability.middleware.RequestIdMiddleware",
-    # Hot rows (tenant by host, API key, user, tenant settings) may come from memory from here on.
+    # Hot rows (tenant by host, API key, user, tenant settings) are read once per request and may
+    # come from this process's memory from here on.
     "apps.core.middleware.ProcessCacheScopeMiddleware",
     # Probes and /metrics answer on any Host header, before host validation and tenant resolution.
     "apps.health.middleware.HealthProbeMiddleware",
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "apps.tenants.middleware.TenantByHostMiddleware",
-    "apps.tenants.middleware.TenantSettingsMemoMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -106,9 +106,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
-    # After authentication: actor, IP and user agent for audit events and auditlog entries. Last,
-    # because it is synchronous only: under ASGI the middleware below a sync-only one run in async
-    # mode, and each of those hops between the event loop and a thread twice per request.
+    # After authentication: actor, IP and user agent for audit events and auditlog entries.
+    # Synchronous only, which is fine: config.asgi runs the whole chain synchronously on the
+    # request's thread.
     "apps.audit.middleware.AuditContextMiddleware",
 ]
 

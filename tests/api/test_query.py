@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import Group
-from django.core.asgi import get_asgi_application
 from django.db import connection
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
@@ -19,6 +18,7 @@ from apps.documents.models import Document
 from apps.documents.services import document_access_grant, document_access_revoke
 from apps.feedback.models import Feedback
 from apps.tenants.context import in_tenant
+from config.asgi import OneHopASGIHandler
 from tests.support.fake_anthropic import FakeAnthropicServer, claude_answers
 
 from .conftest import ALPHA_HOST, SchemaKeepingClient
@@ -243,7 +243,8 @@ def asgi_post_until_first_event(*, host: str, path: str, key: str, body: dict) -
             if b"event: " in message.get("body", b""):
                 first_event.set()
 
-        await asyncio.wait_for(get_asgi_application()(scope, receive, send), timeout=30)
+        # The handler config.asgi serves HTTP with (its chain runs synchronously on the request's thread).
+        await asyncio.wait_for(OneHopASGIHandler()(scope, receive, send), timeout=30)
 
     asyncio.run(run())
     return sent

@@ -9,8 +9,9 @@ from django_tenants.utils import schema_context
 
 from apps.audit.models import AuditEvent
 from apps.core.errors import TenantContextRequired
+from apps.core.process_cache import process_cache_scope
 from apps.tenants.models import PII_KINDS, Tenant, TenantSettings
-from apps.tenants.selectors import tenant_settings_get, tenant_settings_memo
+from apps.tenants.selectors import tenant_settings_get
 from apps.tenants.services import tenant_settings_update
 
 pytestmark = pytest.mark.integration
@@ -92,13 +93,13 @@ def test_an_update_is_applied_and_audited_in_the_tenant(in_alpha, provisioned_te
     assert settings_audit_events("beta") == []
 
 
-def test_inside_a_memo_block_settings_are_read_once_and_an_update_is_seen(tenant_alpha, django_assert_num_queries):
+def test_inside_a_scope_settings_are_read_once_and_an_update_is_seen(tenant_alpha, django_assert_num_queries):
     tenant_settings_get(schema_name="alpha")  # the row exists
-    with tenant_settings_memo():
+    with process_cache_scope():
         with django_assert_num_queries(1):
             first = tenant_settings_get(schema_name="alpha")
             assert tenant_settings_get(schema_name="alpha") is first
-        with tenant_settings_memo():  # nested: the same memo
+        with process_cache_scope():  # nested: the same scope
             assert tenant_settings_get(schema_name="alpha") is first
         tenant_settings_update(schema_name="alpha", actor=None, daily_token_budget=4321)
         assert tenant_settings_get(schema_name="alpha").daily_token_budget == 4321

@@ -29,7 +29,6 @@ from apps.answers.events import AnswerEvent
 from apps.answers.services import answer_question
 from apps.core.process_cache import process_cache_scope
 from apps.tenants.context import in_tenant
-from apps.tenants.selectors import tenant_settings_memo
 
 logger = logging.getLogger(__name__)
 
@@ -124,12 +123,7 @@ class AnswerStreamRunner:
     def _run(self) -> None:
         close_old_connections()
         try:
-            with (
-                process_cache_scope(),
-                in_tenant(self.schema_name),
-                tenant_settings_memo(),
-                translation.override(self.language),
-            ):
+            with process_cache_scope(), in_tenant(self.schema_name), translation.override(self.language):
                 self._forward()
         except ValidationError:  # the service refused the question before running anything
             self._emit(StreamEvent(type="error", data={"code": "invalid_question"}))
