@@ -260,9 +260,11 @@ ANTHROPIC_API_KEY = secret("ANTHROPIC_API_KEY", default="")
 ANTHROPIC_BASE_URL = env.str("ANTHROPIC_BASE_URL", default="")  # tests point this at a local fake server
 ANTHROPIC_MODEL = env.str("ANTHROPIC_MODEL", default="claude-sonnet-4-6")
 ANTHROPIC_TIMEOUT = env.float("ANTHROPIC_TIMEOUT", default=30.0)
-# Answer providers by name; the model router (apps/answers/router.py) tries them in the tenant's order.
+# Answer providers by name; the model router (apps/answers/router/) tries them in the tenant's order.
 # MAX_CONCURRENCY: calls in flight per process; TIMEOUT caps the request's own timeout (seconds);
 # METERED: counts against the tenant's daily token budget (the offline extractive provider costs nothing).
+# SPECULATIVE: the request is sent while the evidence is still being judged, which hides that check
+# behind the model's time to first token; a question then refused still costs its prompt's input tokens.
 LLM_PROVIDERS = {
     "anthropic": {
         "BACKEND": "apps.integrations.llm.anthropic_provider.AnthropicProvider",
@@ -270,6 +272,7 @@ LLM_PROVIDERS = {
         "MAX_CONCURRENCY": env.int("ANTHROPIC_MAX_CONCURRENCY", default=8),
         "TIMEOUT": ANTHROPIC_TIMEOUT,
         "METERED": True,
+        "SPECULATIVE": env.bool("ANTHROPIC_SPECULATIVE", default=True),
     },
     "extractive": {
         "BACKEND": "apps.answers.providers.extractive.ExtractiveProvider",

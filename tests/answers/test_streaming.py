@@ -179,3 +179,64 @@ def test_a_step_past_its_own_budget_times_out(answers_corpus, committed_db):
         ("planner", "ok"),
         ("retriever", "timed_out"),
     ]
+
+
+UNANSWERABLE = "What is the boiling point of mercury on Mars?"
+
+
+def test_claude_is_asked_while_the_evidence_is_still_being_judged(answers_corpus, committed_db, monkeypatch):
+    """Speculative generation: the request goes out first, so the evidence check costs no time to first token."""
+    from apps.answers.steps import synthesizer
+
+    requests_seen_by_the_check: list[int] = []
+    real_rank = synthesizer.sentences_rank
+
+    def rank_once_the_request_is_out(**arguments):
+        deadline = time.monotonic() + 5
+        while not fake.requests and time.monotonic() < deadline:
+            time.sleep(0.005)
+        requests_seen_by_the_check.append(len(fake.requests))
+        return real_rank(**arguments)
+
+    monkeypatch.setattr(synthesizer, "sentences_rank", rank_once_the_request_is_out)
+    with FakeAnthropicServer() as fake, claude_answers(fake), in_tenant(answers_corpus.schema):
+        fake.reply_stream(GROUNDED, delay_seconds=0.2)
+        result = answer_question(user=answers_corpus.carol, question=REFUND_QUESTION, use_cache=False)
+
+    assert requests_seen_by_the_check[0] == 1
+    assert (result.outcome, result.provider) == ("answered", "anthropic")
+    assert "30 days" in result.answer
+    synthesizer_step = next(step for step in result.trace["steps"] if step["name"] == "synthesizer")
+    assert synthesizer_step["summary"]["speculative"] is True
+
+
+def test_a_refusal_abandons_the_speculative_call_and_shows_none_of_its_text(answers_corpus, committed_db):
+    with FakeAnthropicServer() as fake, claude_answers(fake), in_tenant(answers_corpus.schema):
+        fake.reply_stream("Mercury boils at 357 degrees on Mars [1]. " * 20, delay_seconds=2, token_delay_seconds=0.05)
+        result = answer_question(user=answers_corpus.carol, question=UNANSWERABLE, use_cache=False)
+        first_token_was_out = bool(fake.streams) and fake.streams[0].tokens_sent > 0
+        outcome = fake.wait_for_stream_end(timeout=10)
+        row = QueryLog.objects.get(pk=result.query_id)
+
+    assert (result.outcome, result.reason, result.provider) == ("refused", "insufficient_evidence", "")
+    assert "Mercury boils" not in result.answer
+    assert not first_token_was_out  # the refusal did not wait for the model's first token
+    assert len(fake.requests) == 1
+    assert outcome.disconnected  # closed as soon as its first token came
+    assert not outcome.completed
+    assert outcome.tokens_sent <= 3
+    assert fake.in_flight == 0
+    assert (row.outcome, row.provider, row.output_tokens) == ("refused", "", 0)
+
+
+def test_without_speculation_a_refusal_never_calls_claude(answers_corpus, committed_db):
+    with FakeAnthropicServer() as fake, claude_answers(fake, speculative=False), in_tenant(answers_corpus.schema):
+        fake.reply_stream(GROUNDED)
+        refused = answer_question(user=answers_corpus.carol, question=UNANSWERABLE, use_cache=False)
+        answered = answer_question(user=answers_corpus.carol, question=REFUND_QUESTION, use_cache=False)
+
+    assert refused.outcome == "refused"
+    assert answered.outcome == "answered"
+    assert len(fake.requests) == 1  # the answered question's only
+    synthesizer_step = next(step for step in answered.trace["steps"] if step["name"] == "synthesizer")
+    assert synthesizer_step["summary"]["speculative"] is False

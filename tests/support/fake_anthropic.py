@@ -349,14 +349,16 @@ class FakeAnthropicServer:
 
 
 @contextmanager
-def claude_answers(server: FakeAnthropicServer, **overrides) -> Iterator[None]:
-    """Answers come from the real Anthropic provider and SDK, talking to the fake server only."""
+def claude_answers(server: FakeAnthropicServer, *, speculative: bool = True, **overrides) -> Iterator[None]:
+    """Answers come from the real Anthropic provider and SDK, talking to the fake server only
+    (speculative, as configured by default: the request may go out before the evidence is judged)."""
     provider = {
         "BACKEND": "apps.integrations.llm.anthropic_provider.AnthropicProvider",
         "MODEL": "claude-test",
         "MAX_CONCURRENCY": 4,
         "TIMEOUT": 10.0,
         "METERED": False,
+        "SPECULATIVE": speculative,
         "OPTIONS": {"api_key": "sk-test-answers", "base_url": server.base_url},
     }
     with override_settings(LLM_PROVIDERS={"anthropic": provider}, LLM_DEFAULT_ORDER=["anthropic"], **overrides):

@@ -90,16 +90,15 @@ def _answer_from_documents(state: AnswerState, runner: StepRunner) -> Generator[
 
 def _compose(state: AnswerState, runner: StepRunner, registry: CitationRegistry) -> Iterator[AnswerEvent]:
     generation = GenerationRecord()
+    with runner.step("synthesizer") as record:
+        time_left = runner.budget_left("synthesizer")
+        deltas = synthesis_start(state, record, generation=generation, timeout_seconds=time_left)
+    if deltas is None:
+        return  # refused: an abandoned speculative call (prefetch.py) may still be filling `generation`
     try:
-        with runner.step("synthesizer") as record:
-            deltas = synthesis_start(
-                state, record, generation=generation, timeout_seconds=runner.budget_left("synthesizer")
-            )
-        if deltas is None:
-            return
-        evidence = Evidence(state.passages)
-        assembler = SentenceAssembler()
         with _closing(deltas):
+            evidence = Evidence(state.passages)
+            assembler = SentenceAssembler()
             while True:
                 delta = _next_delta(deltas, runner)
                 if delta is None:

@@ -8,7 +8,9 @@ For each question it reads the tenant's settings and then
 - caps the answer at min(request, tenant max_answer_tokens, settings.ANSWER_MAX_TOKENS) tokens;
 - enforces the tenant's daily token budget before the call (budget.py) and counts the real usage
   after it; metered providers are skipped when the budget cannot cover the request;
-- holds a per-provider, process-wide semaphore while a provider streams (roadmap 6.1).
+- holds a per-provider, process-wide semaphore while a provider streams (roadmap 6.1);
+- can be started before the evidence is judged (`speculates`, prefetch.py) for providers whose
+  first token is slow (`SPECULATIVE` in settings.LLM_PROVIDERS).
 
 Every fallback is logged and counted with provider and reason only, never the prompt.
 """
@@ -18,12 +20,13 @@ from __future__ import annotations
 import dataclasses
 import logging
 import traceback
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 
 from django.conf import settings
 
 from apps.core import metrics
 from apps.integrations.llm.base import GenerationRequest, ProviderError
+from apps.tenants.models import TenantSettings
 from apps.tenants.selectors import tenant_settings_get
 
 from .budget import TokenBudget, TokenReservation, estimated_input_tokens
@@ -58,14 +61,23 @@ class ModelRouter:
         self.concurrency_wait_seconds = concurrency_wait_seconds
         self.budget = budget
 
-    def stream(self, request: GenerationRequest, *, tenant_schema: str, record: GenerationRecord) -> Iterator[str]:
+    def stream(
+        self,
+        request: GenerationRequest,
+        *,
+        tenant_schema: str,
+        record: GenerationRecord,
+        tenant_settings: TenantSettings | None = None,
+    ) -> Generator[str, None, None]:
         """Yield the answer's text deltas from the first provider that can produce it.
 
         Raises (while iterating) TokenBudgetExceededError, AllProvidersFailedError, a non-retriable
         ProviderError, or any ProviderError after the first token. Closing the iterator closes the
         provider's stream (and its upstream connection) and releases the provider's slot.
+        `tenant_settings`, when the caller has them, spares a lookup (and any database access,
+        which matters when the stream is started in another thread: prefetch.py).
         """
-        tenant_settings = tenant_settings_get(schema_name=tenant_schema)
+        tenant_settings = tenant_settings or tenant_settings_get(schema_name=tenant_schema)
         candidates = self.candidates(tenant_settings.llm_provider_order)
         if not candidates:
             raise AllProvidersFailedError(
@@ -105,6 +117,11 @@ class ModelRouter:
         finally:
             if reservation is not None:
                 self.budget.settle(reservation, used_tokens=metered_tokens)
+
+    def speculates(self, tenant_settings: TenantSettings) -> bool:
+        """Whether the tenant's first provider is worth starting before the evidence is judged."""
+        candidates = self.candidates(tenant_settings.llm_provider_order)
+        return bool(candidates) and candidates[0].speculative
 
     def candidates(self, tenant_order: Sequence[str]) -> list[ProviderConfig]:
         """The tenant's providers in its order; names no longer configured are dropped (fail closed:

@@ -29,6 +29,7 @@ class ProviderConfig:
     max_concurrency: int = 4
     timeout: float = 30.0
     metered: bool = True
+    speculative: bool = False  # started while the evidence is judged (router/prefetch.py)
     options: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -42,6 +43,7 @@ class ProviderConfig:
             max_concurrency=int(entry.get("MAX_CONCURRENCY", 4)),
             timeout=float(entry.get("TIMEOUT", 30.0)),
             metered=bool(entry.get("METERED", True)),
+            speculative=bool(entry.get("SPECULATIVE", False)),
             options=entry.get("OPTIONS", {}),
         )
 

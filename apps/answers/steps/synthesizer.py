@@ -1,14 +1,19 @@
 """Synthesizer: judge the evidence, then stream the answer from the model router (or refuse).
 
-The evidence check runs before any provider is called, whichever provider the tenant uses: an
-answer without sufficient evidence is a refusal, not a guess, and it costs no tokens. A multi-hop
-question also passes when the evidence for each of its hops (the planner's sub-questions) does.
+An answer without sufficient evidence is a refusal, not a guess: no text of a provider is ever
+shown for it. A multi-hop question also passes when the evidence for each of its hops (the
+planner's sub-questions) does. The prompt depends only on the passages, so when the tenant's first
+provider is a speculative one (a remote model, slow to its first token) its request is sent before
+the evidence is judged and abandoned on a refusal (router/prefetch.py): the check then costs no
+time to first token, and a refused question costs its prompt's input tokens. Otherwise no provider
+is called before the evidence passes, and a refusal costs nothing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
+from functools import partial
 
 from django.conf import settings
 
@@ -17,7 +22,9 @@ from apps.answers.orchestrator.state import AnswerState
 from apps.answers.orchestrator.trace import StepRecord
 from apps.answers.prompting import SYSTEM_PROMPT, prompt_build
 from apps.answers.router import GenerationRecord, model_router
+from apps.answers.router.prefetch import PrefetchedStream
 from apps.integrations.llm.base import GenerationRequest
+from apps.tenants.selectors import tenant_settings_get
 
 
 def _every_hop_supported(state: AnswerState, record: StepRecord) -> EvidenceAssessment | None:
@@ -37,15 +44,6 @@ def synthesis_start(
     state: AnswerState, record: StepRecord, *, generation: GenerationRecord, timeout_seconds: float
 ) -> Iterator[str] | None:
     """The router's stream of text deltas, or None when the evidence does not justify an answer."""
-    ranked = sentences_rank(question=state.question, passages=state.passages)
-    state.assessment = evidence_assess(sentences=ranked, retrieval=state.retrieval_signals)
-    record.summary.update({"chunks_in": len(state.passages), "sentences_in": len(ranked)})
-    record.summary["evidence"] = state.assessment.summary()
-    if not state.assessment.sufficient and state.plan is not None and state.plan.sub_questions:
-        state.assessment = _every_hop_supported(state, record) or state.assessment
-    if not state.assessment.sufficient:
-        state.reason = state.assessment.reason
-        return None
     request = GenerationRequest(
         question=state.question,
         passages=state.passages,
@@ -54,4 +52,32 @@ def synthesis_start(
         max_tokens=settings.ANSWER_MAX_TOKENS,
         timeout_seconds=timeout_seconds,
     )
-    return model_router().stream(request, tenant_schema=state.tenant_schema, record=generation)
+    router = model_router()
+    tenant_settings = tenant_settings_get(schema_name=state.tenant_schema)
+    start = partial(
+        router.stream, request, tenant_schema=state.tenant_schema, record=generation, tenant_settings=tenant_settings
+    )
+    prefetched = PrefetchedStream(start()) if state.passages and router.speculates(tenant_settings) else None
+    record.summary["speculative"] = prefetched is not None
+    sufficient = False
+    try:
+        sufficient = _evidence_suffices(state, record)
+    finally:
+        if prefetched is not None and not sufficient:
+            prefetched.close()
+    if not sufficient:
+        return None
+    return prefetched or start()
+
+
+def _evidence_suffices(state: AnswerState, record: StepRecord) -> bool:
+    ranked = sentences_rank(question=state.question, passages=state.passages)
+    state.assessment = evidence_assess(sentences=ranked, retrieval=state.retrieval_signals)
+    record.summary.update({"chunks_in": len(state.passages), "sentences_in": len(ranked)})
+    record.summary["evidence"] = state.assessment.summary()
+    if not state.assessment.sufficient and state.plan is not None and state.plan.sub_questions:
+        state.assessment = _every_hop_supported(state, record) or state.assessment
+    if not state.assessment.sufficient:
+        state.reason = state.assessment.reason
+        return False
+    return True
