@@ -29,6 +29,10 @@ def chunks_visible_to(*, principals: list[str], chunk_ids: Iterable[int]) -> Que
     ids = list(chunk_ids)
     if not principals or not ids:
         return Chunk.objects.none()
-    return Chunk.objects.filter(
-        pk__in=ids, acl__overlap=principals, document__status=Document.Status.INDEXED
-    ).select_related("document")
+    # The embedding is never needed past this check, and decoding 384 floats per row cost most of
+    # the check's time (8 of 10 ms for 30 chunks, on every uncached question).
+    return (
+        Chunk.objects.filter(pk__in=ids, acl__overlap=principals, document__status=Document.Status.INDEXED)
+        .select_related("document")
+        .defer("embedding")
+    )

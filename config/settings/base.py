@@ -251,9 +251,13 @@ GRAPH_LEG_MAX_NEIGHBOUR_DEGREE = env.int("GRAPH_LEG_MAX_NEIGHBOUR_DEGREE", defau
 GRAPH_LEG_SECOND_HOP_DISCOUNT = env.float("GRAPH_LEG_SECOND_HOP_DISCOUNT", default=0.5)
 GRAPH_LEG_PARTIAL_LINK_WEIGHT = env.float("GRAPH_LEG_PARTIAL_LINK_WEIGHT", default=0.5)  # partial vs exact link
 GRAPH_LEG_MAX_SEEDS = env.int("GRAPH_LEG_MAX_SEEDS", default=12)  # linked entities walked per question
+GRAPH_LEG_MAX_SEED_DEGREE = env.int("GRAPH_LEG_MAX_SEED_DEGREE", default=500)  # skip linked hub entities
+GRAPH_LEG_MAX_SEED_RELATIONS = env.int("GRAPH_LEG_MAX_SEED_RELATIONS", default=1000)  # no second hop from hubs
 GRAPH_LEG_PARTIAL_LINKS_PER_ENTITY = env.int("GRAPH_LEG_PARTIAL_LINKS_PER_ENTITY", default=5)
 BM25_K1 = env.float("BM25_K1", default=1.2)
 BM25_B = env.float("BM25_B", default=0.75)
+# Postings each process keeps in memory for the keyword leg (14 bytes each; apps/retrieval/legs/keyword.py).
+BM25_POSTINGS_CACHE_MAX_POSTINGS = env.int("BM25_POSTINGS_CACHE_MAX_POSTINGS", default=2_000_000)
 
 # --- LLM ----------------------------------------------------------------------------------------
 ANTHROPIC_API_KEY = secret("ANTHROPIC_API_KEY", default="")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from django.test import override_settings
 
 from apps.accounts.models import User
 from apps.documents.acl import principals_for_user
@@ -90,3 +91,12 @@ def test_partial_links_respect_the_acl_and_the_tenant(linked_tenants, committed_
     # The same entity exists in this tenant, but only on a document the outsider may not view,
     # and the open tenant's copy must never be reached from here.
     assert graph_documents(schema=side["schema"], user=side["reader"], question=QUESTION) == set()
+
+
+def test_linked_entities_mentioned_by_more_chunks_than_the_cap_are_not_walked(linked_tenants, committed_db):
+    side = linked_tenants["open"]
+    found = {side["document"].pk}
+
+    assert graph_documents(schema=side["schema"], user=side["reader"], question=QUESTION) == found
+    with override_settings(GRAPH_LEG_MAX_SEED_DEGREE=0):  # every linked entity is now a hub
+        assert graph_documents(schema=side["schema"], user=side["reader"], question=QUESTION) == set()

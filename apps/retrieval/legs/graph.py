@@ -5,6 +5,13 @@ Tenant and ACL constraints are part of the Cypher: a chunk node is only reached 
 shares a principal with the user's, and a RELATED edge is only walked when its ACL does. Scores
 favour chunks that mention several of the question's entities directly (entity overlap), rare
 entities over common ones (inverse chunk frequency), and one hop over two.
+
+Bounded work: entity degrees come from Neo4j's degree store (`COUNT { (e)<-[:MENTIONS]-() }`
+without a label on the far end is a constant-time lookup; with one, every mention was read); a
+linked entity mentioned by more than GRAPH_LEG_MAX_SEED_DEGREE chunks is not walked (its
+inverse chunk frequency makes it nearly worthless as evidence, and walking it cost most of the
+time at 100k chunks), and the second hop starts only from entities with at most
+GRAPH_LEG_MAX_SEED_RELATIONS related entities. Hub neighbours were already skipped.
 """
 
 from __future__ import annotations
@@ -40,7 +47,8 @@ CALL (link, exact) {
     RETURN part AS seed, $partial_link_weight AS link_weight
 }
 WITH seed, max(link_weight) AS link_weight
-WITH seed, link_weight, COUNT { (seed)<-[:MENTIONS]-(:Chunk) } AS seed_degree
+WITH seed, link_weight, COUNT { (seed)<-[:MENTIONS]-() } AS seed_degree
+WHERE seed_degree <= $max_seed_degree
 ORDER BY link_weight DESC, seed_degree ASC
 LIMIT $max_seeds
 WITH seed, link_weight * log(1.0 + $chunk_total / (1.0 + seed_degree)) AS seed_rarity
@@ -49,9 +57,10 @@ CALL (seed, seed_rarity) {
     WHERE any(principal IN chunk.acl WHERE principal IN $principals)
     RETURN chunk, 1 AS hops, mention.weight * seed_rarity AS strength
     UNION
+    WITH seed, seed_rarity WHERE COUNT { (seed)-[:RELATED]-() } <= $max_seed_relations
     MATCH (seed)-[related:RELATED {tenant: $tenant}]-(neighbour:Entity)
     WHERE any(principal IN related.acl WHERE principal IN $principals) AND NOT neighbour.key IN $keys
-    WITH neighbour, related, COUNT { (neighbour)<-[:MENTIONS]-(:Chunk) } AS neighbour_degree
+    WITH neighbour, related, COUNT { (neighbour)<-[:MENTIONS]-() } AS neighbour_degree
     WHERE neighbour_degree <= $max_neighbour_degree
     WITH neighbour, log(1.0 + $chunk_total / (1.0 + neighbour_degree)) AS neighbour_rarity
     ORDER BY neighbour_rarity DESC LIMIT $fanout
@@ -87,6 +96,8 @@ class Neo4jGraphLeg:
                 "partial_limit": settings.GRAPH_LEG_PARTIAL_LINKS_PER_ENTITY,
                 "partial_link_weight": settings.GRAPH_LEG_PARTIAL_LINK_WEIGHT,
                 "max_seeds": settings.GRAPH_LEG_MAX_SEEDS,
+                "max_seed_degree": settings.GRAPH_LEG_MAX_SEED_DEGREE,
+                "max_seed_relations": settings.GRAPH_LEG_MAX_SEED_RELATIONS,
                 "keys": list(query.entity_keys),
                 "principals": list(query.principals),
                 "k": query.k,
