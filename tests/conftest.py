@@ -81,9 +81,11 @@ def _empty_cache() -> None:
     from django.core.cache import cache
 
     from apps.core.process_cache import process_cache_clear
+    from apps.retrieval.legs.keyword import postings_cache
 
     cache.clear()
     process_cache_clear()
+    postings_cache().clear()  # test schemas are reused after rollbacks: their index versions repeat
 
 
 @pytest.fixture

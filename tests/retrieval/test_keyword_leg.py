@@ -1,5 +1,6 @@
 """The keyword leg returns exact Okapi BM25 top-k among the chunks a user may view, even when the
-best-scoring chunks are hidden from them (the ACL walk then reads past its first cut)."""
+best-scoring chunks are hidden from them (the ACL walk then reads past its first cut), and sees a
+change to the index on the next query although it keeps postings in memory."""
 
 from __future__ import annotations
 
@@ -12,14 +13,15 @@ from django.conf import settings
 
 from apps.accounts.models import User
 from apps.documents.acl import SUPERUSER, principals_for_user
-from apps.documents.index_state import index_snapshot
-from apps.documents.models import Chunk, KeywordPosting
+from apps.documents.index_state import IndexSnapshot, index_snapshot
+from apps.documents.models import Chunk, Document, KeywordPosting
+from apps.documents.services import document_delete
 from apps.ingestion.pipeline import ingestion_jobs_run
 from apps.ingestion.services import UploadedFile, document_upload
 from apps.integrations.keyword.analyzer import analyze
 from apps.retrieval.legs import keyword
 from apps.retrieval.legs.base import LegQuery
-from apps.retrieval.legs.keyword import PostgresBM25Leg
+from apps.retrieval.legs.keyword import PostgresBM25Leg, PostingsCache, TermPostings
 from apps.tenants.context import in_tenant
 from tests.support.committed import committed_tenant
 
@@ -98,3 +100,62 @@ def test_scores_and_order_are_okapi_bm25_over_the_viewable_chunks(crowd, committ
             expected = reference_bm25(principals, k=k)
             assert [chunk_id for chunk_id, _ in found] == [chunk_id for chunk_id, _ in expected]
             assert [score for _, score in found] == pytest.approx([score for _, score in expected])
+
+
+def test_a_new_document_is_found_by_the_next_query_though_the_postings_were_cached(crowd, committed_db):
+    schema, carol = crowd
+    with in_tenant(schema):
+        principals = set(principals_for_user(carol))
+        before = leg_top(schema, principals, k=NOTES)  # caches the query's postings at this version
+        job = document_upload(
+            upload=UploadedFile(filename="late.txt", data=b"A late zephyr forecast, zephyr after zephyr."),
+            uploaded_by=None,
+            visible_to_tenant=True,
+        )
+        ingestion_jobs_run(job_ids=[str(job.pk)])
+        late_chunks = set(Chunk.objects.filter(document_id=job.document_id).values_list("pk", flat=True))
+        after = leg_top(schema, principals, k=NOTES)
+        expected = reference_bm25(principals, k=NOTES)
+        document_delete(document=Document.objects.get(pk=job.document_id))
+        after_delete = leg_top(schema, principals, k=NOTES)
+
+    assert not late_chunks & {chunk_id for chunk_id, _ in before}
+    assert late_chunks & {chunk_id for chunk_id, _ in after}
+    assert [chunk_id for chunk_id, _ in after] == [chunk_id for chunk_id, _ in expected]
+    assert [score for _, score in after] == pytest.approx([score for _, score in expected])  # idf moved too
+    assert not late_chunks & {chunk_id for chunk_id, _ in after_delete}
+    assert [chunk_id for chunk_id, _ in after_delete] == [chunk_id for chunk_id, _ in before]
+    assert [score for _, score in after_delete] == pytest.approx([score for _, score in before])
+
+
+def postings(*chunk_ids: int) -> TermPostings:
+    return TermPostings.from_rows(list(chunk_ids), [1] * len(chunk_ids), [10] * len(chunk_ids))
+
+
+def test_the_postings_cache_is_bounded_least_recently_used_first_out():
+    cache = PostingsCache(max_postings=5)
+    state = IndexSnapshot(version=1, chunk_count=10, term_total=100)
+    cache.put_many("t", state, {"a": postings(1, 2), "b": postings(3, 4)})
+    assert set(cache.get_many("t", state, ["a"])) == {"a"}  # "a" is now the most recently used
+
+    cache.put_many("t", state, {"c": postings(5, 6), "huge": postings(*range(6))})
+
+    assert set(cache.get_many("t", state, ["a", "b", "c", "huge"])) == {"a", "c"}
+    assert cache.size == 4
+
+
+def test_a_newer_index_state_drops_the_older_entries_and_older_reads_are_not_kept():
+    cache = PostingsCache(max_postings=100)
+    old = IndexSnapshot(version=1, chunk_count=10, term_total=100)
+    new = IndexSnapshot(version=2, chunk_count=11, term_total=110)
+    recreated = IndexSnapshot(version=2, chunk_count=3, term_total=30)  # same version, another index
+    cache.put_many("t", old, {"a": postings(1)})
+    cache.put_many("other", old, {"a": postings(1)})
+
+    assert cache.get_many("t", new, ["a"]) == {}
+    cache.put_many("t", old, {"a": postings(1)})  # a slow reader's result for the older state
+    assert cache.get_many("t", old, ["a"]) == {}
+    cache.put_many("t", new, {"a": postings(1, 2)})
+    assert len(cache.get_many("t", new, ["a"])["a"]) == 2
+    assert cache.get_many("t", recreated, ["a"]) == {}
+    assert set(cache.get_many("other", old, ["a"])) == {"a"}  # other tenants are untouched
