@@ -36,6 +36,10 @@ def shared_version() -> bytes | None:
     return get_redis_connection("default").get(VERSION_KEY)
 
 
+def another_process_invalidates() -> None:
+    get_redis_connection("default").set(VERSION_KEY, "written-by-another-process")
+
+
 def test_inside_scopes_a_row_is_loaded_once_while_the_shared_version_holds():
     load = CountingLoader()
     with process_cache_scope():
@@ -50,7 +54,7 @@ def test_another_process_changing_the_version_makes_every_copy_stale():
     load = CountingLoader()
     with process_cache_scope():
         cached(load)
-    get_redis_connection("default").set(VERSION_KEY, "written-by-another-process")
+    another_process_invalidates()
     with process_cache_scope():
         cached(load)
     assert load.calls == 2
@@ -61,7 +65,7 @@ def test_the_version_a_request_read_holds_for_that_request():
     load = CountingLoader()
     with process_cache_scope():
         cached(load)
-        get_redis_connection("default").set(VERSION_KEY, "written-by-another-process")
+        another_process_invalidates()
         cached(load)
     assert load.calls == 1
 

@@ -206,8 +206,9 @@ def _summed_per_chunk(chunk_ids: np.ndarray, contributions: np.ndarray) -> tuple
     span = int(chunk_ids.max()) - lowest + 1
     if span <= DENSE_SPAN_FACTOR * len(chunk_ids) + DENSE_SPAN_MIN:
         # Ids of one tenant are mostly dense: one bincount over their range beats sorting them.
+        # Every contribution is positive (idf > 0 as df <= N, tf >= 1): a matching chunk's total is too.
         totals = np.bincount(chunk_ids - lowest, weights=contributions, minlength=span)
-        present = np.flatnonzero(np.bincount(chunk_ids - lowest, minlength=span))
+        present = np.flatnonzero(totals)
         return present + lowest, totals[present]
     unique_ids, positions = np.unique(chunk_ids, return_inverse=True)
     return unique_ids, np.bincount(positions, weights=contributions, minlength=len(unique_ids))
