@@ -7,10 +7,12 @@ the two lists overlap, a test PostgreSQL (`&&` on a GIN-indexed array) and Cyphe
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from django.contrib.contenttypes.models import ContentType
 from django.contrib.postgres.aggregates import ArrayAgg
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import CharField, Q, QuerySet, Value
 from guardian.models import GroupObjectPermission, UserObjectPermission
 
 from apps.accounts.models import User
@@ -59,19 +61,44 @@ def _group_ids_read(user: User) -> list[int]:
     return list(user.groups.values_list("id", flat=True))
 
 
+def acl_for_new_document(*, visible_to_tenant: bool, owner: User | None) -> list[str]:
+    """What `acl_for_document` reads for a document just created with its owner's grants and no others."""
+    principals = {SUPERUSER}
+    if visible_to_tenant:
+        principals.add(TENANT_WIDE)
+    if owner is not None:
+        principals.add(user_principal(owner.pk))
+    return sorted(principals)
+
+
 def acl_for_document(document: Document) -> list[str]:
     """Who may view the document, read from django-guardian's tables (the source of truth)."""
+    return acls_for_documents([document])[document.pk]
+
+
+def acls_for_documents(documents: Sequence[Document]) -> dict[int, list[str]]:
+    """`acl_for_document` for many documents: users' and groups' grants in one round trip."""
+    if not documents:
+        return {}
     content_type = ContentType.objects.get_for_model(Document)
-    grants = {"content_type": content_type, "object_pk": str(document.pk), "permission__codename": VIEW_PERMISSION}
-    principals = {SUPERUSER}
-    if document.visible_to_tenant:
-        principals.add(TENANT_WIDE)
-    principals.update(
-        user_principal(user_id)
-        for user_id in UserObjectPermission.objects.filter(**grants).values_list("user_id", flat=True)
+    grants = {
+        "content_type": content_type,
+        "object_pk__in": [str(document.pk) for document in documents],
+        "permission__codename": VIEW_PERMISSION,
+    }
+    principals: dict[str, set[str]] = {}
+    for document in documents:
+        principals[str(document.pk)] = {SUPERUSER, TENANT_WIDE} if document.visible_to_tenant else {SUPERUSER}
+    users = (
+        UserObjectPermission.objects.filter(**grants)
+        .annotate(kind=Value("user", output_field=CharField()))
+        .values_list("object_pk", "kind", "user_id")
     )
-    principals.update(
-        group_principal(group_id)
-        for group_id in GroupObjectPermission.objects.filter(**grants).values_list("group_id", flat=True)
+    groups = (
+        GroupObjectPermission.objects.filter(**grants)
+        .annotate(kind=Value("group", output_field=CharField()))
+        .values_list("object_pk", "kind", "group_id")
     )
-    return sorted(principals)
+    for object_pk, holder, holder_id in users.union(groups, all=True):
+        principals[object_pk].add(user_principal(holder_id) if holder == "user" else group_principal(holder_id))
+    return {document.pk: sorted(principals[str(document.pk)]) for document in documents}

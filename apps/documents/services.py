@@ -18,14 +18,19 @@ from guardian.shortcuts import assign_perm, remove_perm
 
 from apps.accounts.models import User
 from apps.audit.services import audit_event_record
+from apps.core.errors import PortalError
 
-from .acl import TENANT_WIDE, acl_for_document
+from .acl import TENANT_WIDE, acl_for_document, acl_for_new_document, acls_for_documents
 from .index_state import index_version_bump
 from .models import Chunk, Document, DocumentVersion, KeywordPosting
 from .signals import document_acl_changed, document_deleted
 
 OWNER_PERMISSIONS = ("view_document", "change_document", "delete_document")
 GRANTABLE_PERMISSIONS = frozenset(OWNER_PERMISSIONS)
+
+
+class VersionSuperseded(PortalError):
+    """A newer version of the document is indexed already; an older one must not replace it."""
 
 
 @dataclass(frozen=True)
@@ -45,7 +50,9 @@ def content_hash_of(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-@transaction.atomic
+# No savepoint: uploads call these inside their own transaction, once per file; a failure undoes the
+# whole upload anyway, and two savepoint round trips per call were a third of an upload's queries.
+@transaction.atomic(savepoint=False)
 def document_create(
     *,
     uploaded_by: User | None,
@@ -55,6 +62,8 @@ def document_create(
     external_id: str | None = None,
     metadata: dict | None = None,
 ) -> Document:
+    # A new document's only grants are the owner's, given below in this transaction, so its ACL is
+    # known before the row exists: one insert (and one audit entry) instead of an insert and an update.
     document = Document.objects.create(
         title=title[:500],
         source=source[:1000],
@@ -62,22 +71,31 @@ def document_create(
         visible_to_tenant=visible_to_tenant,
         external_id=external_id,
         metadata=metadata or {},
+        acl=acl_for_new_document(visible_to_tenant=visible_to_tenant, owner=uploaded_by),
     )
     if uploaded_by is not None:
         for permission in OWNER_PERMISSIONS:
             assign_perm(permission, uploaded_by, document)
-    document.acl = acl_for_document(document)
-    document.save(update_fields=["acl"])
     return document
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def document_version_add(
-    *, document: Document, filename: str, data: bytes, declared_media_type: str = "", uploaded_by: User | None
+    *,
+    document: Document,
+    filename: str,
+    data: bytes,
+    declared_media_type: str = "",
+    uploaded_by: User | None,
+    new_document: bool = False,
 ) -> DocumentVersion:
-    # Lock the document so concurrent uploads of new versions get distinct numbers.
-    Document.objects.select_for_update().filter(pk=document.pk).first()
-    latest = document.versions.aggregate(latest=Max("number"))["latest"] or 0
+    """The document's next version. `new_document`: created in this same transaction, so no other
+    upload can know it yet and this is version 1 (nothing to lock or count)."""
+    latest = 0
+    if not new_document:
+        # Lock the document so concurrent uploads of new versions get distinct numbers.
+        Document.objects.select_for_update().filter(pk=document.pk).first()
+        latest = document.versions.aggregate(latest=Max("number"))["latest"] or 0
     return DocumentVersion.objects.create(
         document=document,
         number=latest + 1,
@@ -88,6 +106,18 @@ def document_version_add(
         content=data,
         uploaded_by=uploaded_by,
     )
+
+
+@dataclass(frozen=True)
+class DocumentIndexUpdate:
+    """One document's new searchable content, for `documents_index_replace`."""
+
+    document: Document
+    version: DocumentVersion
+    chunks: Sequence[ChunkToStore]
+    media_type: str
+    title: str | None = None
+    metadata: dict | None = None
 
 
 # No savepoint: called inside the ingestion pipeline's own transaction, whose failure undoes it all anyway.
@@ -104,50 +134,100 @@ def document_index_replace(
 ) -> int:
     """Swap the document's searchable chunks for this version's, all at once.
 
-    Old chunks, their postings and the statistics go in the same transaction as the new ones
-    arrive: a search sees either the old version or the new one, never half of either.
+    Raises VersionSuperseded, having written nothing, when a newer version is indexed already.
     """
-    locked = Document.objects.select_for_update().get(pk=document.pk)
-    old_chunk_count, old_term_total = 0, 0
-    if locked.current_version_id is not None:  # chunks exist only once a version was indexed
-        old_chunk_count, old_term_total = _indexed_totals(locked)
-        Chunk.objects.filter(document=locked).delete()  # cascades to postings
-    acl = acl_for_document(locked)
-    stored = Chunk.objects.bulk_create(
-        [
-            Chunk(
-                document=locked,
-                version=version,
-                ordinal=chunk.ordinal,
-                text=chunk.text,
-                heading_path=chunk.heading_path,
-                char_start=chunk.char_start,
-                char_end=chunk.char_end,
-                token_count=chunk.token_count,
-                embedding=list(chunk.embedding),
-                embedding_model=embedding_model,
-                acl=acl,
-            )
-            for chunk in chunks
-        ],
-        batch_size=500,
+    update = DocumentIndexUpdate(
+        document=document, version=version, chunks=chunks, media_type=media_type, title=title, metadata=metadata
     )
-    _postings_copy(stored, chunks)
-    new_terms = sum(_length(chunk) for chunk in chunks)
+    (count,) = documents_index_replace(updates=[update], embedding_model=embedding_model)
+    if count is None:
+        raise VersionSuperseded(f"document {document.pk} already holds a newer version than {version.number}")
+    return count
+
+
+@transaction.atomic(savepoint=False)
+def documents_index_replace(*, updates: Sequence[DocumentIndexUpdate], embedding_model: str) -> list[int | None]:
+    """Swap several documents' searchable chunks for their new versions', in one transaction.
+
+    Old chunks, their postings and the statistics go in the same transaction as the new ones
+    arrive: a search sees either the old version or the new one, never half of either. Ingestion
+    stores a whole embedding group at once: a few statements for the group instead of a dozen per
+    document. Returns each update's chunk count, or None for a document that already holds a newer
+    version (nothing is written for it).
+    """
+    if not updates:
+        return []
+    ids = sorted({update.document.pk for update in updates})
+    if len(ids) != len(updates):
+        raise ValueError("each document may be replaced once per call")
+    # Locked in primary-key order, so two workers storing overlapping groups cannot deadlock.
+    locked_by_id = {
+        document.pk: document
+        for document in Document.objects.select_for_update(of=("self",))
+        .select_related("current_version")
+        .filter(pk__in=ids)
+        .order_by("pk")
+    }
+    applied = [update for update in updates if not _superseded(locked_by_id[update.document.pk], update.version)]
+    acl_by_id = acls_for_documents([locked_by_id[update.document.pk] for update in applied])
+    old_chunk_count, old_term_total = 0, 0
+    for update in applied:
+        locked = locked_by_id[update.document.pk]
+        if locked.current_version_id is not None:  # chunks exist only once a version was indexed
+            chunks_before, terms_before = _indexed_totals(locked)
+            old_chunk_count, old_term_total = old_chunk_count + chunks_before, old_term_total + terms_before
+            Chunk.objects.filter(document=locked).delete()  # cascades to postings
+    new_chunks = [
+        _chunk_row(locked_by_id[update.document.pk], update, chunk, acl_by_id[update.document.pk], embedding_model)
+        for update in applied
+        for chunk in update.chunks
+    ]
+    stored = Chunk.objects.bulk_create(new_chunks, batch_size=500)
+    _postings_copy(stored, [chunk for update in applied for chunk in update.chunks])
+    for update in applied:
+        _document_mark_indexed(locked_by_id[update.document.pk], update, acl=acl_by_id[update.document.pk])
+    new_terms = sum(_length(chunk) for update in applied for chunk in update.chunks)
+    index_version_bump(chunk_delta=len(stored) - old_chunk_count, term_delta=new_terms - old_term_total)
+    counts: dict[int, int] = {update.document.pk: len(update.chunks) for update in applied}
+    return [counts.get(update.document.pk) for update in updates]
+
+
+def _superseded(locked: Document, version: DocumentVersion) -> bool:
+    return locked.current_version is not None and locked.current_version.number > version.number
+
+
+def _chunk_row(
+    locked: Document, update: DocumentIndexUpdate, chunk: ChunkToStore, acl: list[str], embedding_model: str
+) -> Chunk:
+    return Chunk(
+        document=locked,
+        version=update.version,
+        ordinal=chunk.ordinal,
+        text=chunk.text,
+        heading_path=chunk.heading_path,
+        char_start=chunk.char_start,
+        char_end=chunk.char_end,
+        token_count=chunk.token_count,
+        embedding=list(chunk.embedding),
+        embedding_model=embedding_model,
+        acl=acl,
+    )
+
+
+def _document_mark_indexed(locked: Document, update: DocumentIndexUpdate, *, acl: list[str]) -> None:
+    version = update.version
     locked.current_version = version
     locked.content_hash = version.content_hash
     locked.size_bytes = version.size_bytes
-    locked.media_type = media_type
+    locked.media_type = update.media_type
     locked.status = Document.Status.INDEXED
     locked.graph_status = Document.GraphStatus.PENDING
     locked.acl = acl
-    if title:
-        locked.title = title[:500]
-    if metadata:
-        locked.metadata = {**locked.metadata, **metadata}
-    locked.save()
-    index_version_bump(chunk_delta=len(stored) - old_chunk_count, term_delta=new_terms - old_term_total)
-    return len(stored)
+    if update.title:
+        locked.title = update.title[:500]
+    if update.metadata:
+        locked.metadata = {**locked.metadata, **update.metadata}
+    locked.save()  # one by one: every change of a document is audited
 
 
 def _postings_copy(stored: Sequence[Chunk], chunks: Sequence[ChunkToStore]) -> None:

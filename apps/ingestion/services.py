@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import chain
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -57,22 +58,25 @@ def _check_upload(upload: UploadedFile) -> None:
         )
 
 
-def _visible_duplicate(*, uploaded_by: User | None, digest: str) -> Document | None:
-    """An indexed or in-flight document with the same bytes that the uploader can see.
+def _visible_duplicates(*, uploaded_by: User | None, digests: Iterable[str]) -> dict[str, Document]:
+    """Per content hash, the first indexed or in-flight document with those bytes the uploader can see.
 
     Documents the uploader cannot see are not reported (that would reveal they exist); the new
-    upload is then indexed as the uploader's own document.
+    upload is then indexed as the uploader's own document. Two queries for a whole batch.
     """
+    digests = list(set(digests))
+    visible = Document.objects.all() if uploaded_by is None else documents_visible_to(user=uploaded_by)
+    indexed = visible.filter(content_hash__in=digests, status=Document.Status.INDEXED).values_list("content_hash", "pk")
     in_flight = DocumentVersion.objects.filter(
-        content_hash=digest,
+        content_hash__in=digests,
         ingestion_jobs__status__in=[IngestionJob.Status.QUEUED, IngestionJob.Status.RUNNING],
-    ).values("document_id")
-    candidates = Document.objects.filter(content_hash=digest, status=Document.Status.INDEXED) | Document.objects.filter(
-        pk__in=in_flight
-    )
-    if uploaded_by is not None:
-        candidates = candidates & documents_visible_to(user=uploaded_by)
-    return candidates.order_by("pk").first()
+        document__in=visible,
+    ).values_list("content_hash", "document_id")
+    first: dict[str, int] = {}
+    for digest, pk in chain(indexed, in_flight):
+        first[digest] = min(pk, first.get(digest, pk))
+    documents = Document.objects.in_bulk(set(first.values()))
+    return {digest: documents[pk] for digest, pk in first.items()}
 
 
 def _skipped_job(*, upload: UploadedFile, uploaded_by: User | None, document: Document, code: str, reason: str):
@@ -94,7 +98,8 @@ def _skipped_job(*, upload: UploadedFile, uploaded_by: User | None, document: Do
 
 
 def _queued_job(*, upload: UploadedFile, uploaded_by: User | None, document: Document, version: DocumentVersion):
-    return IngestionJob.objects.create(
+    """Unsaved: the batch's queued jobs are inserted together (nothing audits or listens to each)."""
+    return IngestionJob(
         document=document,
         version=version,
         filename=upload.filename[:1000],
@@ -106,35 +111,60 @@ def _queued_job(*, upload: UploadedFile, uploaded_by: User | None, document: Doc
     )
 
 
-def _upload_one(*, upload: UploadedFile, uploaded_by: User | None, visible_to_tenant: bool) -> IngestionJob:
-    _check_upload(upload)
-    digest = hashlib.sha256(upload.data).hexdigest()
-    existing = Document.objects.filter(external_id=upload.external_id).first() if upload.external_id else None
-    if existing is not None:
-        return _new_version_or_skip(document=existing, upload=upload, uploaded_by=uploaded_by, digest=digest)
-    duplicate = _visible_duplicate(uploaded_by=uploaded_by, digest=digest)
-    if duplicate is not None:
-        reason = f"Skipped: the same content is already in document #{duplicate.pk} ({duplicate.title!r})."
-        return _skipped_job(upload=upload, uploaded_by=uploaded_by, document=duplicate, code="duplicate", reason=reason)
-    document = document_create(
-        uploaded_by=uploaded_by,
-        title=upload.title or upload.filename.rsplit("/", 1)[-1],
-        source=upload.filename,
-        visible_to_tenant=visible_to_tenant,
-        external_id=upload.external_id,
-        metadata=upload.metadata,
-    )
-    return _version_queued(document=document, upload=upload, uploaded_by=uploaded_by)
+class _UploadBatch:
+    """One transaction's uploads, looked up together: external ids and duplicates in a few queries
+    for the whole batch instead of several per file. Uploads earlier in the batch count as in
+    flight for later ones, as they would in separate transactions."""
+
+    def __init__(self, *, uploads: Sequence[UploadedFile], uploaded_by: User | None, visible_to_tenant: bool) -> None:
+        self.uploaded_by, self.visible_to_tenant = uploaded_by, visible_to_tenant
+        self.digests = [hashlib.sha256(upload.data).hexdigest() for upload in uploads]
+        external_ids = {upload.external_id for upload in uploads if upload.external_id}
+        self.by_external_id = {
+            document.external_id: document for document in Document.objects.filter(external_id__in=external_ids)
+        }
+        self.duplicates = _visible_duplicates(uploaded_by=uploaded_by, digests=self.digests)
+
+    def upload(self, upload: UploadedFile, digest: str) -> IngestionJob:
+        existing = self.by_external_id.get(upload.external_id) if upload.external_id else None
+        if existing is not None:
+            job = _new_version_or_skip(document=existing, upload=upload, uploaded_by=self.uploaded_by, digest=digest)
+        elif (duplicate := self.duplicates.get(digest)) is not None:
+            reason = f"Skipped: the same content is already in document #{duplicate.pk} ({duplicate.title!r})."
+            return _skipped_job(
+                upload=upload, uploaded_by=self.uploaded_by, document=duplicate, code="duplicate", reason=reason
+            )
+        else:
+            document = document_create(
+                uploaded_by=self.uploaded_by,
+                title=upload.title or upload.filename.rsplit("/", 1)[-1],
+                source=upload.filename,
+                visible_to_tenant=self.visible_to_tenant,
+                external_id=upload.external_id,
+                metadata=upload.metadata,
+            )
+            if upload.external_id:
+                self.by_external_id[upload.external_id] = document
+            job = _version_queued(document=document, upload=upload, uploaded_by=self.uploaded_by, new_document=True)
+        if job.status == IngestionJob.Status.QUEUED:
+            assert job.document is not None
+            known = self.duplicates.get(digest)
+            if known is None or job.document.pk < known.pk:
+                self.duplicates[digest] = job.document
+        return job
 
 
-def _version_queued(*, document: Document, upload: UploadedFile, uploaded_by: User | None) -> IngestionJob:
-    """Store the upload as the document's next version, with a queued job for it."""
+def _version_queued(
+    *, document: Document, upload: UploadedFile, uploaded_by: User | None, new_document: bool = False
+) -> IngestionJob:
+    """Store the upload as the document's next version, with a queued job (unsaved) for it."""
     version = document_version_add(
         document=document,
         filename=upload.filename,
         data=upload.data,
         declared_media_type=upload.declared_media_type,
         uploaded_by=uploaded_by,
+        new_document=new_document,
     )
     return _queued_job(upload=upload, uploaded_by=uploaded_by, document=document, version=version)
 
@@ -157,8 +187,10 @@ def documents_upload(
     for upload in uploads:
         _check_upload(upload)
     with transaction.atomic():
-        jobs = [_upload_one(upload=u, uploaded_by=uploaded_by, visible_to_tenant=visible_to_tenant) for u in uploads]
+        batch = _UploadBatch(uploads=uploads, uploaded_by=uploaded_by, visible_to_tenant=visible_to_tenant)
+        jobs = [batch.upload(upload, digest) for upload, digest in zip(uploads, batch.digests, strict=True)]
         queued = [job for job in jobs if job.status == IngestionJob.Status.QUEUED]
+        IngestionJob.objects.bulk_create(queued)
         schema_name = connection.schema_name  # type: ignore[attr-defined]
         if enqueue and queued:
             transaction.on_commit(lambda: jobs_enqueue(schema_name=schema_name, jobs=queued))
@@ -176,6 +208,7 @@ def document_replace(*, document: Document, upload: UploadedFile, uploaded_by: U
     with transaction.atomic():
         job = _new_version_or_skip(document=document, upload=upload, uploaded_by=uploaded_by, digest=digest)
         if job.status == IngestionJob.Status.QUEUED:
+            job.save(force_insert=True)
             schema_name = connection.schema_name  # type: ignore[attr-defined]
             transaction.on_commit(lambda: jobs_enqueue(schema_name=schema_name, jobs=[job]))
     return job

@@ -2,5 +2,5 @@
 
 from django.dispatch import Signal
 
-# kwargs: schema_name, job_id, status, stage, progress, error_message
+# kwargs: schema_name, job_id, created_by_id (None: nobody to tell), status, stage, progress, error_message
 job_progressed = Signal()

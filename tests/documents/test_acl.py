@@ -6,13 +6,22 @@ import pytest
 
 from apps.accounts.models import User
 from apps.core.process_cache import process_cache_scope
-from apps.documents.acl import SUPERUSER, TENANT_WIDE, principals_for_user, users_with_group_ids
+from apps.documents.acl import (
+    SUPERUSER,
+    TENANT_WIDE,
+    acl_for_document,
+    acl_for_new_document,
+    acls_for_documents,
+    principals_for_user,
+    users_with_group_ids,
+)
 from apps.documents.index_state import current_index_version
 from apps.documents.models import Chunk, Document, KeywordPosting
 from apps.documents.selectors import chunks_visible_to, document_for_user, documents_visible_to
 from apps.documents.services import (
     document_access_grant,
     document_access_revoke,
+    document_create,
     document_delete,
     document_visibility_set,
 )
@@ -170,3 +179,30 @@ def test_tenant_isolation_of_documents(people, tenant_beta):
     with schema_context("beta"):
         assert not Document.objects.filter(title="Quarterly report").exists()
         assert not Chunk.objects.filter(text="alpha numbers").exists()
+
+
+@pytest.mark.parametrize("visible_to_tenant", [False, True])
+@pytest.mark.parametrize("with_owner", [False, True])
+def test_a_new_documents_acl_is_what_guardian_holds_for_it(people, visible_to_tenant, with_owner):
+    owner = people["owner"] if with_owner else None
+    document = document_create(uploaded_by=owner, title="New", source="new.txt", visible_to_tenant=visible_to_tenant)
+
+    assert document.acl == acl_for_new_document(visible_to_tenant=visible_to_tenant, owner=owner)
+    assert document.acl == acl_for_document(document)
+
+
+def test_acls_of_many_documents_are_read_together_and_kept_apart(people):
+    shared = indexed_document(owner=people["owner"], title="Budget", texts=["Budget 2027."])
+    document_access_grant(document=shared, principal=people["finance"])
+    document_access_grant(document=shared, principal=people["colleague"])
+    private = indexed_document(owner=people["outsider"], title="Notes", texts=["My notes."])
+    public = indexed_document(owner=None, title="Handbook", texts=["Welcome."], visible_to_tenant=True)
+
+    acls = acls_for_documents([shared, private, public])
+
+    assert acls == {document.pk: acl_for_document(document) for document in (shared, private, public)}
+    assert acls[shared.pk] == sorted(
+        [SUPERUSER, f"user:{people['owner'].pk}", f"user:{people['colleague'].pk}", f"group:{people['finance'].pk}"]
+    )
+    assert acls[private.pk] == sorted([SUPERUSER, f"user:{people['outsider'].pk}"])
+    assert acls[public.pk] == sorted([SUPERUSER, TENANT_WIDE])

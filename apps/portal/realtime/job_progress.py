@@ -51,8 +51,10 @@ def job_frame(job: IngestionJob) -> dict:
 
 
 @receiver(job_progressed, dispatch_uid="portal.job_progress_publish")
-def job_progress_publish(*, schema_name: str, job_id: str, **_kwargs) -> None:
+def job_progress_publish(*, schema_name: str, job_id: str, created_by_id: int | None, **_kwargs) -> None:
     """Runs in the worker, inside the job's tenant; publishes the job's committed state."""
+    if created_by_id is None:
+        return  # command-line and bulk ingests have nobody watching: no read, no message
     transaction.on_commit(partial(_publish, schema_name=schema_name, job_id=job_id))
 
 
