@@ -259,3 +259,31 @@ def test_nonsensical_limits_are_refused(max_tokens, overlap_tokens):
 )
 def test_the_approximate_counter(text, expected):
     assert approximate_token_count(text) == expected
+
+
+@pytest.mark.parametrize(("max_tokens", "overlap"), [(256, 32), (48, 8)])
+def test_token_offsets_give_the_chunks_counting_every_piece_gives(max_tokens, overlap):
+    from apps.integrations.embeddings.onnx_minilm import OnnxMiniLMEmbedder
+
+    minilm = OnnxMiniLMEmbedder(threads=1)
+    document = document_of(
+        heading("Travel"),
+        paragraph(sentences(40, topic="travel") + " Café naïve résumé, e.g. £40 per day (see §3.2)."),
+        Block(kind="list", text="\n".join(f"- item {n}: book through the portal" for n in range(30))),
+        paragraph("x" * 3000 + " then words again."),  # no spaces: cut inside a "word", counted for real
+    )
+    counted = chunk_document(
+        document=document, max_tokens=max_tokens, overlap_tokens=overlap, count_tokens=minilm.count_tokens
+    )
+
+    indexed = chunk_document(
+        document=document,
+        max_tokens=max_tokens,
+        overlap_tokens=overlap,
+        count_tokens=minilm.count_tokens,
+        token_spans=minilm.token_spans,
+    )
+
+    assert_well_formed(document, indexed, max_tokens=max_tokens, count=minilm.count_tokens)
+    assert_covers_all_content(document, indexed)
+    assert indexed == counted

@@ -134,6 +134,10 @@ def looks_like_json_lines(text: str) -> bool:
 
 def _looks_like_csv(head: str, *, min_rows: int) -> bool:
     """csv.Sniffer finds a delimiter, and every sampled row has the same number (2+) of columns."""
+    # Each row takes at least one line: too few lines cannot be a table, and the sniffer, slow on
+    # long prose, need not run (a title and an abstract, say).
+    if sum(1 for line in head.splitlines() if line.strip()) < min_rows:
+        return False
     try:
         dialect = csv.Sniffer().sniff(head[: 16 * 1024], delimiters=",;\t")
         rows = [row for row in csv.reader(io.StringIO(head), dialect) if row]

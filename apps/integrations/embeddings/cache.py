@@ -15,6 +15,7 @@ import logging
 import pickle
 import threading
 import time
+from collections.abc import Callable
 
 import numpy as np
 from django.conf import settings
@@ -80,6 +81,11 @@ class CachedEmbedder:
 
     def count_tokens(self, text: str) -> int:
         return self.inner.count_tokens(text)
+
+    @property
+    def token_spans(self) -> Callable[[str], list[tuple[int, int]]] | None:
+        """The inner embedder's, where it has them (see OnnxMiniLMEmbedder.token_spans)."""
+        return getattr(self.inner, "token_spans", None)
 
     def cache_key(self, text: str) -> str:
         # Hashed so keys stay short whatever the text; the model name keeps models' vectors apart.

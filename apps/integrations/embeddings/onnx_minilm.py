@@ -174,6 +174,11 @@ class OnnxMiniLMEmbedder:
     def count_tokens(self, text: str) -> int:
         return len(self._loaded().counting_tokenizer.encode(text, add_special_tokens=False).ids)
 
+    def token_spans(self, text: str) -> list[tuple[int, int]]:
+        """Character spans in `text` of the tokens `count_tokens` counts: the chunker tokenizes a
+        document once with them instead of counting each of its pieces."""
+        return self._loaded().counting_tokenizer.encode(text, add_special_tokens=False).offsets
+
     def _embed_batch(self, runtime: _Runtime, encodings: list[Encoding]) -> Vector:
         model = runtime.model
         longest = max(len(encoding.ids) for encoding in encodings)
