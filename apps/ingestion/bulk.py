@@ -37,10 +37,17 @@ def corpus_entry_upload(entry: dict) -> UploadedFile:
     )
 
 
+# The first upload transaction is kept small, so workers start on the first documents at once
+# instead of waiting for a whole batch to be stored.
+FIRST_BATCH_SIZE = 64
+
+
 def _batches(items: Iterable[dict], size: int) -> Iterator[list[dict]]:
     iterator = iter(items)
-    while batch := list(islice(iterator, size)):
+    next_size = min(size, FIRST_BATCH_SIZE)
+    while batch := list(islice(iterator, next_size)):
         yield batch
+        next_size = size
 
 
 def corpus_ingest(
