@@ -7,7 +7,7 @@ the same transaction, and bumps the index version, so the next query sees it (in
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -152,43 +152,54 @@ def documents_index_replace(*, updates: Sequence[DocumentIndexUpdate], embedding
     Old chunks, their postings and the statistics go in the same transaction as the new ones
     arrive: a search sees either the old version or the new one, never half of either. Ingestion
     stores a whole embedding group at once: a few statements for the group instead of a dozen per
-    document. Returns each update's chunk count, or None for a document that already holds a newer
-    version (nothing is written for it).
+    document. Two versions of one document are applied in the order given. Returns each update's
+    chunk count, or None for a document that already holds a newer version (nothing is written for it).
     """
-    if not updates:
-        return []
-    ids = sorted({update.document.pk for update in updates})
-    if len(ids) != len(updates):
-        raise ValueError("each document may be replaced once per call")
+    return [count for run in _runs_of_distinct_documents(updates) for count in _index_replace_run(run, embedding_model)]
+
+
+def _runs_of_distinct_documents(updates: Sequence[DocumentIndexUpdate]) -> Iterator[list[DocumentIndexUpdate]]:
+    """Consecutive runs in which no document appears twice, in order."""
+    run: list[DocumentIndexUpdate] = []
+    for update in updates:
+        if any(queued.document.pk == update.document.pk for queued in run):
+            yield run
+            run = []
+        run.append(update)
+    if run:
+        yield run
+
+
+def _index_replace_run(updates: list[DocumentIndexUpdate], embedding_model: str) -> list[int | None]:
     # Locked in primary-key order, so two workers storing overlapping groups cannot deadlock.
     locked_by_id = {
         document.pk: document
         for document in Document.objects.select_for_update(of=("self",))
         .select_related("current_version")
-        .filter(pk__in=ids)
+        .filter(pk__in=[update.document.pk for update in updates])
         .order_by("pk")
     }
-    applied = [update for update in updates if not _superseded(locked_by_id[update.document.pk], update.version)]
-    acl_by_id = acls_for_documents([locked_by_id[update.document.pk] for update in applied])
+    pairs = [(update, locked_by_id[update.document.pk]) for update in updates]
+    applied = [(update, locked) for update, locked in pairs if not _superseded(locked, update.version)]
+    acl_by_id = acls_for_documents([locked for _, locked in applied])
     old_chunk_count, old_term_total = 0, 0
-    for update in applied:
-        locked = locked_by_id[update.document.pk]
+    for _, locked in applied:
         if locked.current_version_id is not None:  # chunks exist only once a version was indexed
             chunks_before, terms_before = _indexed_totals(locked)
             old_chunk_count, old_term_total = old_chunk_count + chunks_before, old_term_total + terms_before
             Chunk.objects.filter(document=locked).delete()  # cascades to postings
     new_chunks = [
-        _chunk_row(locked_by_id[update.document.pk], update, chunk, acl_by_id[update.document.pk], embedding_model)
-        for update in applied
+        _chunk_row(locked, update, chunk, acl_by_id[locked.pk], embedding_model)
+        for update, locked in applied
         for chunk in update.chunks
     ]
     stored = Chunk.objects.bulk_create(new_chunks, batch_size=500)
-    _postings_copy(stored, [chunk for update in applied for chunk in update.chunks])
-    for update in applied:
-        _document_mark_indexed(locked_by_id[update.document.pk], update, acl=acl_by_id[update.document.pk])
-    new_terms = sum(_length(chunk) for update in applied for chunk in update.chunks)
+    _postings_copy(stored, [chunk for update, _ in applied for chunk in update.chunks])
+    for update, locked in applied:
+        _document_mark_indexed(locked, update, acl=acl_by_id[locked.pk])
+    new_terms = sum(_length(chunk) for update, _ in applied for chunk in update.chunks)
     index_version_bump(chunk_delta=len(stored) - old_chunk_count, term_delta=new_terms - old_term_total)
-    counts: dict[int, int] = {update.document.pk: len(update.chunks) for update in applied}
+    counts = {update.document.pk: len(update.chunks) for update, _ in applied}
     return [counts.get(update.document.pk) for update in updates]
 
 

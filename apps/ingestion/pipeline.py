@@ -2,8 +2,8 @@
 
 Several jobs run together so the embedder sees full batches. Each embedding group's documents are
 stored in one transaction, together with their jobs' success, so a crash leaves either the old
-searchable state or the new one, and a retried job finds its work done instead of duplicating chunks. Problems with a
-file fail only that job, with a reason; problems with our dependencies (database, embedder) are
+searchable state or the new one, and a retried job finds its work done instead of duplicating
+chunks. Problems with a file fail only that job, with a reason; problems with our dependencies (database, embedder) are
 transient and make the Celery task retry with backoff. The knowledge graph follows in its own
 task after commit (graph_sync.py): a document is searchable by the dense and keyword legs as soon
 as its job succeeds, and its `graph_status` says when the graph has caught up.
@@ -298,13 +298,9 @@ def _store(group: list[PreparedDocument]) -> list[int]:
             )
             # Not running: another delivery of the same job finished it first.
             items = [item for item in group if item.job.pk in running]
-            counts = [
-                count
-                for batch in _one_version_per_document(items)
-                for count in documents_index_replace(
-                    updates=[_index_update(item) for item in batch], embedding_model=embedder().model_name
-                )
-            ]
+            counts = documents_index_replace(
+                updates=[_index_update(item) for item in items], embedding_model=embedder().model_name
+            )
             seconds = round((time.perf_counter() - store_started) / max(len(items), 1), 4)
             for item, count in zip(items, counts, strict=True):
                 if count is None:
@@ -318,21 +314,6 @@ def _store(group: list[PreparedDocument]) -> list[int]:
         raise TransientIngestionError(f"database unavailable while storing: {type(error).__name__}") from error
     stored = [item for item, count in zip(items, counts, strict=True) if count is not None]
     return [item.job.document_id for item in stored if item.job.document_id]
-
-
-def _one_version_per_document(items: list[PreparedDocument]) -> Iterator[list[PreparedDocument]]:
-    """Consecutive runs of items with distinct documents, in order: two versions of one document
-    uploaded together are stored one after the other, as they were queued."""
-    batch: list[PreparedDocument] = []
-    documents: set[int | None] = set()
-    for item in items:
-        if item.job.document_id in documents:
-            yield batch
-            batch, documents = [], set()
-        batch.append(item)
-        documents.add(item.job.document_id)
-    if batch:
-        yield batch
 
 
 def _index_update(item: PreparedDocument) -> DocumentIndexUpdate:

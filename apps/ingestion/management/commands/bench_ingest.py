@@ -226,9 +226,10 @@ class Command(BaseCommand):
         existing = Tenant.objects.filter(schema_name=schema).first()
         if existing is not None:
             existing.delete(force_drop=True)  # its graph goes with it
-        # A graph left by a run before tenant deletion cleared the graph: the new tenant must not
-        # find old nodes under its name (the deletion work would be timed as ingestion).
-        graph_tenant_clear(tenant=schema)
+        else:
+            # A graph left by a run from before tenant deletion removed it: the new tenant must not
+            # find old nodes under its name (deleting them would be timed as ingestion).
+            graph_tenant_clear(tenant=schema)
         with in_tenant_schema_only(schema):
             # A warm embedding cache from an earlier run would flatter the pipeline: start cold.
             cache.delete_pattern("*")  # type: ignore[attr-defined]
