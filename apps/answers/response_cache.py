@@ -17,6 +17,7 @@ from typing import Any
 from django.conf import settings
 
 from apps.answers.citations import CitationRegistry
+from apps.answers.evidence.sufficiency import evidence_model_version, evidence_threshold
 from apps.answers.orchestrator.state import AnswerState
 from apps.answers.orchestrator.trace import StepRecord
 from apps.documents.index_state import current_index_version
@@ -41,7 +42,8 @@ def _key(state: AnswerState) -> str | None:
         legs=state.plan.legs,
         k=state.plan.k,
         providers=tenant_settings_get(schema_name=state.tenant_schema).llm_provider_order or settings.LLM_DEFAULT_ORDER,
-        min_confidence=settings.ANSWER_EVIDENCE_MIN_CONFIDENCE,
+        min_confidence=evidence_threshold(),
+        evidence_model=evidence_model_version(),
     )
 
 

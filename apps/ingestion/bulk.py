@@ -1,7 +1,8 @@
 """Bulk ingestion of a BEIR-style corpus (evaluation and benchmarks) through the real pipeline.
 
 Each corpus entry becomes one document whose external id is the entry's `_id`, written as
-Markdown (`# title` then the text) so the title is part of what is chunked and embedded.
+Markdown (`# title` then the text) so the title is part of what is chunked and embedded; an entry
+naming a `file` uploads that file as it is.
 Re-running is idempotent: entries whose content is already indexed are skipped.
 """
 
@@ -11,6 +12,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
+from pathlib import Path
 
 from django.db import connection
 
@@ -25,6 +27,10 @@ EVALUATION_PRINCIPALS = (SUPERUSER, TENANT_WIDE)
 
 
 def corpus_entry_upload(entry: dict) -> UploadedFile:
+    if entry.get("file"):
+        # A real file, uploaded as `manage.py ingest` would (its own parser, its name as title).
+        path = Path(entry["file"])
+        return UploadedFile(filename=path.name, data=path.read_bytes(), title=path.name, external_id=str(entry["_id"]))
     title = (entry.get("title") or "").strip()
     body = (entry.get("text") or "").strip()
     text = f"# {title}\n\n{body}" if title else body

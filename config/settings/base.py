@@ -269,6 +269,8 @@ ANTHROPIC_TIMEOUT = env.float("ANTHROPIC_TIMEOUT", default=30.0)
 # METERED: counts against the tenant's daily token budget (the offline extractive provider costs nothing).
 # SPECULATIVE: the request is sent while the evidence is still being judged, which hides that check
 # behind the model's time to first token; a question then refused still costs its prompt's input tokens.
+# JUDGES_EVIDENCE: evidence in the borderline band (apps/answers/evidence/model.json) goes to this model,
+# which answers from it or says the passages do not answer (recorded as a refusal, reason model_refused).
 LLM_PROVIDERS = {
     "anthropic": {
         "BACKEND": "apps.integrations.llm.anthropic_provider.AnthropicProvider",
@@ -277,6 +279,7 @@ LLM_PROVIDERS = {
         "TIMEOUT": ANTHROPIC_TIMEOUT,
         "METERED": True,
         "SPECULATIVE": env.bool("ANTHROPIC_SPECULATIVE", default=True),
+        "JUDGES_EVIDENCE": env.bool("ANTHROPIC_JUDGES_EVIDENCE", default=True),
     },
     "extractive": {
         "BACKEND": "apps.answers.providers.extractive.ExtractiveProvider",
@@ -316,8 +319,9 @@ ANSWER_MAX_QUESTION_CHARS = env.int("ANSWER_MAX_QUESTION_CHARS", default=2000)
 ANSWER_RETRIEVAL_K = env.int("ANSWER_RETRIEVAL_K", default=8)  # chunks retrieved per question
 ANSWER_MAX_K = 50
 ANSWER_MAX_PASSAGES = env.int("ANSWER_MAX_PASSAGES", default=6)  # passages the answer may cite
-# Evidence sufficiency (apps/answers/evidence/sufficiency.py): below this confidence the answer is a refusal.
-ANSWER_EVIDENCE_MIN_CONFIDENCE = env.float("ANSWER_EVIDENCE_MIN_CONFIDENCE", default=0.40)
+# Evidence sufficiency (apps/answers/evidence/sufficiency.py): below this confidence the answer is a
+# refusal. Unset: the threshold fitted with the model (apps/answers/evidence/model.json).
+ANSWER_EVIDENCE_MIN_CONFIDENCE: float | None = env.float("ANSWER_EVIDENCE_MIN_CONFIDENCE", default=None)
 # Verifier: a cited passage supports a sentence holding this share of its terms, or (paraphrase) one of
 # its sentences this close in embedding space.
 ANSWER_SUPPORT_MIN_TERM_OVERLAP = 0.6

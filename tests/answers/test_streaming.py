@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from typing import Any
 
 import pytest
 from django.test import override_settings
@@ -240,3 +241,82 @@ def test_without_speculation_a_refusal_never_calls_claude(answers_corpus, commit
     assert len(fake.requests) == 1  # the answered question's only
     synthesizer_step = next(step for step in answered.trace["steps"] if step["name"] == "synthesizer")
     assert synthesizer_step["summary"]["speculative"] is False
+
+
+# Every question's confidence is below this, and the refund question's (well over 0.5) is above the
+# model's borderline threshold: it becomes borderline evidence.
+ONLY_BORDERLINE: dict[str, Any] = {"ANSWER_EVIDENCE_MIN_CONFIDENCE": 0.999}
+
+
+def _synthesizer_evidence(result) -> dict:
+    return next(step for step in result.trace["steps"] if step["name"] == "synthesizer")["summary"]["evidence"]
+
+
+def test_borderline_evidence_goes_to_claude_which_may_answer_from_it(answers_corpus, committed_db):
+    with FakeAnthropicServer() as fake, claude_answers(fake, **ONLY_BORDERLINE), in_tenant(answers_corpus.schema):
+        fake.reply_stream(GROUNDED)
+        result = answer_question(user=answers_corpus.carol, question=REFUND_QUESTION, use_cache=False)
+
+    evidence = _synthesizer_evidence(result)
+    assert (evidence["sufficient"], evidence["borderline"], evidence["left_to_model"]) == (False, True, True)
+    assert (result.outcome, result.provider) == ("answered", "anthropic")
+    assert "30 days" in result.answer
+
+
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        "I could not find this in the documents you can access.",
+        "The passages do not say how long a refund takes to arrive [1].",
+        "None of the provided documents mention this. The refund policy covers eligibility only [2].",
+    ],
+)
+def test_claude_saying_the_passages_do_not_answer_is_a_recorded_refusal(answers_corpus, committed_db, refusal):
+    with FakeAnthropicServer() as fake, claude_answers(fake, **ONLY_BORDERLINE), in_tenant(answers_corpus.schema):
+        fake.reply_stream(refusal)
+        result = answer_question(user=answers_corpus.carol, question=REFUND_QUESTION, use_cache=False)
+        row = QueryLog.objects.get(pk=result.query_id)
+
+    assert (result.outcome, result.reason, result.provider) == ("refused", "model_refused", "anthropic")
+    assert result.answer == "I could not find this in the documents you can access."
+    assert result.citations == []
+    assert (row.outcome, row.reason) == ("refused", "model_refused")
+    verifier = next(step for step in result.trace["steps"] if step["name"] == "verifier")
+    assert verifier["summary"]["dropped"] == {"model_refusal": 1}
+
+
+def test_claude_answering_without_citations_is_refused_not_shown(answers_corpus, committed_db):
+    with FakeAnthropicServer() as fake, claude_answers(fake), in_tenant(answers_corpus.schema):
+        fake.reply_stream(
+            "Customers may request a full refund within 30 days of the original purchase date. "
+            "Refunds are issued to the original payment method only."
+        )
+        result = answer_question(user=answers_corpus.carol, question=REFUND_QUESTION, use_cache=False)
+
+    assert (result.outcome, result.reason) == ("refused", "no_supported_sentence")
+    assert "30 days" not in result.answer
+    verifier = next(step for step in result.trace["steps"] if step["name"] == "verifier")
+    assert verifier["summary"]["dropped"] == {"uncited": 2}
+
+
+def test_a_refusal_after_an_answer_is_dropped_and_the_answer_stands(answers_corpus, committed_db):
+    with FakeAnthropicServer() as fake, claude_answers(fake), in_tenant(answers_corpus.schema):
+        fake.reply_stream(
+            f"Customers may request a full refund within 30 days of the original purchase date {EVERY_PASSAGE}. "
+            "The documents do not mention refunds for hardware [1]."
+        )
+        result = answer_question(user=answers_corpus.carol, question=REFUND_QUESTION, use_cache=False)
+
+    assert result.outcome == "answered"
+    assert "30 days" in result.answer
+    assert "hardware" not in result.answer
+
+
+def test_without_a_judging_model_borderline_evidence_is_refused(answers_corpus, committed_db):
+    with override_settings(**ONLY_BORDERLINE), in_tenant(answers_corpus.schema):
+        result = answer_question(user=answers_corpus.carol, question=REFUND_QUESTION, use_cache=False)
+
+    evidence = _synthesizer_evidence(result)
+    assert evidence["borderline"] is True
+    assert "left_to_model" not in evidence
+    assert (result.outcome, result.reason, result.provider) == ("refused", "insufficient_evidence", "")

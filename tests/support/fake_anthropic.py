@@ -349,9 +349,12 @@ class FakeAnthropicServer:
 
 
 @contextmanager
-def claude_answers(server: FakeAnthropicServer, *, speculative: bool = True, **overrides) -> Iterator[None]:
+def claude_answers(
+    server: FakeAnthropicServer, *, speculative: bool = True, judges_evidence: bool = True, **overrides
+) -> Iterator[None]:
     """Answers come from the real Anthropic provider and SDK, talking to the fake server only
-    (speculative, as configured by default: the request may go out before the evidence is judged)."""
+    (speculative and judging borderline evidence, as configured by default: the request may go out
+    before the evidence is judged, and borderline evidence is left to the model)."""
     provider = {
         "BACKEND": "apps.integrations.llm.anthropic_provider.AnthropicProvider",
         "MODEL": "claude-test",
@@ -359,6 +362,7 @@ def claude_answers(server: FakeAnthropicServer, *, speculative: bool = True, **o
         "TIMEOUT": 10.0,
         "METERED": False,
         "SPECULATIVE": speculative,
+        "JUDGES_EVIDENCE": judges_evidence,
         "OPTIONS": {"api_key": "sk-test-answers", "base_url": server.base_url},
     }
     with override_settings(LLM_PROVIDERS={"anthropic": provider}, LLM_DEFAULT_ORDER=["anthropic"], **overrides):

@@ -15,7 +15,7 @@ from apps.integrations.embeddings.factory import embedder
 from apps.integrations.llm.base import EvidencePassage
 
 from .answer_types import expected_answer_type, holds_answer_type
-from .text import passage_parts, term_set
+from .text import PassageUnit, passage_units, term_set
 
 # Bounds the embedding work per question: passages beyond these add little and cost latency.
 MAX_PASSAGES = 6
@@ -23,6 +23,8 @@ MAX_SENTENCES_PER_PASSAGE = 24
 # Sentence rank = similarity + COVERAGE_WEIGHT * coverage (+ a bonus for holding the asked-for type).
 COVERAGE_WEIGHT = 0.35
 ANSWER_TYPE_BONUS = 0.05
+# The chunker writes a section's heading path as "Document > Section".
+SECTION_SEPARATOR = " > "
 
 
 @dataclass(frozen=True)
@@ -36,20 +38,34 @@ class ScoredSentence:
     score: float
 
 
+def _in_section(unit: PassageUnit, *, title_heading: str) -> str:
+    """The sentence as embedded: after its section's own heading ("Day one: Collect your laptop..."),
+    which often names what the sentence is about when the sentence itself does not. A document's
+    title (the passage's first heading, when it is not a path) is left out: it is on topic for
+    every sentence and would make any of them look like an answer."""
+    if SECTION_SEPARATOR in unit.heading:
+        section = unit.heading.rsplit(SECTION_SEPARATOR, 1)[-1].strip()
+    else:
+        section = unit.heading if unit.heading != title_heading else ""
+    return f"{section}: {unit.text}" if section else unit.text
+
+
 def sentences_rank(
     *, question: str, passages: Sequence[EvidencePassage], max_passages: int = MAX_PASSAGES
 ) -> list[ScoredSentence]:
     """Every usable sentence of the first `max_passages` passages, best first."""
     candidates: list[tuple[EvidencePassage, int, str]] = []
+    embedded: list[str] = []
     context_terms: dict[int, frozenset[str]] = {}
     for passage in list(passages)[:max_passages]:
-        headings, sentences = passage_parts(passage.text)
+        headings, units = passage_units(passage.text)
         context_terms[passage.number] = term_set(" ".join([passage.title, *headings]))
-        for position, sentence in enumerate(sentences[:MAX_SENTENCES_PER_PASSAGE]):
-            candidates.append((passage, position, sentence))
+        for position, unit in enumerate(units[:MAX_SENTENCES_PER_PASSAGE]):
+            candidates.append((passage, position, unit.text))
+            embedded.append(_in_section(unit, title_heading=headings[0] if headings else ""))
     if not candidates:
         return []
-    vectors = embedder().embed_documents([question] + [sentence for _, _, sentence in candidates])
+    vectors = embedder().embed_documents([question, *embedded])
     similarities = vectors[1:] @ vectors[0]
     wanted = term_set(question)
     kind = expected_answer_type(question)

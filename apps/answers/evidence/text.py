@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import re
 import threading
+from dataclasses import dataclass
 from functools import lru_cache
 
 import snowballstemmer
 
 from apps.integrations.keyword.analyzer import analyze
+
+from .records import records_render
 
 # A sentence ends at . ! ? (plus any citation markers right after it) when the next one starts
 # with a capital, a digit, a quote or a bracket; "e.g. the" and "3.5 days" are not boundaries.
@@ -25,7 +28,9 @@ MIN_SENTENCE_WORDS = 3
 MAX_SENTENCE_CHARS = 600
 MAX_HEADING_WORDS = 12
 END_PUNCTUATION = (".", "!", "?", ":", ";", '"', "\u201d")
-_HEADING_MARK = "\x00"
+# A heading on the line right above its paragraph (plain text) is short.
+MAX_PLAIN_HEADING_WORDS = 8
+MAX_PLAIN_HEADING_CHARS = 60
 
 # A Snowball stemmer keeps the word it is working on in the instance: two threads sharing one
 # corrupted each other's words (an IndexError inside stemWord under concurrent answers), so every
@@ -54,13 +59,24 @@ def term_set(text: str) -> frozenset[str]:
     return frozenset(terms(text))
 
 
+# Where a question that first tells a situation ends one sentence and starts the next.
+QUESTION_SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+")
+
+
+def question_focus(question: str) -> str | None:
+    """The final sentence of a question that first describes a situation ("I am a guardian of a
+    16-year-old. Can I change his surname?"): what is asked, without the story. None for one sentence."""
+    parts = [part for part in QUESTION_SENTENCE_BREAK.split(question.strip()) if part]
+    return parts[-1] if len(parts) > 1 else None
+
+
 def numbers_in(text: str) -> set[str]:
     """Numbers written with digits, normalised ("5,000" and "5000" are one number)."""
     return {match.replace(",", "").rstrip(".") for match in NUMBER.findall(text)}
 
 
 def split_sentences(text: str) -> list[str]:
-    """Prose sentences of a passage; headings are left out (they are context, not claims)."""
+    """Prose sentences and records of a passage; headings are left out (they are context, not claims)."""
     return passage_parts(text)[1]
 
 
@@ -68,22 +84,43 @@ def headings_of(text: str) -> list[str]:
     return passage_parts(text)[0]
 
 
+@dataclass(frozen=True)
+class PassageUnit:
+    """A sentence (or a rendered record) of a passage, with the heading of the section it stands in."""
+
+    text: str
+    heading: str = ""
+
+
 def passage_parts(text: str) -> tuple[list[str], list[str]]:
-    """(headings, sentences). A short line standing alone without end punctuation is a heading too:
-    the chunker keeps a Markdown title as a plain first line ("Refund policy\\n\\nCustomers may...")."""
+    """(headings, sentences)."""
+    headings, units = passage_units(text)
+    return headings, [unit.text for unit in units]
+
+
+def passage_units(text: str) -> tuple[list[str], list[PassageUnit]]:
+    """(headings, sentences with their section heading). A short line standing alone without end
+    punctuation is a heading too: the chunker keeps a Markdown title as a plain first line
+    ("Refund policy\\n\\nCustomers may..."), and plain text puts a heading on the line above its
+    paragraph ("Day one\\nCollect your laptop ...")."""
     headings: list[str] = []
-    sentences: list[str] = []
-    for paragraph, is_item in _paragraphs(text):
-        if paragraph.startswith(_HEADING_MARK):
-            headings.append(paragraph[1:])
+    units: list[PassageUnit] = []
+    for paragraph in _paragraphs(text):
+        if paragraph.kind == "heading" or (
+            paragraph.kind == "prose"
+            and len(paragraph.text.split()) <= MAX_HEADING_WORDS
+            and not paragraph.text.endswith(END_PUNCTUATION)
+        ):
+            headings.append(paragraph.text)
             continue
-        if not is_item and len(paragraph.split()) <= MAX_HEADING_WORDS and not paragraph.endswith(END_PUNCTUATION):
-            headings.append(paragraph)
+        heading = headings[-1] if headings else ""
+        if paragraph.kind == "record":
+            units.append(PassageUnit(paragraph.text[:MAX_SENTENCE_CHARS], heading))
             continue
-        for sentence in split_paragraph(paragraph):
+        for sentence in split_paragraph(paragraph.text):
             if len(sentence.split()) >= MIN_SENTENCE_WORDS:
-                sentences.append(sentence[:MAX_SENTENCE_CHARS])
-    return headings, sentences
+                units.append(PassageUnit(sentence[:MAX_SENTENCE_CHARS], heading))
+    return headings, units
 
 
 def split_paragraph(paragraph: str) -> list[str]:
@@ -96,25 +133,63 @@ def split_paragraph(paragraph: str) -> list[str]:
     return [piece.strip() for piece in pieces if piece.strip()]
 
 
-def _paragraphs(text: str) -> list[tuple[str, bool]]:
-    """(paragraph, is_list_item): blank lines, headings and list items end a paragraph; wrapped lines
-    are joined. Markdown headings come back marked so they are never taken for prose."""
-    paragraphs: list[tuple[str, bool]] = []
-    current: list[str] = []
-    is_item = False
-    for line in text.splitlines():
+@dataclass(frozen=True)
+class _Paragraph:
+    text: str
+    kind: str  # prose | item | heading | record
+
+
+def _paragraphs(text: str) -> list[_Paragraph]:
+    """Blank lines and Markdown headings end a block. A block of records (CSV rows, JSON leaves)
+    gives one paragraph per record; otherwise list items and a plain heading line end a paragraph
+    and wrapped lines are joined."""
+    paragraphs: list[_Paragraph] = []
+    block: list[str] = []
+    for line in [*text.splitlines(), ""]:
         heading = HEADING.match(line)
-        starts_item = bool(LIST_MARKER.match(line))
-        if not line.strip() or heading or starts_item:
-            if current:
-                paragraphs.append((" ".join(current), is_item))
-            current, is_item = [], False
-            if heading:
-                paragraphs.append((_HEADING_MARK + heading.group(1).strip(), False))
-            elif starts_item:
-                current, is_item = [LIST_MARKER.sub("", line).strip()], True
+        if line.strip() and not heading:
+            block.append(line)
             continue
-        current.append(line.strip())
-    if current:
-        paragraphs.append((" ".join(current), is_item))
+        paragraphs.extend(_block_paragraphs(block))
+        block = []
+        if heading:
+            paragraphs.append(_Paragraph(heading.group(1).strip(), "heading"))
     return paragraphs
+
+
+def _block_paragraphs(lines: list[str]) -> list[_Paragraph]:
+    records = records_render(lines)
+    if records is not None:
+        return [_Paragraph(record, "record") for record in records]
+    paragraphs: list[_Paragraph] = []
+    current: list[str] = []
+    kind = "prose"
+    for position, line in enumerate(lines):
+        if LIST_MARKER.match(line):
+            if current:
+                paragraphs.append(_Paragraph(" ".join(current), kind))
+            current, kind = [LIST_MARKER.sub("", line).strip()], "item"
+        elif (not current or current[-1].endswith(END_PUNCTUATION)) and _heads_next_line(
+            line, lines[position + 1 : position + 2]
+        ):
+            if current:
+                paragraphs.append(_Paragraph(" ".join(current), kind))
+            current, kind = [], "prose"
+            paragraphs.append(_Paragraph(line.strip(), "heading"))
+        else:
+            current.append(line.strip())
+    if current:
+        paragraphs.append(_Paragraph(" ".join(current), kind))
+    return paragraphs
+
+
+def _heads_next_line(line: str, following: list[str]) -> bool:
+    """A short first line without end punctuation, followed by a line that starts a sentence."""
+    text = line.strip()
+    return (
+        bool(following)
+        and len(text.split()) <= MAX_PLAIN_HEADING_WORDS
+        and len(text) <= MAX_PLAIN_HEADING_CHARS
+        and not text.endswith(END_PUNCTUATION)
+        and following[0].strip()[:1].isupper()
+    )

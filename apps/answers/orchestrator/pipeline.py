@@ -39,6 +39,10 @@ class AnswerBlocked(Exception):
     """A content filter refused a sentence of the answer."""
 
 
+class ModelRefused(Exception):
+    """The model opened its answer by saying the passages do not answer the question."""
+
+
 def answer_pipeline(state: AnswerState, runner: StepRunner) -> Generator[AnswerEvent, None, None]:
     with runner.step("planner") as record:
         planner_run(state, record)
@@ -68,6 +72,9 @@ def _answer_from_documents(state: AnswerState, runner: StepRunner) -> Generator[
         return registry
     try:
         yield from _compose(state, runner, registry)
+    except ModelRefused:
+        state.pieces, registry.citations = [], []
+        state.reason = "model_refused"
     except AnswerBlocked as blocked:
         state.outcome, state.reason = "blocked", "content_filter"
         state.pieces, registry.citations = [], []
@@ -141,6 +148,8 @@ def _verified(
         if not verdict.kept:
             tally[verdict.reason] += 1
             record.summary["dropped"] = dict(tally)
+            if verdict.reason == "model_refusal" and not state.pieces:
+                raise ModelRefused  # closes the stream; nothing of it was shown
             return
         record.summary["sentences_out"] = record.summary.get("sentences_out", 0) + 1
         screened = content_filters_run(text=sentence.text, stage="answer")

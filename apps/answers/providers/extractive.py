@@ -2,7 +2,8 @@
 
 No model and no network, so the portal answers without an API key. Sentences are ranked by
 similarity to the question and coverage of its terms (apps.answers.evidence); the best one is
-always used, and up to two more when they score nearly as well and add something new. Each
+always used and leads, and up to two more follow when they score nearly as well and add something
+new. Records of tables and JSON arrive as readable sentences (apps/answers/evidence/records.py). Each
 sentence is quoted verbatim with its passage number, so the verifier can check it word for word.
 Whether the evidence suffices is decided before a provider is called (the synthesizer step).
 """
@@ -34,7 +35,10 @@ class ExtractiveProvider:
         self.options = options
 
     def stream(self, request: GenerationRequest) -> Iterator[GenerationEvent]:
-        chosen = sentences_choose(sentences_rank(question=request.question, passages=request.passages))
+        if request.evidence_borderline:
+            chosen = []  # it cannot tell a near miss from an answer; the evidence check could not either
+        else:
+            chosen = sentences_choose(sentences_rank(question=request.question, passages=request.passages))
         text = " ".join(_cited(sentence) for sentence in chosen) if chosen else NOT_FOUND
         emitted = 0
         for token in TOKEN.findall(text):
@@ -64,9 +68,10 @@ def sentences_choose(ranked: list[ScoredSentence]) -> list[ScoredSentence]:
             continue  # a near-repeat of what the answer already says
         chosen.append(sentence)
         covered |= sentence_terms
-    # Read in document order within each passage, passages in the order of their best sentence.
+    # The best sentence leads; the rest follow in document order within each passage, passages in
+    # the order of their best sentence, so an answer reads as the documents do.
     passage_rank = {number: rank for rank, number in enumerate(dict.fromkeys(s.passage_number for s in chosen))}
-    return sorted(chosen, key=lambda s: (passage_rank[s.passage_number], s.position))
+    return [best, *sorted(chosen[1:], key=lambda s: (passage_rank[s.passage_number], s.position))]
 
 
 def _cited(sentence: ScoredSentence) -> str:

@@ -123,6 +123,12 @@ class ModelRouter:
         candidates = self.candidates(tenant_settings.llm_provider_order)
         return bool(candidates) and candidates[0].speculative
 
+    def judges_evidence(self, tenant_settings: TenantSettings) -> bool:
+        """Whether the tenant's first provider reads borderline evidence itself (a chat model that says
+        when the passages do not answer), instead of the evidence check refusing it."""
+        candidates = self.candidates(tenant_settings.llm_provider_order)
+        return bool(candidates) and candidates[0].judges_evidence
+
     def candidates(self, tenant_order: Sequence[str]) -> list[ProviderConfig]:
         """The tenant's providers in its order; names no longer configured are dropped (fail closed:
         an emptied allowlist never widens to other providers)."""

@@ -30,6 +30,7 @@ class ProviderConfig:
     timeout: float = 30.0
     metered: bool = True
     speculative: bool = False  # started while the evidence is judged (router/prefetch.py)
+    judges_evidence: bool = False  # borderline evidence is left to the model, which may refuse
     options: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -44,6 +45,7 @@ class ProviderConfig:
             timeout=float(entry.get("TIMEOUT", 30.0)),
             metered=bool(entry.get("METERED", True)),
             speculative=bool(entry.get("SPECULATIVE", False)),
+            judges_evidence=bool(entry.get("JUDGES_EVIDENCE", False)),
             options=entry.get("OPTIONS", {}),
         )
 

@@ -43,9 +43,9 @@ def retriever_run(state: AnswerState, record: StepRecord) -> None:
         for sub_question in plan.sub_questions
     ]
     state.leg_statuses = _merged_statuses(results)
-    state.retrieval_signals = _signals(main)
     candidates = _interleaved(results)
     accepted, quarantined = _screened(candidates, state=state)
+    state.retrieval_signals = _signals(main, accepted)
     state.passages = [
         EvidencePassage(
             number=number,
@@ -117,14 +117,10 @@ def _merged_statuses(results: list[RetrievalResult]) -> dict[str, str]:
     return merged
 
 
-def _signals(main: RetrievalResult) -> RetrievalSignals:
-    dense_ok = main.legs.get("dense") == "ok"
-    both_ok = dense_ok and main.legs.get("keyword") == "ok"
-    dense_scores = [chunk.leg_scores["dense"] for chunk in main.chunks if "dense" in chunk.leg_scores]
-    top = main.chunks[0] if main.chunks else None
-    return RetrievalSignals(
-        best_passage_similarity=max(dense_scores, default=0.0) if dense_ok else None,
-        legs_agree=(
-            bool(top and top.leg_ranks.get("dense") == 1 and top.leg_ranks.get("keyword") == 1) if both_ok else None
-        ),
-    )
+def _signals(main: RetrievalResult, accepted: list[RetrievedChunk]) -> RetrievalSignals:
+    """How far the first passage's dense cosine stands above the other passages' mean."""
+    if main.legs.get("dense") != "ok":
+        return RetrievalSignals()
+    dense = [chunk.leg_scores["dense"] for chunk in accepted if "dense" in chunk.leg_scores]
+    gap = dense[0] - sum(dense[1:]) / len(dense[1:]) if len(dense) > 1 else 0.0
+    return RetrievalSignals(passage_gap=gap)

@@ -11,13 +11,13 @@ is called before the evidence passes, and a refusal costs nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import replace
-from functools import partial
 
 from django.conf import settings
 
 from apps.answers.evidence import EvidenceAssessment, RetrievalSignals, evidence_assess, sentences_rank
+from apps.answers.evidence.text import question_focus
 from apps.answers.orchestrator.state import AnswerState
 from apps.answers.orchestrator.trace import StepRecord
 from apps.answers.prompting import SYSTEM_PROMPT, prompt_build
@@ -54,25 +54,46 @@ def synthesis_start(
     )
     router = model_router()
     tenant_settings = tenant_settings_get(schema_name=state.tenant_schema)
-    start = partial(
-        router.stream, request, tenant_schema=state.tenant_schema, record=generation, tenant_settings=tenant_settings
-    )
-    prefetched = PrefetchedStream(start()) if state.passages and router.speculates(tenant_settings) else None
+
+    def start(request: GenerationRequest) -> Generator[str, None, None]:
+        return router.stream(
+            request, tenant_schema=state.tenant_schema, record=generation, tenant_settings=tenant_settings
+        )
+
+    prefetched = PrefetchedStream(start(request)) if state.passages and router.speculates(tenant_settings) else None
     record.summary["speculative"] = prefetched is not None
     sufficient = False
     try:
-        sufficient = _evidence_suffices(state, record)
+        sufficient = _evidence_suffices(state, record) or _left_to_the_model(
+            state, record, judging=router.judges_evidence(tenant_settings)
+        )
     finally:
         if prefetched is not None and not sufficient:
             prefetched.close()
     if not sufficient:
         return None
-    return prefetched or start()
+    # Borderline evidence reaches a provider that cannot judge it only by fallback; it must then refuse
+    # rather than quote a near miss. (A speculative request went out before the judgement, unmarked: its
+    # fallback happens only if the judging provider fails before its first token.)
+    borderline = state.assessment is not None and state.assessment.borderline
+    return prefetched or start(replace(request, evidence_borderline=borderline))
+
+
+def _left_to_the_model(state: AnswerState, record: StepRecord, *, judging: bool) -> bool:
+    """Borderline evidence goes to a provider that judges it (Claude answers or says the passages do
+    not answer, which the pipeline records as a refusal); anything else stays refused."""
+    if not (judging and state.assessment is not None and state.assessment.borderline):
+        return False
+    record.summary["evidence"]["left_to_model"] = True
+    state.reason = ""
+    return True
 
 
 def _evidence_suffices(state: AnswerState, record: StepRecord) -> bool:
     ranked = sentences_rank(question=state.question, passages=state.passages)
-    state.assessment = evidence_assess(sentences=ranked, retrieval=state.retrieval_signals)
+    focus_question = question_focus(state.question)
+    focus = sentences_rank(question=focus_question, passages=state.passages) if focus_question and ranked else []
+    state.assessment = evidence_assess(sentences=ranked, retrieval=state.retrieval_signals, focus=focus)
     record.summary.update({"chunks_in": len(state.passages), "sentences_in": len(ranked)})
     record.summary["evidence"] = state.assessment.summary()
     if not state.assessment.sufficient and state.plan is not None and state.plan.sub_questions:

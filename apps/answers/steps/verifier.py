@@ -4,10 +4,13 @@ A citation supports a sentence when the passage holds most of the sentence's ter
 for a paraphrase, when one of the passage's sentences is close in embedding space. Any number the
 sentence states must appear in a supporting passage ("45 days" against a passage saying "30 days"
 is dropped however similar the rest is). Citations to numbers that are not evidence are removed.
+A sentence in which the model says the passages do not answer is never shown: as the answer's
+first sentence it makes the answer a refusal (reason `model_refused`).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -24,7 +27,8 @@ from apps.integrations.llm.base import EvidencePassage
 class SentenceVerdict:
     kept: bool
     supporting: tuple[int, ...]  # evidence numbers that support the sentence
-    reason: str = ""  # why it was dropped: uncited | unknown_citation | unsupported | unsupported_number
+    # why it was dropped: model_refusal | uncited | unknown_citation | unsupported | unsupported_number
+    reason: str = ""
 
 
 class Evidence:
@@ -48,7 +52,29 @@ class Evidence:
         return self._numbers[number]
 
 
+# A model saying the passages do not answer: the prompt asks for the fixed refusal, models paraphrase it.
+_SOURCES = r"(?:passages?|documents?|sources?|(?:provided|given) (?:text|information|material))"
+_NOT = r"(?:do(?:es)?\s*(?:not|n't)|don't|doesn't|never|fails? to)"
+_SAY = r"(?:contain|mention|say|state|answer|provide|include|specify|cover|address|discuss|describe|give)"
+MODEL_REFUSAL = re.compile(
+    rf"\b(?:i|we)\s+(?:could|can|was|were)\s*(?:not|n't)\s+(?:find|locate|determine)\b"
+    rf"|\b{_SOURCES}\b.{{0,80}}\b{_NOT}\s+(?:\w+\s+)?{_SAY}"
+    rf"|\bno (?:information|mention|details?|answer)\b.{{0,60}}\b{_SOURCES}\b"
+    rf"|\b{_SOURCES}\b.{{0,60}}\b(?:no|not any) (?:information|mention|details?)\b"
+    rf"|\bnone of the (?:\w+\s+)?{_SOURCES}\b"
+    r"|\bnicht (?:finden|beantworten)\b|\b(?:enthalten|nennen|erwähnen) (?:keine|nicht)\b",
+    re.IGNORECASE,
+)
+
+
+def model_refusal(sentence: str) -> bool:
+    """The model says the passages do not hold the answer (in its own words, cited or not)."""
+    return bool(MODEL_REFUSAL.search(without_markers(sentence)))
+
+
 def sentence_verify(sentence: str, *, evidence: Evidence) -> SentenceVerdict:
+    if model_refusal(sentence):
+        return SentenceVerdict(kept=False, supporting=(), reason="model_refusal")
     cited = cited_numbers(sentence)
     if not cited:
         return SentenceVerdict(kept=False, supporting=(), reason="uncited")

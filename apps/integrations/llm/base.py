@@ -39,6 +39,9 @@ class GenerationRequest:
     max_tokens: int
     model: str = ""  # empty: the provider's configured default
     timeout_seconds: float = 30.0
+    # The evidence check found the passages borderline and left the judgement to the model: a provider
+    # that cannot judge (the extractive one, reached by fallback) says it found nothing.
+    evidence_borderline: bool = False
 
 
 @dataclass(frozen=True)

@@ -26,10 +26,15 @@ class BeirDataset:
     qrels: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def corpus(self) -> Iterator[dict]:
+        """Corpus entries; an entry naming a `file` (relative to the dataset) gets its absolute path, so
+        real files (HTML, CSV, JSON, ...) go through the same parsers as an upload."""
         with (self.root / "corpus.jsonl").open(encoding="utf-8") as handle:
             for line in handle:
                 if line.strip():
-                    yield json.loads(line)
+                    entry = json.loads(line)
+                    if entry.get("file"):
+                        entry["file"] = str((self.root / entry["file"]).resolve())
+                    yield entry
 
 
 def available_splits(root: Path) -> list[str]:

@@ -1,0 +1,119 @@
+"""Fit the evidence-sufficiency model on several datasets and print its leave-one-dataset-out table."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from apps.answers.evaluation.evidence_fit import (
+    Example,
+    evidence_examples,
+    leave_one_dataset_out,
+    model_file,
+    model_fit,
+)
+from apps.answers.evaluation.runner import evaluation_user
+from apps.answers.evidence.sufficiency import MODEL_PATH
+from apps.core.errors import TenantContextRequired
+from apps.retrieval.evaluation.beir import load_dataset
+from apps.retrieval.evaluation.ingest import dataset_corpus_ingest
+from apps.tenants.context import in_tenant
+
+
+class Command(BaseCommand):
+    help = (
+        "Collect evidence signals for every question of several BEIR datasets (each in its own tenant), fit "
+        "the sufficiency model on all of them, and print the leave-one-dataset-out refusal rates."
+    )
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument(
+            "--dataset", action="append", default=[], metavar="NAME=TENANT:PATH", help="a dataset to fit on"
+        )
+        parser.add_argument(
+            "--held-out", action="append", default=[], metavar="NAME=TENANT:PATH", help="measured, never fitted on"
+        )
+        parser.add_argument("--ingest", action="store_true", help="ingest each corpus first (idempotent)")
+        parser.add_argument("--examples", type=Path, help="JSON file: reuse the signals collected there, or save them")
+        parser.add_argument("--write", action="store_true", help=f"write the fitted model to {MODEL_PATH.name}")
+
+    def handle(self, *args, **options) -> None:
+        fit_specs = [_parse(spec) for spec in options["dataset"]]
+        held_specs = [_parse(spec) for spec in options["held_out"]]
+        if len(fit_specs) < 2:
+            raise CommandError("give at least two --dataset NAME=TENANT:PATH: one is always left out")
+        examples = self._examples(fit_specs + held_specs, options)
+        fitted_on = {name: examples[name] for name, _, _ in fit_specs}
+        held_out = {name: examples[name] for name, _, _ in held_specs}
+        report = leave_one_dataset_out(fitted_on, extra_held_out=held_out)
+        model = model_fit(fitted_on)
+        self.stdout.write(_markdown(report, model.threshold))
+        document = model_file(model, fitted_on=fitted_on, report=report)
+        self.stdout.write(json.dumps(document, indent=2))
+        if options["write"]:
+            MODEL_PATH.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+            self.stdout.write(f"wrote {MODEL_PATH}")
+
+    def _examples(self, specs: list[tuple[str, str, Path]], options) -> dict[str, list[Example]]:
+        stored: dict[str, list[Example]] = {}
+        cache_file: Path | None = options["examples"]
+        if cache_file and cache_file.exists():
+            raw = json.loads(cache_file.read_text(encoding="utf-8"))
+            stored = {name: [Example(**example) for example in rows] for name, rows in raw.items()}
+        for name, tenant, path in specs:
+            if name not in stored:
+                stored[name] = self._collect(tenant, path, ingest=options["ingest"])
+        if cache_file:
+            cache_file.write_text(
+                json.dumps({n: [asdict(e) for e in ex] for n, ex in stored.items()}), encoding="utf-8"
+            )
+        return stored
+
+    def _collect(self, tenant: str, path: Path, *, ingest: bool) -> list[Example]:
+        try:
+            dataset = load_dataset(path)
+        except FileNotFoundError as error:
+            raise CommandError(str(error)) from error
+        try:
+            with in_tenant(tenant):
+                if ingest:
+                    dataset_corpus_ingest(dataset)
+                with tqdm(total=len(dataset.queries), unit="question", desc=path.name, disable=None) as bar:
+                    return evidence_examples(
+                        dataset=dataset, user=evaluation_user(), tenant_schema=tenant, on_query=lambda: bar.update(1)
+                    )
+        except TenantContextRequired as error:
+            raise CommandError(str(error)) from error
+
+
+def _parse(spec: str) -> tuple[str, str, Path]:
+    name, _, rest = spec.partition("=")
+    tenant, _, path = rest.partition(":")
+    if not (name and tenant and path):
+        raise CommandError(f"{spec!r}: expected NAME=TENANT:PATH")
+    return name, tenant, Path(path)
+
+
+def _markdown(report: list[dict], threshold: float) -> str:
+    lines = [
+        f"threshold (fitted on all): {threshold}",
+        "| dataset | questions | held out: answerable refused | unanswerable refused "
+        "| in sample: answerable refused | unanswerable refused |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for row in report:
+        held, inside = row["held_out"], row.get("in_sample") or {}
+        lines.append(
+            f"| {row['dataset']} | {row['questions']} | {_rate(held['refusal_rate_answerable'])} "
+            f"| {_rate(held['refusal_rate_unanswerable'])} | {_rate(inside.get('refusal_rate_answerable'))} "
+            f"| {_rate(inside.get('refusal_rate_unanswerable'))} |"
+        )
+    return "\n".join(lines)
+
+
+def _rate(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"

@@ -1,0 +1,76 @@
+"""How passages are read into sentences: section headings, plain-text headings, and records of tables and JSON."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from apps.answers.evidence.records import records_render
+from apps.answers.evidence.text import passage_units, question_focus
+
+HANDBOOK = Path(__file__).resolve().parents[2] / "docs" / "samples" / "handbook"
+
+
+def test_a_plain_text_heading_above_its_paragraph_is_a_heading_not_part_of_the_first_sentence():
+    text = (
+        "ONBOARDING CHECKLIST\n\nBefore your first day\nYour manager orders your laptop and creates your\n"
+        "accounts.\nDay one\nCollect your laptop and badge at the IT service desk at 9:00. Have lunch with your team."
+    )
+    headings, units = passage_units(text)
+
+    assert headings == ["ONBOARDING CHECKLIST", "Before your first day", "Day one"]
+    assert [(unit.heading, unit.text) for unit in units] == [
+        ("Before your first day", "Your manager orders your laptop and creates your accounts."),
+        ("Day one", "Collect your laptop and badge at the IT service desk at 9:00."),
+        ("Day one", "Have lunch with your team."),
+    ]
+
+
+def test_a_wrapped_paragraph_is_not_mistaken_for_headings():
+    text = (
+        "Customers may request a full refund within 30 days of the original purchase date. The request must\n"
+        "come from the account owner."
+    )
+    headings, units = passage_units(text)
+
+    assert headings == []
+    assert [unit.text for unit in units][-1] == "The request must come from the account owner."
+
+
+def test_csv_rows_become_one_readable_sentence_each():
+    rows = [
+        "office: Headquarters; city: Berlin; reception_phone: +49 30 5550 1000; opening_hours: 08:00-18:00",
+        "office: Sales office; city: Munich; reception_phone: +49 89 5550 2000",
+    ]
+    assert records_render(rows) == [
+        "Office: Headquarters; city: Berlin; reception phone: +49 30 5550 1000; opening hours: 08:00-18:00.",
+        "Office: Sales office; city: Munich; reception phone: +49 89 5550 2000.",
+    ]
+
+
+def test_json_array_items_are_records_and_object_keys_are_facts():
+    lines = [
+        "service_desk.email: it-help@northwind.example",
+        "service_desk.hours: Monday to Friday, 08:00 to 19:00",
+        "common_requests[0].request: New software",
+        "common_requests[0].how: Open a ticket in the service portal; approval by your manager",
+        "common_requests[1].request: Password reset",
+        "common_requests[1].how: Use self-service reset.",
+    ]
+    assert records_render(lines) == [
+        "Service desk — email: it-help@northwind.example.",
+        "Service desk — hours: Monday to Friday, 08:00 to 19:00.",
+        "Common requests — request: New software; how: Open a ticket in the service portal; approval by your manager.",
+        "Common requests — request: Password reset; how: Use self-service reset.",
+    ]
+
+
+def test_prose_with_a_colon_is_not_a_record():
+    assert records_render(["Owner: Finance Operations. Applies to all products."]) is None
+    assert records_render(["Note: read this first", "Then the rest follows here."]) is None
+
+
+def test_the_question_sentence_of_a_situation_is_its_focus():
+    assert question_focus("I am a guardian of a 16-year-old boy. Can I change his surname?") == (
+        "Can I change his surname?"
+    )
+    assert question_focus("How many vacation days do I get?") is None

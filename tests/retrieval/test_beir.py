@@ -1,0 +1,31 @@
+"""Evaluation datasets in the BEIR layout, including ones whose corpus is real files (the handbook questions)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from apps.ingestion.bulk import corpus_entry_upload
+from apps.retrieval.evaluation.beir import load_dataset
+
+HANDBOOK_QUESTIONS = Path(__file__).resolve().parents[2] / "docs" / "samples" / "handbook-questions"
+
+
+def test_a_corpus_entry_naming_a_file_is_uploaded_as_that_file():
+    dataset = load_dataset(HANDBOOK_QUESTIONS / "dev")
+    entries = {entry["_id"]: entry for entry in dataset.corpus()}
+
+    upload = corpus_entry_upload(entries["expenses"])
+    assert upload.filename == "expenses.html"
+    assert upload.external_id == "expenses"
+    assert upload.data == (HANDBOOK_QUESTIONS.parent / "handbook" / "expenses.html").read_bytes()
+    assert upload.declared_media_type == ""  # the HTML parser decides, as for any upload
+
+
+def test_the_handbook_questions_cover_every_document_and_hold_unanswerable_ones():
+    for split in ("dev", "heldout"):
+        dataset = load_dataset(HANDBOOK_QUESTIONS / split)
+        documents = {entry["_id"] for entry in dataset.corpus()}
+        answerable = [query for query in dataset.queries if query.answerable]
+        assert {doc for query in answerable for doc in dataset.qrels[query.id]} == documents
+        assert all(query.answers for query in answerable)
+        assert sum(not query.answerable for query in dataset.queries) >= 10
