@@ -13,7 +13,7 @@ DEMO_DOMAIN ?= demo.localhost
 PYTEST_ARGS ?=
 
 .PHONY: setup system-packages python-packages neo4j-launcher services services-down services-status \
-        migrate run test lint lock bench bench-api clean translations messages sbom
+        migrate run test lint lock bench bench-api eval clean translations messages sbom
 
 setup: system-packages python-packages neo4j-launcher translations ## install everything the portal and its tests need
 
@@ -130,6 +130,11 @@ bench: services ## benchmarks: ingestion throughput, retrieval latency at 10k an
 	$(DEV_ENV) $(PY) manage.py rag_answer_eval --tenant eval_musique --dataset $(EVAL_DIR)/musique
 	@$(MAKE) --no-print-directory bench-api
 
+# Fresh tenants eval_<dataset>; the table lands in var/eval/report.md (docs/answers.md, docs/retrieval.md).
+eval: services ## retrieval and answer figures for every dataset in ../shared/eval and the handbook questions
+	@$(DEV_ENV) $(PY) manage.py migrate_schemas --noinput -v 0
+	$(DEV_ENV) $(PY) manage.py eval_all --eval-dir $(EVAL_DIR) $(if $(BENCH_LIMIT),--limit $(BENCH_LIMIT))
+
 BENCH_API_USERS ?= 20
 BENCH_API_SECONDS ?= 60
 BENCH_API_URL ?= http://localhost:$(PORT)
@@ -144,8 +149,8 @@ bench-api: ## load test POST /api/v1/query: 20 users for 60 s against a running 
 		-u $(BENCH_API_USERS) -r $(BENCH_API_USERS) -t $(BENCH_API_SECONDS)s --host $(BENCH_API_URL)
 
 lock: ## re-pin requirements/*.txt from requirements/*.in
-	$(VENV)/bin/pip-compile -q --strip-extras -o requirements/base.txt requirements/base.in
-	$(VENV)/bin/pip-compile -q --strip-extras -o requirements/dev.txt requirements/dev.in
+	$(VENV)/bin/pip-compile -q --strip-extras --no-emit-find-links -o requirements/base.txt requirements/base.in
+	$(VENV)/bin/pip-compile -q --strip-extras --no-emit-find-links -o requirements/dev.txt requirements/dev.in
 
 clean: services-down
 	rm -rf var/test

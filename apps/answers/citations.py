@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from apps.answers.evidence.text import passage_label
 from apps.integrations.llm.base import EvidencePassage
 from apps.retrieval.selectors import RetrievedChunk
 
@@ -103,6 +104,7 @@ class CitationRegistry:
                 "chunk_id": passage.chunk_id,
                 "document_id": passage.document_id,
                 "title": passage.title,
+                "section": passage_label(passage.text, title=passage.title),
                 "source": chunk.document_source if chunk else "",
             }
             self.citations.append(citation)

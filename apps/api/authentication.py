@@ -19,6 +19,7 @@ from apps.accounts.models import User
 from apps.core.process_cache import process_cache_get
 from apps.documents.acl import users_with_group_ids
 from apps.tenants.models import Tenant
+from apps.tenants.rate_limits import user_rate_principal as rate_principal_of_user
 
 from .credentials import Credential
 from .jwt_tokens import TokenRejected, jwt_claims_verify
@@ -60,7 +61,7 @@ def _active_user_read(**lookup: object) -> User | None:
 
 
 def user_rate_principal(user: User) -> str:
-    return f"user:{connection.schema_name}:{user.pk}"  # type: ignore[attr-defined]
+    return rate_principal_of_user(schema_name=connection.schema_name, user_id=user.pk)  # type: ignore[attr-defined]
 
 
 class ApiKeyAuthentication(BaseAuthentication):

@@ -9,12 +9,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from apps.accounts.models import User
 from apps.audit.services import audit_event_record
+from apps.documents.selectors import user_access_covers
 from apps.tenants.models import Tenant
 
 from .key_material import key_material_generate
@@ -42,6 +43,21 @@ def _validate_scopes(scopes: list[str], *, creator_scopes: frozenset[str] | None
     return chosen
 
 
+def _check_delegation(*, created_by: User, user: User) -> None:
+    """A key acting as someone else never holds more than its creator: not their superuser or staff
+    status, not a permission the creator lacks, not a document the creator may not view."""
+    if created_by.pk == user.pk or created_by.is_superuser:
+        return
+    escalates = (
+        user.is_superuser
+        or (user.is_staff and not created_by.is_staff)
+        or not user.get_all_permissions() <= created_by.get_all_permissions()
+        or not user_access_covers(holder=created_by, other=user)
+    )
+    if escalates:
+        raise PermissionDenied("you cannot create a key for a user who holds rights or documents you do not")
+
+
 @transaction.atomic
 def api_key_create(
     *,
@@ -62,6 +78,7 @@ def api_key_create(
         raise ValidationError({"expires_at": ["must be in the future"]})
     if not user.is_active:
         raise ValidationError({"user": ["the user is not active"]})
+    _check_delegation(created_by=created_by, user=user)
     material = key_material_generate()
     key = ApiKey.objects.create(
         tenant=tenant,

@@ -10,6 +10,8 @@ import hashlib
 import json
 from typing import Any
 
+from axes.signals import user_locked_out
+from django.conf import settings
 from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
 from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
@@ -26,6 +28,7 @@ def connect() -> None:
     user_logged_out.connect(_on_logout, dispatch_uid="audit.auth.logout")
     user_login_failed.connect(_on_login_failed, dispatch_uid="audit.auth.login_failed")
     post_save.connect(_on_admin_log_entry, sender=LogEntry, dispatch_uid="audit.admin.log_entry")
+    user_locked_out.connect(_on_lockout, dispatch_uid="audit.auth.lockout")
 
 
 def _on_login(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
@@ -51,6 +54,20 @@ def _on_login_failed(sender: Any, credentials: dict, request: Any = None, **kwar
         target=known if known is not None else "unknown user",
         request=request,
         details=details,
+        outcome=AuditEvent.Outcome.FAILURE,
+    )
+
+
+def _on_lockout(sender: Any, request: Any, username: str | None = None, **kwargs: Any) -> None:
+    """django-axes locked a user name after too many failed sign-ins."""
+    user_model = get_user_model()
+    known = user_model._default_manager.filter(**{user_model.USERNAME_FIELD: username}).first() if username else None
+    audit_event_record(
+        action="auth.lockout",
+        actor="anonymous",
+        target=known if known is not None else "unknown user",
+        request=request,
+        details={"failure_limit": settings.AXES_FAILURE_LIMIT},
         outcome=AuditEvent.Outcome.FAILURE,
     )
 

@@ -7,7 +7,14 @@ from guardian.admin import GuardedModelAdmin
 from guardian.forms import GroupObjectPermissionsForm, UserObjectPermissionsForm
 
 from .models import Chunk, Document
-from .services import GRANTABLE_PERMISSIONS, document_access_grant, document_access_revoke
+from .services import (
+    GRANTABLE_PERMISSIONS,
+    document_access_grant,
+    document_access_revoke,
+    document_delete,
+    document_title_set,
+    document_visibility_set,
+)
 
 
 class ChunkInline(admin.TabularInline):
@@ -67,6 +74,41 @@ class DocumentAdmin(GuardedModelAdmin):
     list_display = ("title", "media_type", "status", "graph_status", "visible_to_tenant", "uploaded_by", "created_at")
     list_filter = ("status", "graph_status", "media_type", "visible_to_tenant")
     search_fields = ("title", "source", "external_id")
-    readonly_fields = ("content_hash", "size_bytes", "status", "graph_status", "acl", "current_version", "media_type")
-    exclude = ("metadata",)
+    # Only the title and the tenant-wide visibility are edited here, each through its service; the
+    # rest belongs to ingestion (content) and to the permission services (ACL).
+    fields = (
+        "title",
+        "visible_to_tenant",
+        "source",
+        "external_id",
+        "uploaded_by",
+        "media_type",
+        "status",
+        "graph_status",
+        "acl",
+        "current_version",
+        "content_hash",
+        "size_bytes",
+    )
+    readonly_fields = tuple(name for name in fields if name not in ("title", "visible_to_tenant"))
     inlines = [ChunkInline]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # documents arrive through an upload (portal, API, manage.py ingest)
+
+    def save_model(self, request: HttpRequest, obj: Document, form: Any, change: bool) -> None:
+        """Writes through the services, so a visibility change recomputes the ACL of the document and
+        its chunks at once and is audited, as from the portal or the API."""
+        stored = Document.objects.get(pk=obj.pk)
+        with transaction.atomic():
+            if obj.title != stored.title:
+                document_title_set(document=stored, title=obj.title)
+            if obj.visible_to_tenant != stored.visible_to_tenant:
+                document_visibility_set(document=stored, visible_to_tenant=obj.visible_to_tenant, actor=request.user)  # type: ignore[arg-type]
+
+    def delete_model(self, request: HttpRequest, obj: Document) -> None:
+        document_delete(document=obj)  # index version, grants and the graph node go with it
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        for document in queryset:
+            document_delete(document=document)

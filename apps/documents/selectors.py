@@ -36,3 +36,17 @@ def chunks_visible_to(*, principals: list[str], chunk_ids: Iterable[int]) -> Que
         .select_related("document")
         .defer("embedding")
     )
+
+
+def user_access_covers(*, holder: User, other: User) -> bool:
+    """Whether `holder` may view every document `other` may view: the test for anything that lets one
+    user act as another (an API key minted for a colleague must not read more than its creator)."""
+    if holder.pk == other.pk or holder.is_superuser:
+        return True
+    if other.is_superuser or not holder.is_active:
+        return False
+    return not (
+        Document.objects.filter(acl__overlap=principals_for_user(other))
+        .exclude(acl__overlap=principals_for_user(holder))
+        .exists()
+    )

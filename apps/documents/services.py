@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from functools import partial
 
 from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import Max, Sum
 from guardian.shortcuts import assign_perm, remove_perm
@@ -344,6 +345,17 @@ def document_visibility_set(*, document: Document, visible_to_tenant: bool, acto
         details={"principal": TENANT_WIDE, "permissions": ["view_document"]},
     )
     return document_acl_refresh(document=document)
+
+
+@transaction.atomic
+def document_title_set(*, document: Document, title: str) -> Document:
+    """Rename a document (audited by django-auditlog); nothing else about it changes."""
+    title = " ".join(title.split())
+    if not title or len(title) > Document._meta.get_field("title").max_length:  # type: ignore[operator]
+        raise ValidationError({"title": ["a title of 1 to 500 characters is required"]})
+    document.title = title
+    document.save(update_fields=["title", "updated_at"])
+    return document
 
 
 def _access_change_audit(

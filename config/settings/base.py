@@ -5,6 +5,7 @@ Read the environment through `env` / `secret` only (see environment.py).
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from celery.schedules import crontab
@@ -44,6 +45,8 @@ SHARED_APPS = [
     # The API key registry is public: a key names its tenant, so no tenant host is needed to route it.
     "apps.api",
     "corsheaders",
+    # Failed sign-ins and lockouts, per schema (platform staff sign in on the public host).
+    "axes",
     "django_prometheus",
     "channels",
     "apps.health",
@@ -58,6 +61,7 @@ TENANT_APPS = [
     "auditlog",
     "apps.audit",
     "guardian",
+    "axes",
     "apps.documents",
     "apps.ingestion",
     "apps.retrieval",
@@ -80,6 +84,8 @@ SHOW_PUBLIC_IF_NO_TENANT_FOUND = False
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out user name before any password is checked.
+    "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
@@ -97,6 +103,7 @@ MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "apps.tenants.middleware.TenantByHostMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -110,7 +117,45 @@ MIDDLEWARE = [
     # Synchronous only, which is fine: config.asgi runs the whole chain synchronously on the
     # request's thread.
     "apps.audit.middleware.AuditContextMiddleware",
+    # Last: turns a lockout raised while signing in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# --- Sign-in throttling (django-axes) ----------------------------------------------------------
+# A user name is locked after AXES_FAILURE_LIMIT wrong passwords in a row, from any address, for
+# AXES_COOLOFF_TIME; a lockout is an `auth.lockout` audit event and the lockout page answers 429.
+# Per user name rather than per address: guessing one account's password from many addresses is
+# the attack that matters; the cost is that a stranger can lock a known name for the cool-off.
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username"]
+# axes warns that a lockout without the address can be dodged by changing user agent or cookies;
+# a lockout by user name is not (they are not parameters of it), and one by address would lock
+# out a whole office behind one NAT.
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "apps.accounts.lockout.lockout_response"
+AXES_VERBOSE = False
+# The address recorded with an attempt is REMOTE_ADDR (the proxy's job to set), never a header a
+# client controls (no django-ipware).
+
+# --- Content-Security-Policy (django-csp) -------------------------------------------------------
+# Pages load their own script and stylesheet only (no inline script or style; data sits in
+# json_script blocks); the answer socket is same-origin; nothing may frame the portal.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 
 TEMPLATES = [
     {
@@ -513,7 +558,7 @@ JWT_LEEWAY_SECONDS = env.int("JWT_LEEWAY_SECONDS", default=30)
 # and keys carry their own. "tenant" is the ceiling of the whole tenant. The data plane fails open
 # when Redis is down; the control plane fails closed (503).
 API_RATE_LIMITER = {
-    "BACKEND": "apps.api.ratelimit.bucket.RedisTokenBucket",
+    "BACKEND": "apps.core.ratelimit.RedisTokenBucket",
     "CLOCK": "time.time",
     "OPTIONS": {
         "redis_url": secret("API_RATE_LIMIT_REDIS_URL", default=REDIS_URL),

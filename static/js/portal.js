@@ -42,6 +42,11 @@
     container.appendChild(document.createTextNode(answer.slice(last)));
   }
 
+  // "Customer Refund Policy — Eligibility": the document, and which part of it is cited.
+  function citationLabel(citation) {
+    return citation.section ? citation.title + " \u2014 " + citation.section : citation.title;
+  }
+
   function listItemLink(title, url, number) {
     var item = document.createElement("li");
     if (number) { item.value = number; item.id = "citation-" + number; }
@@ -123,7 +128,7 @@
     function showDone(frame) {
       if (frame.answer) renderLinkedAnswer(text, frame.answer, frame.citations);
       citationList.textContent = "";
-      (frame.citations || []).forEach(function (c) { citationList.appendChild(listItemLink(c.title, c.url, c.number)); });
+      (frame.citations || []).forEach(function (c) { citationList.appendChild(listItemLink(citationLabel(c), c.url, c.number)); });
       sourceList.textContent = "";
       (frame.sources || []).forEach(function (s) { sourceList.appendChild(listItemLink(s.title, s.url)); });
       if (!(frame.sources || []).length) {
@@ -151,7 +156,7 @@
         case "ping": send({ type: "pong" }); break;
         case "started": status.textContent = strings.thinking; break;
         case "citation":
-          citationList.appendChild(listItemLink(frame.title, frame.url, frame.number));
+          citationList.appendChild(listItemLink(citationLabel(frame), frame.url, frame.number));
           break;
         case "token":
           if (!text.textContent) status.textContent = strings.streaming;

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from apps.answers.evidence.records import records_render
-from apps.answers.evidence.text import passage_units, question_focus
+from apps.answers.evidence.text import passage_label, passage_units, question_focus
 
 HANDBOOK = Path(__file__).resolve().parents[2] / "docs" / "samples" / "handbook"
 
@@ -74,3 +74,12 @@ def test_the_question_sentence_of_a_situation_is_its_focus():
         "Can I change his surname?"
     )
     assert question_focus("How many vacation days do I get?") is None
+
+
+def test_a_citation_names_the_section_or_the_first_words_of_its_passage():
+    assert passage_label("Customer Refund Policy > Eligibility\n\nCustomers may request a full refund.") == (
+        "Eligibility"
+    )
+    long_text = "# Refund\n\nCustomers may request a full refund within 30 days of the original purchase date."
+    assert passage_label(long_text, title="Refund") == "Customers may request a full refund within 30…"
+    assert passage_label("office: HQ; city: Berlin") == "Office: HQ; city: Berlin."

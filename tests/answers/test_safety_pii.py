@@ -39,6 +39,11 @@ from apps.tenants.services import tenant_settings_update
         ("NI number JG103759A.", "NI number [NATIONAL_ID].", "national_id"),
         ("Steuer-ID 86095742719", "Steuer-ID [NATIONAL_ID]", "national_id"),
         ("Steuer-ID 86 095 742 719", "Steuer-ID [NATIONAL_ID]", "national_id"),
+        # right before a citation marker, as stored answers quote them (attack pass, hole 6)
+        ("Call +1 415 555 0132 [1].", "Call [PHONE] [1].", "phone"),
+        ("Reception: +49 30 5550 1000 [2][3].", "Reception: [PHONE] [2][3].", "phone"),
+        ("Write to jane.doe@example.com [1].", "Write to [EMAIL] [1].", "email"),
+        ("Card 4111 1111 1111 1111[4].", "Card [CARD][4].", "card"),
     ],
 )
 def test_personal_data_is_replaced_by_its_placeholder(text, expected, kind):

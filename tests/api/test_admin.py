@@ -10,6 +10,8 @@ from django_tenants.utils import schema_context
 
 from apps.api.models import ApiKey
 from apps.audit.models import AuditEvent
+from apps.documents.acl import SUPERUSER, user_principal
+from apps.documents.models import Document
 from apps.tenants.selectors import tenant_settings_get
 
 from .conftest import ALPHA_HOST, BETA_HOST, SchemaKeepingClient, make_key, tenant_user
@@ -202,3 +204,50 @@ def test_bad_settings_are_400_and_change_nothing(admin_client, body, field):
     assert field in response.json()["error"]["details"]
     assert admin_client.get(SETTINGS).json() == before
     assert "settings.update" not in audit_actions()
+
+
+def _keys_acting_as(user) -> int:
+    with schema_context("alpha"):
+        return ApiKey.objects.filter(user_id=user.pk).count()
+
+
+def test_a_tenant_admin_cannot_mint_a_key_that_acts_as_a_superuser(admin_client, tenant_alpha):
+    """Attack pass, hole 1: a tenant admin's key minted a key acting as the superuser, which read everything."""
+    boss = tenant_user(tenant_alpha, username="root-admin", is_superuser=True, is_staff=True)
+
+    response = admin_client.post(KEYS, {"name": "x", "scopes": ["query"], "username": "root-admin"}, format="json")
+
+    assert response.status_code == 403, response.json()
+    assert _keys_acting_as(boss) == 0
+
+
+def test_a_tenant_admin_cannot_mint_a_key_for_someone_who_may_read_what_the_admin_may_not(admin_client, tenant_alpha):
+    colleague = tenant_user(tenant_alpha, username="private-reader")
+    with schema_context("alpha"):
+        Document.objects.create(
+            title="colleague's notes", source="notes.md", acl=[SUPERUSER, user_principal(colleague.pk)]
+        )
+
+    response = admin_client.post(KEYS, {"name": "x", "scopes": ["query"], "username": "private-reader"}, format="json")
+
+    assert response.status_code == 403, response.json()
+    assert _keys_acting_as(colleague) == 0
+
+
+def test_a_superuser_may_mint_a_key_for_anyone(api_client, tenant_alpha):
+    root = tenant_user(tenant_alpha, username="root", is_superuser=True, is_staff=True)
+    colleague = tenant_user(tenant_alpha, username="private-reader-2")
+    with schema_context("alpha"):
+        Document.objects.create(title="notes", source="notes.md", acl=[SUPERUSER, user_principal(colleague.pk)])
+    root_key = make_key(tenant_alpha, root, scopes=("query", "admin"))
+
+    response = api_client.post(
+        KEYS,
+        {"name": "x", "scopes": ["query"], "username": "private-reader-2"},
+        format="json",
+        HTTP_X_API_KEY=root_key,
+        HTTP_HOST=ALPHA_HOST,
+    )
+
+    assert response.status_code == 201, response.json()
+    assert _keys_acting_as(colleague) == 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.http import HttpRequest
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
@@ -124,7 +125,7 @@ def test_the_portal_session_works_on_its_tenant_host_with_csrf_enforced(tenant_a
 
     client = APIClient(enforce_csrf_checks=True)
     with schema_context("alpha"):  # the session lives in the tenant's schema
-        assert client.login(username=alpha_user.username, password=PASSWORD)
+        assert client.login(request=sign_in_request(), username=alpha_user.username, password=PASSWORD)
 
     listed = client.get(DOCUMENTS, HTTP_HOST=ALPHA_HOST)
     no_csrf = client.post("/api/v1/documents/ingest", {}, HTTP_HOST=ALPHA_HOST)
@@ -139,7 +140,14 @@ def test_a_platform_staff_session_grants_nothing_on_the_api(api_client, tenant_a
         staff = UserFactory(is_staff=True, is_superuser=True)
         staff.set_password(PASSWORD)
         staff.save()
-        assert api_client.login(username=staff.username, password=PASSWORD)
+        assert api_client.login(request=sign_in_request(), username=staff.username, password=PASSWORD)
 
     response = api_client.get(DOCUMENTS, HTTP_HOST=PLATFORM_HOST)
     assert response.status_code == 401
+
+
+def sign_in_request() -> HttpRequest:
+    """django-axes checks every password sign-in against its lockouts, which needs the request."""
+    request = HttpRequest()
+    request.META["REMOTE_ADDR"] = "127.0.0.1"
+    return request

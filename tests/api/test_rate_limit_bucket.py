@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from django.conf import settings
 
-from apps.api.ratelimit.bucket import Bucket, BucketSpec, RateLimiterUnavailable, RedisTokenBucket
+from apps.core.ratelimit import Bucket, BucketSpec, RateLimiterUnavailable, RedisTokenBucket
 from tests.support.embedded import devservices
 
 from .clock import ManualClock

@@ -204,3 +204,32 @@ def test_grants_in_the_admins_permission_pages_go_through_the_services(admin_cli
     assert granted[0].actor_id == admin_id
     assert user_principal(alice.pk) in chunk_acl  # the ACL followed the grant at once
     assert revoked.actions() == ["acl.revoke"]
+
+
+def test_too_many_wrong_passwords_lock_the_name_even_for_the_right_one(client, alice, settings):
+    """Attack pass, hole 9: 25 wrong passwords, then the right one, signed in."""
+    settings.AXES_FAILURE_LIMIT = 3
+    with new_events() as events:
+        for _ in range(3):
+            client.post("/admin/login/", {"username": "alice", "password": "wrong password!"}, **ALPHA)
+        right = client.post("/admin/login/", {"username": "alice", "password": PASSWORD}, **ALPHA)
+
+    assert right.status_code == 429
+    assert int(right["Retry-After"]) > 0
+    assert "_auth_user_id" not in client.session
+    assert "auth.lockout" in events.actions()
+    assert "auth.login" not in events.actions()
+
+
+def test_the_portal_sign_in_is_locked_too_and_another_name_is_not(client, alice, settings):
+    settings.AXES_FAILURE_LIMIT = 2
+    for _ in range(2):
+        client.post("/accounts/login/", {"username": "alice", "password": "wrong password!"}, **ALPHA)
+    locked = client.post("/accounts/login/", {"username": "alice", "password": PASSWORD}, **ALPHA)
+    with schema_context("alpha"):
+        User.objects.create_user(username="bob", password=PASSWORD)
+    other = client.post("/accounts/login/", {"username": "bob", "password": PASSWORD}, **ALPHA)
+
+    assert locked.status_code == 429
+    assert "Too many failed sign-ins" in locked.content.decode()
+    assert other.status_code == 302  # locking one name leaves the others alone

@@ -72,8 +72,17 @@ def page(portal, site, browser) -> Iterator[Page]:  # noqa: F811 - browser last:
     context = browser.new_context(base_url=portal.url(site.host, ""), viewport={"width": 1200, "height": 860})
     context.set_default_timeout(30_000)
     page = context.new_page()
+    refused: list[str] = []
+    # Every page must live within the Content-Security-Policy: Chromium reports each refusal.
+    page.on("console", lambda message: _note_csp_refusal(message.text, refused))
     yield page
     context.close()
+    assert not refused, f"Content-Security-Policy refusals: {refused}"
+
+
+def _note_csp_refusal(text: str, refused: list[str]) -> None:
+    if "Content Security Policy" in text:
+        refused.append(text)
 
 
 @pytest.fixture

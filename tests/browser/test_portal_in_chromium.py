@@ -122,3 +122,11 @@ def test_switch_to_german(page, site):
     expect(page.get_by_role("heading", level=1)).to_have_text("Fragen Sie Ihre Dokumente")
     expect(page.get_by_role("link", name="Dokumente", exact=True)).to_be_visible()
     expect(page.get_by_role("button", name="Abmelden")).to_be_visible()
+
+
+def test_the_api_docs_render_under_the_content_security_policy(page, site):
+    response = page.goto("/api/v1/docs/")
+
+    assert response is not None
+    assert "script-src 'self'" in response.headers["content-security-policy"]
+    expect(page.locator(".swagger-ui .opblock").first).to_be_visible()

@@ -13,7 +13,10 @@ from django.test import Client
 from django_tenants.utils import schema_context
 
 from apps.answers.models import QueryLog
+from apps.documents.models import Document
+from apps.documents.services import document_access_revoke
 from apps.feedback.models import Feedback
+from apps.ingestion.services import UploadedFile, documents_upload
 
 from .conftest import member_of
 
@@ -134,3 +137,42 @@ def test_the_pages_use_one_local_stylesheet_and_script(site):
     assert re.findall(r'<script src="([^"]+)"', page) == ["/static/js/portal.js"]
     assert "http://" not in page.split("<body>")[0]
     assert "https://" not in page.split("<body>")[0]
+
+
+def test_history_withholds_an_answer_whose_source_the_user_can_no_longer_open(site):
+    """Attack pass, hole 7: the answer's text quotes the passage, so it goes when access to the passage goes."""
+    me = member_of(site)
+    with schema_context(site.schema):
+        upload = UploadedFile(
+            filename="falcon-bonus.md",
+            data=b"# Falcon bonus\n\nThe Falcon project bonus is paid out on 17 March to every team member.",
+        )
+        job = documents_upload(uploads=[upload], uploaded_by=me.user, visible_to_tenant=False)[0]
+        document = Document.objects.get(pk=job.document_id)
+    query_id = ask(site, me, "When is the Falcon project bonus paid out?")
+    assert "17 March" in client_for(site, me).get(f"/history/{query_id}/").content.decode()
+
+    with schema_context(site.schema):
+        document_access_revoke(document=document, principal=me.user)
+    page = client_for(site, me).get(f"/history/{query_id}/").content.decode()
+
+    assert "17 March" not in page
+    assert "can no longer open" in page
+
+
+def test_form_questions_draw_from_the_same_budget_as_every_other_way_to_ask(site, settings):
+    """Attack pass, hole 8: the portal limited concurrent streams but not questions."""
+    settings.API_RATE_LIMITS = {
+        **settings.API_RATE_LIMITS,
+        "query": {**settings.API_RATE_LIMITS["query"], "principal": {"capacity": 2, "refill_per_second": 0.001}},
+    }
+    me = member_of(site)
+    first = client_for(site, me).post("/ask/", {"question": "What is the refund policy?"})
+    second = client_for(site, me).post("/ask/", {"question": "What is the refund policy?"})
+    third = client_for(site, me).post("/ask/", {"question": "What is the refund policy?"})
+    someone_else = client_for(site, member_of(site)).post("/ask/", {"question": "What is the refund policy?"})
+
+    assert (first.status_code, second.status_code, third.status_code) == (200, 200, 429)
+    assert int(third["Retry-After"]) >= 1
+    assert "too quickly" in third.content.decode()
+    assert someone_else.status_code == 200  # the budget is the user's

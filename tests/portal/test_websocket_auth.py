@@ -5,12 +5,15 @@ from __future__ import annotations
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
+from django.contrib.sessions.models import Session
 from django_tenants.utils import schema_context
 
 from apps.accounts.models import User
+from apps.ingestion.services import UploadedFile, documents_upload
 from config.asgi import application
 
-from .conftest import ws_headers
+from .conftest import member_of, ws_headers
+from .streams import frames_until, open_socket
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
 
@@ -73,3 +76,63 @@ async def test_a_deactivated_user_is_closed(site, member):
     await deactivate()
     connected, code = await connect("/ws/ask/", ws_headers(site, cookie=member.cookie))
     assert (connected, code) == (False, 4401)
+
+
+@database_sync_to_async
+def _in_site(site, change) -> None:
+    with schema_context(site.schema):
+        change()
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param(lambda user: User.objects.filter(pk=user.pk).update(is_active=False), id="deactivated"),
+        pytest.param(lambda user: Session.objects.all().delete(), id="signed-out"),
+        pytest.param(lambda user: _password_changed(user), id="password-changed"),
+    ],
+)
+async def test_an_open_socket_stops_acting_for_a_user_who_lost_the_right(site, member, change):
+    """Attack pass, hole 3: the socket kept answering as the user of connect time."""
+    communicator = await open_socket(site, member)
+    try:
+        await _in_site(site, lambda: change(member.user))
+        await communicator.send_json_to({"type": "ask", "question": "What is the refund policy?"})
+        frame = await communicator.receive_json_from(timeout=10)
+        closed = await communicator.receive_output(timeout=10)
+    finally:
+        await communicator.disconnect()
+
+    assert (frame["type"], frame["code"]) == ("error", "unauthenticated")
+    assert closed == {"type": "websocket.close", "code": 4401}
+
+
+async def test_a_demoted_superuser_asks_with_todays_principals(site):
+    """The question after a demotion is answered with the principals of now, not of connect time."""
+    boss = await database_sync_to_async(member_of)(site, superuser=True)
+    await _in_site(site, _superusers_only_memo)
+    question = "What is the Osprey project code word?"
+    communicator = await open_socket(site, boss)
+    try:
+        await communicator.send_json_to({"type": "ask", "question": question})
+        before = (await frames_until(communicator, "done"))[-1]
+        await _in_site(site, lambda: User.objects.filter(pk=boss.user.pk).update(is_superuser=False))
+        await frames_until(communicator, "end")
+        await communicator.send_json_to({"type": "ask", "question": question})
+        after = (await frames_until(communicator, "done"))[-1]
+    finally:
+        await communicator.disconnect()
+
+    assert "BLUEHERON" in before["answer"]
+    assert "BLUEHERON" not in after["answer"]
+
+
+def _superusers_only_memo() -> None:
+    upload = UploadedFile(filename="osprey.md", data=b"# Osprey\n\nThe Osprey project code word is BLUEHERON.")
+    documents_upload(uploads=[upload], uploaded_by=None, visible_to_tenant=False)
+
+
+def _password_changed(user: User) -> None:
+    fresh = User.objects.get(pk=user.pk)
+    fresh.set_password("a different long password")
+    fresh.save(update_fields=["password"])

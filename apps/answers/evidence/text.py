@@ -193,3 +193,19 @@ def _heads_next_line(line: str, following: list[str]) -> bool:
         and not text.endswith(END_PUNCTUATION)
         and following[0].strip()[:1].isupper()
     )
+
+
+LABEL_WORDS = 8
+
+
+def passage_label(text: str, *, title: str = "") -> str:
+    """Which part of its document a passage is: its section heading ("Eligibility"), or, without one
+    that says more than the title, its first words ("Customers may request a full refund within…")."""
+    headings, units = passage_units(text)
+    for heading in headings:
+        section = heading.rsplit(" > ", 1)[-1].strip()
+        if section and section.casefold() != title.strip().casefold():
+            return section
+    first = units[0].text if units else " ".join(text.split())
+    words = first.split()
+    return " ".join(words[:LABEL_WORDS]) + ("…" if len(words) > LABEL_WORDS else "")

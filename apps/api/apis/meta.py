@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.exceptions import NotFound
 from rest_framework.permissions import AllowAny
 from rest_framework.views import APIView
@@ -16,9 +16,13 @@ class SchemaApi(SpectacularAPIView):
     permission_classes = (AllowAny,)
 
 
-class SwaggerUi(SpectacularSwaggerView):
+class SwaggerUi(SpectacularSwaggerSplitView):
+    """Swagger UI whose start-up script is a separate same-origin request (no inline script), under
+    the portal's Content-Security-Policy."""
+
     authentication_classes = ()
     permission_classes = (AllowAny,)
+    template_name = "api/swagger_ui.html"
 
 
 @extend_schema(exclude=True)

@@ -11,7 +11,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from apps.answers.models import QueryLog
-from apps.answers.selectors import query_history_for_user
+from apps.answers.selectors import query_history_for_user, query_logs_withheld
 from apps.retrieval.selectors import ALL_LEGS
 
 from ..dependencies import answer_service, feedback_service
@@ -39,6 +39,9 @@ class CitationOutput(serializers.Serializer):
     chunk_id = serializers.IntegerField()
     document_id = serializers.IntegerField()
     title = serializers.CharField(allow_blank=True)
+    section = serializers.CharField(
+        allow_blank=True, default="", help_text="the cited passage's section heading, or its first words"
+    )
     source = serializers.CharField(allow_blank=True)  # type: ignore[assignment]  # a field, not Field.source
 
 
@@ -158,6 +161,16 @@ class QueryStreamApi(ApiView):
 
 class HistoryItemOutput(serializers.ModelSerializer):
     query_id = serializers.IntegerField(source="pk")
+    answer = serializers.SerializerMethodField(help_text="empty when answer_withheld")
+    answer_withheld = serializers.SerializerMethodField(
+        help_text="the answer cited a passage you can no longer open, so its text is withheld"
+    )
+
+    def get_answer(self, entry: QueryLog) -> str:
+        return "" if self.get_answer_withheld(entry) else entry.answer
+
+    def get_answer_withheld(self, entry: QueryLog) -> bool:
+        return entry.pk in self.context.get("withheld", ())
 
     class Meta:
         model = QueryLog
@@ -165,6 +178,7 @@ class HistoryItemOutput(serializers.ModelSerializer):
             "query_id",
             "query",
             "answer",
+            "answer_withheld",
             "outcome",
             "reason",
             "document_ids",
@@ -185,7 +199,8 @@ class HistoryApi(ApiListView):
     )
     def get(self, request):
         page = self.paginate_queryset(query_history_for_user(user=request.user))
-        return self.get_paginated_response(HistoryItemOutput(page, many=True).data)
+        withheld = query_logs_withheld(user=request.user, entries=page or [])
+        return self.get_paginated_response(HistoryItemOutput(page, many=True, context={"withheld": withheld}).data)
 
 
 class FeedbackApi(ApiView):

@@ -17,10 +17,10 @@ from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
 
 from apps.core.metrics import rate_limit_fail_open_total, rate_limit_rejections_total, tenant_label
+from apps.core.ratelimit import Decision, RateLimiterUnavailable, rate_limiter
+from apps.tenants.rate_limits import route_policy
 
 from ..credentials import Credential
-from .bucket import Decision, RateLimiterUnavailable
-from .policy import rate_limiter, route_policy
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +37,12 @@ class TokenBucketThrottle(BaseThrottle):
         if not isinstance(credential, Credential):
             return True  # unauthenticated requests never get this far (401 first)
         schema_name = connection.schema_name  # type: ignore[attr-defined]
-        policy = route_policy(route_class=view.route_class, schema_name=schema_name, credential=credential)
+        policy = route_policy(
+            route_class=view.route_class,
+            schema_name=schema_name,
+            rate_principal=credential.rate_principal,
+            key_quota=credential.rate_limits,
+        )
         try:
             decision = rate_limiter().consume(policy.buckets)
         except RateLimiterUnavailable as error:

@@ -15,14 +15,17 @@ import math
 import time
 import uuid
 
+from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from redis.exceptions import RedisError
 
 from apps.core.metrics import active_streams, stream_cancel_release_seconds, stream_rejections_total, tenant_label
 
+from ..question_limits import question_wait_seconds
 from .answer_runner import CRASHED, AnswerStreamRunner
 from .frames import citation_frame, done_frame, error_frame, language_of
+from .identity import session_user_current
 from .slots import SlotVerdict, StreamSlots
 
 logger = logging.getLogger(__name__)
@@ -90,6 +93,8 @@ class AskConsumer(AsyncJsonWebsocketConsumer):
 
     async def _ask(self, question: object) -> None:
         self.last_active = time.monotonic()
+        if not await self._still_signed_in():
+            return
         text = question.strip() if isinstance(question, str) else ""
         limit = settings.ANSWER_MAX_QUESTION_CHARS
         if not text:
@@ -98,6 +103,8 @@ class AskConsumer(AsyncJsonWebsocketConsumer):
             await self._send_error("question_too_long", limit=limit)
         elif self._streaming:
             await self._send_error("stream_busy")
+        elif wait := await database_sync_to_async(question_wait_seconds)(schema_name=self.schema_name, user=self.user):
+            await self._send_error("rate_limited", seconds=wait)
         else:
             self.runner = AnswerStreamRunner(
                 schema_name=self.schema_name, user=self.user, question=text, language=self.language
@@ -235,7 +242,21 @@ class AskConsumer(AsyncJsonWebsocketConsumer):
             if not streaming and now - self.last_active > settings.PORTAL_WS_IDLE_TIMEOUT_SECONDS:
                 await self._close_with("idle_timeout", CLOSE_IDLE)
                 return
+            if not await self._still_signed_in():
+                return
             await self.send_json({"type": "ping"})
+
+    async def _still_signed_in(self) -> bool:
+        """Re-read the session and the user; a signed-out, deactivated or changed user ends the socket."""
+        session = self.scope.get("session")
+        user = await database_sync_to_async(session_user_current)(
+            schema_name=self.schema_name, session_key=getattr(session, "session_key", None), user_id=self.user.pk
+        )
+        if user is None:
+            await self._close_with("unauthenticated", CLOSE_UNAUTHENTICATED)
+            return False
+        self.user = user  # today's flags and groups: the next answer uses today's principals
+        return True
 
     async def _close_with(self, code: str, close_code: int) -> None:
         await self._stop_stream()

@@ -29,6 +29,8 @@ ERROR_MESSAGES = {
     "budget_exceeded": _("Your organisation's answer budget for today is used up."),
     "failed": _("The answer could not be produced. Please try again."),
     "internal_error": _("Something went wrong while answering. Please try again."),
+    "unauthenticated": _("You were signed out. Sign in again to ask questions."),
+    "rate_limited": _("You are asking questions too quickly. Try again in %(seconds)s s."),
 }
 
 
@@ -62,6 +64,7 @@ def citation_frame(data: dict) -> dict:
         "chunk_id": data.get("chunk_id"),
         "document_id": data.get("document_id"),
         "title": data.get("title", ""),
+        "section": data.get("section", ""),
         "url": source_url(document_id=data["document_id"], chunk_id=data.get("chunk_id")),
     }
 

@@ -12,6 +12,7 @@ from apps.answers.errors import QueryTimeoutError
 from apps.answers.services import answer_question
 
 from ..forms import AskForm, FeedbackForm
+from ..question_limits import question_wait_seconds
 from ..realtime.frames import done_frame
 from .strings import ask_strings
 
@@ -25,13 +26,16 @@ def home(request: HttpRequest) -> HttpResponse:
 def ask(request: HttpRequest) -> HttpResponse:
     form = AskForm(request.POST) if request.method == "POST" else AskForm()
     answer, error = None, ""
+    status = 400 if form.errors else 200
     if request.method == "POST" and form.is_valid():
-        try:
-            result = answer_question(user=request.user, question=form.cleaned_data["question"], channel="portal")
-        except QueryTimeoutError:
-            error = _("The answer took too long. Please try again.")
+        wait = question_wait_seconds(schema_name=request.tenant.schema_name, user=request.user)  # type: ignore[attr-defined,arg-type]
+        if wait:
+            error, status = (
+                _("You are asking questions too quickly. Try again in %(seconds)s s.") % {"seconds": wait},
+                429,
+            )
         else:
-            answer = done_frame(result.as_dict())
+            answer, error = _answered(request, form.cleaned_data["question"])
     context = {
         "form": form,
         "answer": answer,
@@ -39,4 +43,15 @@ def ask(request: HttpRequest) -> HttpResponse:
         "feedback_form": FeedbackForm(),
         "strings": ask_strings(),
     }
-    return render(request, "portal/ask.html", context, status=400 if form.errors else 200)
+    response = render(request, "portal/ask.html", context, status=status)
+    if status == 429:
+        response["Retry-After"] = str(wait)
+    return response
+
+
+def _answered(request: HttpRequest, question: str) -> tuple[dict | None, str]:
+    try:
+        result = answer_question(user=request.user, question=question, channel="portal")
+    except QueryTimeoutError:
+        return None, _("The answer took too long. Please try again.")
+    return done_frame(result.as_dict()), ""

@@ -8,8 +8,9 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 
+from apps.answers.evidence.text import passage_label
 from apps.answers.models import QueryLog
-from apps.answers.selectors import query_history_for_user, query_log_get_for_user
+from apps.answers.selectors import query_history_for_user, query_log_get_for_user, query_logs_withheld
 
 from ..forms import FeedbackForm
 from ..realtime.frames import source_url
@@ -43,8 +44,10 @@ def history_context(request: HttpRequest, entry: QueryLog, feedback_form: Feedba
             "chunk_id": chunk.pk,
             "document_id": chunk.document_id,
             "title": chunk.document.title,
+            "section": passage_label(chunk.text, title=chunk.document.title),
             "url": source_url(document_id=chunk.document_id, chunk_id=chunk.pk),
         }
         for chunk in chunks
     ]
-    return {"entry": entry, "citations": citations, "feedback_form": feedback_form}
+    withheld = bool(query_logs_withheld(user=request.user, entries=[entry]))
+    return {"entry": entry, "citations": citations, "feedback_form": feedback_form, "withheld": withheld}

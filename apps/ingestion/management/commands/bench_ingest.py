@@ -29,10 +29,9 @@ from apps.ingestion.bulk import corpus_entry_upload, corpus_ingest
 from apps.ingestion.models import IngestionJob
 from apps.ingestion.pipeline import chunk_drafts, parsed_upload
 from apps.ingestion.worker_process import worker_command
-from apps.integrations.graph.knowledge import graph_tenant_clear
+from apps.retrieval.evaluation.tenants import evaluation_tenant_fresh
 from apps.tenants.context import in_tenant
 from apps.tenants.models import Tenant
-from apps.tenants.services import portal_tenant_provision
 
 
 class PeakMemory:
@@ -223,19 +222,10 @@ class Command(BaseCommand):
 
     @staticmethod
     def _fresh_tenant(schema: str) -> None:
-        existing = Tenant.objects.filter(schema_name=schema).first()
-        if existing is not None:
-            existing.delete(force_drop=True)  # its graph goes with it
-        else:
-            # A graph left by a run from before tenant deletion removed it: the new tenant must not
-            # find old nodes under its name (deleting them would be timed as ingestion).
-            graph_tenant_clear(tenant=schema)
         with in_tenant_schema_only(schema):
             # A warm embedding cache from an earlier run would flatter the pipeline: start cold.
             cache.delete_pattern("*")  # type: ignore[attr-defined]
-        portal_tenant_provision(
-            schema_name=schema, domain=f"{schema.replace('_', '-')}.localhost", admin_email="bench@example.com"
-        )
+        evaluation_tenant_fresh(schema=schema, admin_email="bench@example.com")
 
     @staticmethod
     def _wait_until_ready(workers: dict[str, subprocess.Popen], timeout: float = 120) -> None:

@@ -1,4 +1,7 @@
-"""A token bucket in Redis, checked and charged atomically by one Lua script for several buckets.
+"""Rate limits: token buckets in Redis, checked and charged atomically by one Lua script for several.
+
+Used by every way to ask a question (API, portal WebSocket, portal form) and by the other API route
+classes; which buckets a request draws from is apps/tenants/rate_limits.py's concern.
 
 All buckets of a request (the caller's and the tenant's) are charged together or not at all, so a
 refused request never spends a token anywhere. The current time comes from the caller's clock, not
@@ -11,8 +14,11 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import redis
+from django.conf import settings
+from django.utils.module_loading import import_string
 
 from apps.core.errors import PortalError
 
@@ -133,3 +139,11 @@ def _decision(reply: list, buckets: Sequence[Bucket]) -> Decision:
         remaining=max(0, math.floor(level)),
         reset=max(0.0, (bucket.spec.capacity - level) / bucket.spec.refill_per_second),
     )
+
+
+def rate_limiter() -> RedisTokenBucket:
+    """The limiter settings.API_RATE_LIMITER names, built now (cheap; the Redis pool is shared)."""
+    config: dict[str, Any] = settings.API_RATE_LIMITER
+    backend = import_string(config["BACKEND"])
+    limiter: RedisTokenBucket = backend(clock=import_string(config["CLOCK"]), **config.get("OPTIONS", {}))
+    return limiter
