@@ -70,6 +70,7 @@ migrate: services
 	@$(DEV_ENV) $(PY) manage.py migrate_schemas --noinput -v 0
 
 run: migrate ## serve the portal on http://demo.localhost:8000 with a Celery worker
+	@$(DEV_ENV) $(PY) manage.py collectstatic --noinput -v 0
 	@$(DEV_ENV) $(PY) manage.py ensure_public_tenant --domain localhost
 	@rm -f var/dev/demo-admin-password.new
 	@$(DEV_ENV) $(PY) manage.py create_portal_tenant $(DEMO_SCHEMA) --domain $(DEMO_DOMAIN) \

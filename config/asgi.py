@@ -35,14 +35,8 @@ from apps.health.startup import verify_critical_dependencies_if_configured  # no
 
 verify_critical_dependencies_if_configured()
 
-from django.conf import settings  # noqa: E402
-from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
-
 from apps.portal.realtime.middleware import tenant_websocket_stack  # noqa: E402
 from apps.portal.realtime.routing import websocket_urlpatterns  # noqa: E402
-
-if settings.PORTAL_SERVE_STATIC:
-    django_http_application = ASGIStaticFilesHandler(django_http_application)
 
 application = ProtocolTypeRouter(
     {

@@ -43,6 +43,14 @@ def django_db_setup(
             teardown_databases(config, verbosity=request.config.option.verbose)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _static_files_collected() -> None:
+    """Pages link hashed asset names from the collectstatic manifest, as in production."""
+    from django.core.management import call_command
+
+    call_command("collectstatic", "--noinput", verbosity=0)
+
+
 @pytest.fixture(scope="session")
 def provisioned_tenants(django_db_setup, django_db_blocker) -> dict[str, ProvisionedTenant]:
     with django_db_blocker.unblock():

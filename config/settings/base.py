@@ -6,6 +6,7 @@ Read the environment through `env` / `secret` only (see environment.py).
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from celery.schedules import crontab
@@ -100,6 +101,9 @@ MIDDLEWARE = [
     "apps.core.middleware.ProcessCacheScopeMiddleware",
     # Probes and /metrics answer on any Host header, before host validation and tenant resolution.
     "apps.health.middleware.HealthProbeMiddleware",
+    # Static files (collected, hashed, compressed) on every host, before tenant resolution: they
+    # are the same for everyone and hold nothing of a tenant. A CDN may sit in front; none is needed.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "apps.tenants.middleware.TenantByHostMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -464,8 +468,6 @@ CHANNEL_LAYERS = {
 # A path, not a URL name: the public host has no portal, and a name would fail to reverse there.
 # Where sign-in and sign-out lead is set on the portal's own views (apps/portal/urls.py).
 LOGIN_URL = "/accounts/login/"
-# Static files straight from daphne (development, tests, single-box installs); a proxy or CDN otherwise.
-PORTAL_SERVE_STATIC = env.bool("PORTAL_SERVE_STATIC", default=DEBUG)
 PORTAL_UPLOAD_MAX_FILES = env.int("PORTAL_UPLOAD_MAX_FILES", default=20)
 # Roadmap 5.2: answer streams over WebSocket. Slots are leases in Redis (sorted sets scored by
 # expiry), refreshed while a stream runs, so a dead worker's slots lapse after one lease.
@@ -516,7 +518,14 @@ USE_TZ = True
 
 # --- Static files -------------------------------------------------------------------------------
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "var" / "static"
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "var" / "static")))
+# collectstatic writes content-hashed names (cached for a year by browsers) and gzip/brotli copies;
+# `make run`, the release step and the image build run it. A page whose asset is missing from the
+# manifest fails loudly instead of rendering unstyled.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
 STATICFILES_DIRS = [BASE_DIR / "static"]
 
 # --- REST framework -----------------------------------------------------------------------------

@@ -11,3 +11,6 @@ DEBUG = env.bool("DEBUG", default=True)
 # Development: scrape /metrics from this machine without a token; read logs as text.
 METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1/32", "::1/128"])
 LOGGING["handlers"]["console"]["formatter"] = env.str("LOG_FORMAT", default="plain")  # noqa: F405
+# Edits to static files show on reload, without collectstatic (make run collects them once anyway).
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG

@@ -27,6 +27,10 @@ LOGGING = {**LOGGING, "root": {"handlers": ["console"], "level": "WARNING"}}  # 
 # Parallel test runs on one machine (several checkouts, helpers) each get their own database.
 DATABASES["default"]["TEST"] = {"NAME": env.str("PORTAL_TEST_DB_NAME", default="test_portal")}  # noqa: F405
 
+# Static files as in production (hashed and compressed, served by WhiteNoise), collected once per
+# test session (tests/conftest.py) into the profile's own folder.
+STATIC_ROOT = BASE_DIR / "var" / os.environ.get("PORTAL_SERVICES_PROFILE", "test") / "static"  # noqa: F405
+
 # Tasks run in-process unless a test starts a real worker (tests/support/celery_worker.py).
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)  # a live server sets it off
 CELERY_TASK_EAGER_PROPAGATES = True

@@ -258,6 +258,8 @@
     connect();
   }
 
+  // Styles and tests can tell that the script runs (pages work without it too).
+  document.documentElement.classList.add("js");
   var askForm = document.getElementById("ask-form");
   if (askForm) setupAsk(askForm);
   Array.prototype.forEach.call(document.querySelectorAll("form.feedback"), setupFeedback);

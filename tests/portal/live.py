@@ -52,7 +52,6 @@ def live_portal(*, log_path: Path, extra_env: dict[str, str] | None = None) -> I
         "DJANGO_SETTINGS_MODULE": "config.settings.test",
         "DATABASE_URL": current_database_url(),
         "CELERY_TASK_ALWAYS_EAGER": "false",  # uploads go to the real worker
-        "PORTAL_SERVE_STATIC": "true",
         "SHUTDOWN_DRAIN_SECONDS": "3",  # a test's last open socket does not hold up teardown
         **(extra_env or {}),
     }
