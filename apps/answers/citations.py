@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from apps.answers.evidence.text import passage_label
+from apps.answers.evidence.text import passage_excerpt, passage_label
 from apps.integrations.llm.base import EvidencePassage
 from apps.retrieval.selectors import RetrievedChunk
 
@@ -105,6 +105,7 @@ class CitationRegistry:
                 "document_id": passage.document_id,
                 "title": passage.title,
                 "section": passage_label(passage.text, title=passage.title),
+                "excerpt": passage_excerpt(passage.text),
                 "source": chunk.document_source if chunk else "",
             }
             self.citations.append(citation)

@@ -47,6 +47,23 @@
     return citation.section ? citation.title + " \u2014 " + citation.section : citation.title;
   }
 
+  // A citation, with its passage to unfold in place (a <details>: keyboard and screen readers work).
+  function citationItem(citation) {
+    var item = listItemLink(citationLabel(citation), citation.url, citation.number);
+    if (citation.excerpt) {
+      var details = document.createElement("details");
+      details.className = "passage";
+      var summary = document.createElement("summary");
+      summary.textContent = readStrings("ask-strings").show_passage;
+      var quote = document.createElement("blockquote");
+      quote.textContent = citation.excerpt;
+      details.appendChild(summary);
+      details.appendChild(quote);
+      item.appendChild(details);
+    }
+    return item;
+  }
+
   function listItemLink(title, url, number) {
     var item = document.createElement("li");
     if (number) { item.value = number; item.id = "citation-" + number; }
@@ -128,7 +145,7 @@
     function showDone(frame) {
       if (frame.answer) renderLinkedAnswer(text, frame.answer, frame.citations);
       citationList.textContent = "";
-      (frame.citations || []).forEach(function (c) { citationList.appendChild(listItemLink(citationLabel(c), c.url, c.number)); });
+      (frame.citations || []).forEach(function (c) { citationList.appendChild(citationItem(c)); });
       sourceList.textContent = "";
       (frame.sources || []).forEach(function (s) { sourceList.appendChild(listItemLink(s.title, s.url)); });
       if (!(frame.sources || []).length) {
@@ -156,7 +173,7 @@
         case "ping": send({ type: "pong" }); break;
         case "started": status.textContent = strings.thinking; break;
         case "citation":
-          citationList.appendChild(listItemLink(citationLabel(frame), frame.url, frame.number));
+          citationList.appendChild(citationItem(frame));
           break;
         case "token":
           if (!text.textContent) status.textContent = strings.streaming;

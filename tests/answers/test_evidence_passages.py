@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from apps.answers.evidence.records import records_render
-from apps.answers.evidence.text import passage_label, passage_units, question_focus
+from apps.answers.evidence.text import passage_excerpt, passage_label, passage_units, question_focus
 
 HANDBOOK = Path(__file__).resolve().parents[2] / "docs" / "samples" / "handbook"
 
@@ -83,3 +83,15 @@ def test_a_citation_names_the_section_or_the_first_words_of_its_passage():
     long_text = "# Refund\n\nCustomers may request a full refund within 30 days of the original purchase date."
     assert passage_label(long_text, title="Refund") == "Customers may request a full refund within 30…"
     assert passage_label("office: HQ; city: Berlin") == "Office: HQ; city: Berlin."
+
+
+def test_a_citation_carries_its_passage_as_a_reader_sees_it():
+    text = "Customer Refund Policy > Eligibility\n\nCustomers may request a full refund within 30 days. " + (
+        "Refunds go to the original payment method. " * 40
+    )
+    excerpt = passage_excerpt(text)
+
+    assert excerpt.startswith("Customers may request a full refund within 30 days.")
+    assert "Eligibility" not in excerpt  # the heading path is the citation's label, not its text
+    assert excerpt.endswith(" …")
+    assert len(excerpt) <= 1300

@@ -58,7 +58,7 @@ def test_events_stream_in_order_and_add_up_to_the_result(answers_corpus, committ
     for event in events:
         if event.type == "citation":
             announced.add(event.data["number"])
-            assert set(event.data) == {"number", "chunk_id", "document_id", "title", "section", "source"}
+            assert set(event.data) == {"number", "chunk_id", "document_id", "title", "section", "excerpt", "source"}
         elif event.type == "token":
             used = {int(n) for n in re.findall(r"\[(\d+)\]", event.data["text"])}
             assert used <= announced

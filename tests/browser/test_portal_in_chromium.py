@@ -104,6 +104,13 @@ def test_ask_watch_the_answer_stream_open_a_citation_and_give_feedback(page, sit
     expect(page.locator("#feedback-status")).to_have_text("Thank you for your feedback.")
     assert in_thread(feedback_of, site, member.user) == [(1, "Clear and sourced.")]
 
+    # A citation names its section and unfolds its passage in place, without leaving the answer.
+    first = page.locator("#citation-list li").first
+    expect(first).to_contain_text("—")
+    first.get_by_text("Show passage").click()
+    expect(first.locator("blockquote")).to_be_visible()
+    expect(first.locator("blockquote")).to_contain_text("refund")
+
     # A numbered citation opens the document at the cited passage.
     citation = page.locator("#answer-text a.cite").first
     expect(citation).to_have_text("[1]")

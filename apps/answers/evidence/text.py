@@ -209,3 +209,18 @@ def passage_label(text: str, *, title: str = "") -> str:
     first = units[0].text if units else " ".join(text.split())
     words = first.split()
     return " ".join(words[:LABEL_WORDS]) + ("…" if len(words) > LABEL_WORDS else "")
+
+
+EXCERPT_CHARS = 1200
+
+
+def passage_excerpt(text: str) -> str:
+    """The cited passage as a reader sees it inline under the answer: its sentences and records, without
+    the chunker's heading path, cut at a sentence end near EXCERPT_CHARS."""
+    _, units = passage_units(text)
+    excerpt = ""
+    for unit in units:
+        if excerpt and len(excerpt) + len(unit.text) > EXCERPT_CHARS:
+            return excerpt + " …"
+        excerpt = f"{excerpt} {unit.text}".strip()
+    return excerpt or " ".join(text.split())[:EXCERPT_CHARS]

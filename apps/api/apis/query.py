@@ -42,6 +42,7 @@ class CitationOutput(serializers.Serializer):
     section = serializers.CharField(
         allow_blank=True, default="", help_text="the cited passage's section heading, or its first words"
     )
+    excerpt = serializers.CharField(allow_blank=True, default="", help_text="the cited passage's text (shortened)")
     source = serializers.CharField(allow_blank=True)  # type: ignore[assignment]  # a field, not Field.source
 
 

@@ -65,6 +65,7 @@ def citation_frame(data: dict) -> dict:
         "document_id": data.get("document_id"),
         "title": data.get("title", ""),
         "section": data.get("section", ""),
+        "excerpt": data.get("excerpt", ""),
         "url": source_url(document_id=data["document_id"], chunk_id=data.get("chunk_id")),
     }
 

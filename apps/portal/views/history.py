@@ -8,7 +8,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 
-from apps.answers.evidence.text import passage_label
+from apps.answers.evidence.text import passage_excerpt, passage_label
 from apps.answers.models import QueryLog
 from apps.answers.selectors import query_history_for_user, query_log_get_for_user, query_logs_withheld
 
@@ -45,6 +45,7 @@ def history_context(request: HttpRequest, entry: QueryLog, feedback_form: Feedba
             "document_id": chunk.document_id,
             "title": chunk.document.title,
             "section": passage_label(chunk.text, title=chunk.document.title),
+            "excerpt": passage_excerpt(chunk.text),
             "url": source_url(document_id=chunk.document_id, chunk_id=chunk.pk),
         }
         for chunk in chunks

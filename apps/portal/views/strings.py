@@ -27,6 +27,7 @@ def ask_strings() -> dict[str, str]:
         "done": _("Answer complete."),
         "stopped": _("Stopped."),
         "no_sources": _("No sources were cited."),
+        "show_passage": _("Show passage"),
         "connection_lost": _("The connection was lost. Reload the page to try again."),
         "outcome_refused": _("There is not enough evidence in your documents to answer this."),
         "outcome_blocked": _("This question cannot be answered."),
