@@ -90,6 +90,7 @@ class PassageUnit:
 
     text: str
     heading: str = ""
+    record: bool = False  # a row of a table or an object of a JSON document, rendered as a sentence
 
 
 def passage_parts(text: str) -> tuple[list[str], list[str]]:
@@ -115,7 +116,7 @@ def passage_units(text: str) -> tuple[list[str], list[PassageUnit]]:
             continue
         heading = headings[-1] if headings else ""
         if paragraph.kind == "record":
-            units.append(PassageUnit(paragraph.text[:MAX_SENTENCE_CHARS], heading))
+            units.append(PassageUnit(paragraph.text[:MAX_SENTENCE_CHARS], heading, record=True))
             continue
         for sentence in split_paragraph(paragraph.text):
             if len(sentence.split()) >= MIN_SENTENCE_WORDS:
@@ -206,6 +207,8 @@ def passage_label(text: str, *, title: str = "") -> str:
         section = heading.rsplit(" > ", 1)[-1].strip()
         if section and section.casefold() != title.strip().casefold():
             return section
+    if units and units[0].record:
+        return ""  # rows of a table: the first row would name the wrong one; the title says enough
     first = units[0].text if units else " ".join(text.split())
     words = first.split()
     return " ".join(words[:LABEL_WORDS]) + ("…" if len(words) > LABEL_WORDS else "")

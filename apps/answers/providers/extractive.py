@@ -20,8 +20,11 @@ from apps.integrations.llm.base import Completion, GenerationEvent, GenerationRe
 
 MODEL_NAME = "extractive"
 MAX_SENTENCES = 3
-# A further sentence must score within this distance of the best one...
+# A further sentence must score within this distance of the best one (a tighter one when it comes
+# from another passage: a near-miss from elsewhere reads as a non sequitur, "lost laptop" answered
+# with how new hires collect theirs)...
 SCORE_WINDOW = 0.12
+SCORE_WINDOW_OTHER_PASSAGE = 0.06
 # ...and bring new terms: more than this share of its terms must be new to the answer.
 MIN_NEW_TERMS = 0.4
 TOKEN = re.compile(r"\S+\s*")
@@ -63,6 +66,8 @@ def sentences_choose(ranked: list[ScoredSentence]) -> list[ScoredSentence]:
     for sentence in ranked[1:]:
         if len(chosen) == MAX_SENTENCES or sentence.score < best.score - SCORE_WINDOW:
             break
+        if sentence.passage_number != best.passage_number and sentence.score < best.score - SCORE_WINDOW_OTHER_PASSAGE:
+            continue
         sentence_terms = term_set(sentence.text)
         if not sentence_terms or len(sentence_terms - covered) / len(sentence_terms) <= MIN_NEW_TERMS:
             continue  # a near-repeat of what the answer already says
