@@ -16,7 +16,6 @@ from apps.answers.citations import without_markers
 from apps.answers.evidence.text import term_set
 from apps.answers.orchestrator.state import AnswerState
 
-
 # Evidence at least this confident (the sufficiency model's probability) gets no "may not cover" note.
 NOTE_ONLY_BELOW_CONFIDENCE = 0.5
 
