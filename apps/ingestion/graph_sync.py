@@ -54,8 +54,12 @@ def documents_graph_sync(*, document_ids: Sequence[int]) -> list[int]:
     return []
 
 
-def document_graph_acl_sync(*, document_id: int, acl: list[str]) -> None:
-    graph_document_acl_update(tenant=current_tenant_schema(), document_id=document_id, acl=acl)
+def document_graph_acl_sync(*, document_id: int) -> None:
+    """The document's ACL as PostgreSQL holds it now, onto its graph nodes; a document deleted since
+    is left to its own graph deletion."""
+    acl = Document.objects.filter(pk=document_id).values_list("acl", flat=True).first()
+    if acl is not None:
+        graph_document_acl_update(tenant=current_tenant_schema(), document_id=document_id, acl=list(acl))
 
 
 def document_graph_delete(*, document_id: int) -> None:

@@ -309,7 +309,7 @@ def _store(group: list[PreparedDocument]) -> list[int]:
                     continue
                 item.job.chunk_count = count
                 item.job.timings["store"] = seconds
-                _finish(item.job, status=IngestionJob.Status.SUCCEEDED)
+                _finish(item.job, status=IngestionJob.Status.SUCCEEDED, **_truncation_warning(item.parsed))
     except DatabaseError as error:
         raise TransientIngestionError(f"database unavailable while storing: {type(error).__name__}") from error
     stored = [item for item, count in zip(items, counts, strict=True) if count is not None]
@@ -343,6 +343,17 @@ def _index_update(item: PreparedDocument) -> DocumentIndexUpdate:
         title=None if renamed else item.parsed.title,
         metadata={"parse": item.parsed.metadata},
     )
+
+
+def _truncation_warning(parsed: ParsedDocument) -> dict[str, str]:
+    """A success that indexed only part of the file says so on the job, where the uploader sees it
+    (the document's parse metadata keeps `truncated` too)."""
+    if not parsed.metadata.get("truncated"):
+        return {}
+    unit = "rows" if "row_count" in parsed.metadata else "values"
+    kept = parsed.metadata.get("row_count", parsed.metadata.get("value_count", 0))
+    reason = f"Indexed with a warning: only the first {kept:,} {unit} were indexed; the rest of the file was left out."
+    return {"code": "truncated", "reason": reason}
 
 
 def _finish(job: IngestionJob, *, status: str, code: str = "", reason: str = "") -> None:

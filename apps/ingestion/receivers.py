@@ -18,7 +18,9 @@ def graph_follows_acl_change(*, schema_name: str, document_id: int, acl: list[st
     from .tasks import sync_document_graph_acl  # imported late: tasks pull in the whole pipeline
 
     # Sent on commit: the permission changed now; the task measures how long the graph lags behind.
-    sync_document_graph_acl.delay(schema_name=schema_name, document_id=document_id, acl=acl, changed_at=time.time())
+    # The task carries ids only and reads the ACL itself (task arguments land in the broker and the
+    # result store; an ACL names users and groups, and the one read at run time is the newest).
+    sync_document_graph_acl.delay(schema_name=schema_name, document_id=document_id, changed_at=time.time())
 
 
 @receiver(document_deleted)

@@ -56,11 +56,10 @@ def sync_documents_graph(self, *, schema_name: str, document_ids: list[int]) -> 
     retry_backoff=True,
     max_retries=5,
 )
-def sync_document_graph_acl(
-    *, schema_name: str, document_id: int, acl: list[str], changed_at: float | None = None
-) -> None:
+def sync_document_graph_acl(*, schema_name: str, document_id: int, changed_at: float | None = None, **_legacy) -> None:
+    # `_legacy`: a task queued by the previous version still carries `acl`; it is ignored, the ACL is read now.
     with in_tenant(schema_name):
-        document_graph_acl_sync(document_id=document_id, acl=acl)
+        document_graph_acl_sync(document_id=document_id)
     if changed_at is not None:
         permission_change_effect_seconds.labels(store="graph").observe(max(0.0, time.time() - changed_at))
 

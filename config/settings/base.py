@@ -239,6 +239,10 @@ INGESTION_MAX_UPLOAD_BYTES = env.int("INGESTION_MAX_UPLOAD_BYTES", default=50 * 
 INGESTION_MAX_UNCOMPRESSED_BYTES = env.int("INGESTION_MAX_UNCOMPRESSED_BYTES", default=200 * 1024 * 1024)
 INGESTION_MAX_COMPRESSION_RATIO = env.int("INGESTION_MAX_COMPRESSION_RATIO", default=100)
 INGESTION_MAX_PDF_PAGES = env.int("INGESTION_MAX_PDF_PAGES", default=2000)
+# Rows of a table (CSV) and values of a JSON document indexed per file; the rest is left out and the
+# job says so ("Indexed with a warning: ...").
+INGESTION_MAX_TABLE_ROWS = env.int("INGESTION_MAX_TABLE_ROWS", default=100_000)
+INGESTION_MAX_JSON_VALUES = env.int("INGESTION_MAX_JSON_VALUES", default=100_000)
 CHUNK_MAX_TOKENS = env.int("CHUNK_MAX_TOKENS", default=256)
 CHUNK_OVERLAP_TOKENS = env.int("CHUNK_OVERLAP_TOKENS", default=32)
 # Jobs handled by one Celery task: documents are embedded together, so batches stay full.

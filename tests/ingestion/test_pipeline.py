@@ -357,3 +357,25 @@ def test_vectors_embedded_in_the_embedding_thread_are_cached_under_the_tenant(ow
 def test_uploads_are_spread_over_a_few_tasks_but_tasks_stay_big(settings, jobs, per_task):
     settings.INGESTION_JOBS_PER_TASK = 128
     assert jobs_per_task(jobs) == per_task
+
+
+@override_settings(INGESTION_MAX_TABLE_ROWS=10)
+def test_a_table_indexed_in_part_succeeds_with_a_warning_the_uploader_sees(owner):
+    """Reliability pass, case 7: a 1M-row CSV 'succeeded' with 100,000 rows indexed and said nothing."""
+    rows = "\n".join(f"item {n},{n * 3}" for n in range(30))
+    job = run_now(upload(owner, "prices.csv", f"item,price\n{rows}\n".encode()))
+
+    assert job.status == IngestionJob.Status.SUCCEEDED
+    assert job.error_code == "truncated"
+    assert "only the first 10 rows were indexed" in job.error_message
+    document = Document.objects.get(pk=job.document_id)
+    assert document.metadata["parse"]["truncated"] is True
+    indexed = " ".join(Chunk.objects.filter(document=document).values_list("text", flat=True))
+    assert "item 9" in indexed
+    assert "item 10" not in indexed
+
+
+def test_a_whole_table_succeeds_without_a_warning(owner):
+    job = run_now(upload(owner, "small.csv", b"item,price\npen,2\nbook,12\n"))
+
+    assert (job.status, job.error_code, job.error_message) == (IngestionJob.Status.SUCCEEDED, "", "")

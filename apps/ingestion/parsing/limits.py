@@ -13,7 +13,7 @@ class ParseLimits:
     max_uncompressed_bytes: int
     max_compression_ratio: int
     max_pdf_pages: int
-    # Not settings: these only cap how much of a huge table or JSON tree becomes text.
+    # How much of a huge table or JSON tree becomes text; past it the job succeeds with a warning.
     max_table_rows: int = 100_000
     max_json_values: int = 100_000
     max_archive_members: int = 10_000
@@ -25,4 +25,6 @@ class ParseLimits:
             max_uncompressed_bytes=settings.INGESTION_MAX_UNCOMPRESSED_BYTES,
             max_compression_ratio=settings.INGESTION_MAX_COMPRESSION_RATIO,
             max_pdf_pages=settings.INGESTION_MAX_PDF_PAGES,
+            max_table_rows=settings.INGESTION_MAX_TABLE_ROWS,
+            max_json_values=settings.INGESTION_MAX_JSON_VALUES,
         )

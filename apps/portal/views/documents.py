@@ -87,6 +87,7 @@ def _detail(request: HttpRequest, document: Document, access_form: AccessChangeF
         "manages": manages,
         "viewers": document_viewers(document=document) if manages else None,
         "access_form": access_form,
+        "truncated": bool(((document.metadata or {}).get("parse") or {}).get("truncated")),
     }
     return render(request, "portal/documents/detail.html", context, status=status)
 
