@@ -5,6 +5,7 @@ port="${1:-8000}"
 cd "$(dirname "$0")/.."
 mkdir -p var/dev
 .venv/bin/celery -A config.celery_app worker -Q default,ingestion,graph --concurrency 2 --loglevel INFO \
+    --beat --schedule var/dev/celerybeat-schedule \
     >var/dev/celery-worker.log 2>&1 &
 worker=$!
 trap 'kill $worker 2>/dev/null; wait $worker 2>/dev/null' EXIT INT TERM

@@ -40,6 +40,10 @@ class IngestionJob(models.Model):
     queued_at = models.DateTimeField(auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # The last sign of life: enqueued, claimed by a worker, progress, a retry scheduled (then the
+    # time it is due). An unfinished job silent for INGESTION_STALE_AFTER_SECONDS is requeued by
+    # the reconciliation (apps/ingestion/reconcile.py); null on rows from before it: queued_at counts.
+    heartbeat_at = models.DateTimeField(null=True, blank=True, db_index=True)
     timings = models.JSONField(default=dict, blank=True, help_text="seconds per stage")
 
     class Meta:

@@ -18,6 +18,7 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 
 import numpy as np
 from django.conf import settings
@@ -138,7 +139,12 @@ def _claim(job_ids: Sequence[str]) -> list[IngestionJob]:
     # A job found running was interrupted (a worker died): it runs again, counted as another attempt.
     IngestionJob.objects.filter(
         pk__in=job_ids, status__in=[IngestionJob.Status.QUEUED, IngestionJob.Status.RUNNING]
-    ).update(status=IngestionJob.Status.RUNNING, attempts=F("attempts") + 1, started_at=Coalesce("started_at", now))
+    ).update(
+        status=IngestionJob.Status.RUNNING,
+        attempts=F("attempts") + 1,
+        started_at=Coalesce("started_at", now),
+        heartbeat_at=now,
+    )
     return list(
         IngestionJob.objects.filter(pk__in=job_ids, status=IngestionJob.Status.RUNNING)
         .select_related("version", "document")
@@ -148,7 +154,9 @@ def _claim(job_ids: Sequence[str]) -> list[IngestionJob]:
 
 def _progress(jobs: Sequence[IngestionJob], *, stage: str, progress: float) -> None:
     """The jobs of one embedding group move together: one UPDATE for all of them."""
-    IngestionJob.objects.filter(pk__in=[job.pk for job in jobs]).update(stage=stage, progress=progress)
+    IngestionJob.objects.filter(pk__in=[job.pk for job in jobs]).update(
+        stage=stage, progress=progress, heartbeat_at=timezone.now()
+    )
     for job in jobs:
         job.stage, job.progress = stage, progress
         job_progressed.send(
@@ -407,6 +415,9 @@ def jobs_give_up(*, job_ids: Sequence[str], reason: str) -> None:
 
 def jobs_note_retry(*, job_ids: Sequence[str], reason: str, countdown: float) -> None:
     retrying = IngestionJob.objects.filter(pk__in=job_ids, status=IngestionJob.Status.RUNNING).update(
-        status=IngestionJob.Status.QUEUED, stage=f"retrying in {countdown:.0f}s", error_message=reason
+        status=IngestionJob.Status.QUEUED,
+        stage=f"retrying in {countdown:.0f}s",
+        error_message=reason,
+        heartbeat_at=timezone.now() + timedelta(seconds=countdown),  # not stale before it is due
     )
     ingestion_jobs_total.labels(state="retrying", tenant=tenant_label(current_tenant_schema())).inc(retrying)

@@ -222,7 +222,7 @@ def jobs_enqueue(*, schema_name: str, jobs: Sequence[IngestionJob]) -> None:
     for start in range(0, len(jobs), batch_size):
         job_ids = [str(job.pk) for job in jobs[start : start + batch_size]]
         task_id = str(uuid.uuid4())
-        IngestionJob.objects.filter(pk__in=job_ids).update(celery_task_id=task_id)
+        IngestionJob.objects.filter(pk__in=job_ids).update(celery_task_id=task_id, heartbeat_at=timezone.now())
         ingest_jobs.apply_async(kwargs={"schema_name": schema_name, "job_ids": job_ids}, task_id=task_id)
 
 

@@ -7,12 +7,16 @@ import time
 
 from celery import shared_task
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
+from django_tenants.utils import get_public_schema_name
 
 from apps.core.metrics import permission_change_effect_seconds
-from apps.tenants.context import in_tenant
+from apps.tenants.context import in_tenant, runs_in_tenant
+from apps.tenants.models import Tenant
 
 from .graph_sync import document_graph_acl_sync, document_graph_delete, documents_graph_sync
-from .pipeline import TransientIngestionError, ingestion_jobs_run, jobs_give_up, jobs_note_retry
+from .pipeline import IngestionRun, TransientIngestionError, ingestion_jobs_run, jobs_give_up, jobs_note_retry
+from .reconcile import ingestion_reconcile
 
 
 def retry_countdown(retries: int) -> float:
@@ -23,20 +27,32 @@ def retry_countdown(retries: int) -> float:
 
 @shared_task(bind=True, name="apps.ingestion.tasks.ingest_jobs", acks_late=True, reject_on_worker_lost=True)
 def ingest_jobs(self, *, schema_name: str, job_ids: list[str]) -> None:
-    with in_tenant(schema_name):
-        try:
-            run = ingestion_jobs_run(job_ids=job_ids)
-        except TransientIngestionError as error:
-            attempts = self.request.retries + 1
-            if attempts >= settings.INGESTION_MAX_ATTEMPTS:
-                jobs_give_up(job_ids=job_ids, reason=f"Gave up after {attempts} attempts: {error}")
-                return
-            countdown = retry_countdown(self.request.retries)
-            jobs_note_retry(job_ids=job_ids, reason=str(error), countdown=countdown)
-            raise self.retry(exc=error, countdown=countdown, max_retries=settings.INGESTION_MAX_ATTEMPTS) from error
+    try:
+        run = _ingest_in_tenant(self, schema_name=schema_name, job_ids=job_ids)
+    except (OperationalError, InterfaceError) as error:
+        # The database itself is unreachable (entering the tenant, or noting a retry, failed): retry
+        # without writing anything. Past the retries the jobs stay unfinished, and the
+        # reconciliation requeues them once they have been silent long enough.
+        raise self.retry(exc=error, countdown=retry_countdown(self.request.retries), max_retries=None) from error
+    if run is None:
+        return
     if run.stored_document_ids:
         # Searchable already through the dense and keyword legs; the graph follows on its own queue.
         sync_documents_graph.delay(schema_name=schema_name, document_ids=run.stored_document_ids)
+
+
+def _ingest_in_tenant(task, *, schema_name: str, job_ids: list[str]) -> IngestionRun | None:
+    with in_tenant(schema_name):
+        try:
+            return ingestion_jobs_run(job_ids=job_ids)
+        except TransientIngestionError as error:
+            attempts = task.request.retries + 1
+            if attempts >= settings.INGESTION_MAX_ATTEMPTS:
+                jobs_give_up(job_ids=job_ids, reason=f"Gave up after {attempts} attempts: {error}")
+                return None
+            countdown = retry_countdown(task.request.retries)
+            jobs_note_retry(job_ids=job_ids, reason=str(error), countdown=countdown)
+            raise task.retry(exc=error, countdown=countdown, max_retries=settings.INGESTION_MAX_ATTEMPTS) from error
 
 
 @shared_task(bind=True, name="apps.ingestion.tasks.sync_documents_graph", acks_late=True, max_retries=5)
@@ -74,3 +90,23 @@ def sync_document_graph_acl(*, schema_name: str, document_id: int, changed_at: f
 def delete_document_graph(*, schema_name: str, document_id: int) -> None:
     with in_tenant(schema_name):
         document_graph_delete(document_id=document_id)
+
+
+@shared_task(name="apps.ingestion.tasks.reconcile_ingestion_all_tenants")
+def reconcile_ingestion_all_tenants() -> int:
+    """Fan out: one task per active tenant, so one tenant's trouble never holds up the others."""
+    schemas = list(
+        Tenant.objects.filter(is_active=True)
+        .exclude(schema_name=get_public_schema_name())
+        .values_list("schema_name", flat=True)
+    )
+    for schema_name in schemas:
+        reconcile_ingestion_for_tenant.delay(schema_name=schema_name)
+    return len(schemas)
+
+
+@shared_task(name="apps.ingestion.tasks.reconcile_ingestion_for_tenant")
+@runs_in_tenant
+def reconcile_ingestion_for_tenant(*, schema_name: str) -> dict:
+    done = ingestion_reconcile()
+    return {"schema_name": schema_name, **done.__dict__}

@@ -250,6 +250,10 @@ INGESTION_JOBS_PER_TASK = env.int("INGESTION_JOBS_PER_TASK", default=128)
 # Dotted paths of callables (ChunkDraft -> ChunkDraft) applied before anything is stored (PII policy).
 INGESTION_TEXT_FILTERS: list[str] = []
 INGESTION_MAX_ATTEMPTS = env.int("INGESTION_MAX_ATTEMPTS", default=5)
+# Reconciliation (apps/ingestion/reconcile.py, every minute): an unfinished job silent this long is
+# requeued; a document whose graph sync is still pending this long after indexing is sent again.
+INGESTION_STALE_AFTER_SECONDS = env.int("INGESTION_STALE_AFTER_SECONDS", default=300)
+GRAPH_STALE_AFTER_SECONDS = env.int("GRAPH_STALE_AFTER_SECONDS", default=900)
 INGESTION_RETRY_BACKOFF_SECONDS = env.float("INGESTION_RETRY_BACKOFF_SECONDS", default=2.0)
 INGESTION_RETRY_BACKOFF_MAX_SECONDS = env.float("INGESTION_RETRY_BACKOFF_MAX_SECONDS", default=120.0)
 
@@ -443,6 +447,11 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 # Periodic jobs (`celery -A config.celery_app beat`): add entries, never replace the dict.
 CELERY_BEAT_SCHEDULE = {
+    # Nothing stuck: stalled ingestion jobs requeued, lagging graph syncs sent again (docs/ingestion.md).
+    "reconcile-ingestion": {
+        "task": "apps.ingestion.tasks.reconcile_ingestion_all_tenants",
+        "schedule": env.float("INGESTION_RECONCILE_EVERY_SECONDS", default=60.0),
+    },
     # Retention: expired query history, feedback and audit data, every tenant (docs/compliance.md).
     "purge-expired-data": {
         "task": "apps.feedback.tasks.purge_expired_all_tenants",
