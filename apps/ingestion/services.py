@@ -8,6 +8,7 @@ found while parsing fail the job with a reason instead.
 from __future__ import annotations
 
 import hashlib
+import logging
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -16,6 +17,8 @@ from itertools import chain
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerOperationalError
+from redis.exceptions import RedisError
 
 from apps.accounts.models import User
 from apps.core.errors import PortalError
@@ -24,6 +27,10 @@ from apps.documents.selectors import documents_visible_to
 from apps.documents.services import document_create, document_version_add
 
 from .models import IngestionJob
+
+logger = logging.getLogger(__name__)
+# The broker (Redis) unreachable or failing while a task is sent.
+BROKER_ERRORS = (BrokerOperationalError, RedisError, ConnectionError, TimeoutError)
 
 
 class UploadRejected(PortalError):
@@ -193,7 +200,7 @@ def documents_upload(
         IngestionJob.objects.bulk_create(queued)
         schema_name = connection.schema_name  # type: ignore[attr-defined]
         if enqueue and queued:
-            transaction.on_commit(lambda: jobs_enqueue(schema_name=schema_name, jobs=queued))
+            transaction.on_commit(lambda: jobs_enqueue_after_commit(schema_name=schema_name, jobs=queued))
     return jobs
 
 
@@ -210,8 +217,26 @@ def document_replace(*, document: Document, upload: UploadedFile, uploaded_by: U
         if job.status == IngestionJob.Status.QUEUED:
             job.save(force_insert=True)
             schema_name = connection.schema_name  # type: ignore[attr-defined]
-            transaction.on_commit(lambda: jobs_enqueue(schema_name=schema_name, jobs=[job]))
+            transaction.on_commit(lambda: jobs_enqueue_after_commit(schema_name=schema_name, jobs=[job]))
     return job
+
+
+def jobs_enqueue_after_commit(*, schema_name: str, jobs: Sequence[IngestionJob]) -> None:
+    """Enqueue once the upload is committed. If the broker cannot be reached the upload still
+    stands (it is stored, and its jobs are queued in PostgreSQL, which is the outbox): the caller
+    gets its jobs, and the reconciliation enqueues them once they have waited
+    INGESTION_STALE_AFTER_SECONDS (apps/ingestion/reconcile.py). Failing the request here, after the
+    commit, told the client its upload failed while it was stored, and its retry was then skipped
+    as a duplicate of jobs that would never run."""
+    try:
+        jobs_enqueue(schema_name=schema_name, jobs=jobs)
+    except BROKER_ERRORS as error:
+        logger.warning(
+            "could not enqueue %d ingestion jobs (%s); the reconciliation will",
+            len(jobs),
+            type(error).__name__,
+            extra={"tenant_schema": schema_name},
+        )
 
 
 def jobs_enqueue(*, schema_name: str, jobs: Sequence[IngestionJob]) -> None:

@@ -133,3 +133,29 @@ def test_the_reconciliation_runs_every_minute_for_every_active_tenant(settings, 
     tasks.reconcile_ingestion_all_tenants()
     assert "alpha" in fanned_out
     assert "public" not in fanned_out
+
+
+def test_an_upload_stands_when_the_broker_is_down_and_is_enqueued_by_the_reconciliation(
+    owner, settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    """Reliability pass, case 2: Redis down during an upload answered 500 after the commit, and the
+    stored documents were never queued. The queued jobs in PostgreSQL are the outbox."""
+    from kombu.exceptions import OperationalError
+
+    from apps.ingestion import tasks
+
+    def broker_down(*args, **kwargs):
+        raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(tasks.ingest_jobs, "apply_async", broker_down)
+        with django_capture_on_commit_callbacks(execute=True):
+            job = document_upload(upload=UploadedFile("parking.md", TEXT), uploaded_by=owner)
+    job.refresh_from_db()
+    assert job.status == IngestionJob.Status.QUEUED  # stored, waiting, no error raised to the caller
+
+    settings.INGESTION_STALE_AFTER_SECONDS = 60
+    IngestionJob.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now() - timedelta(minutes=2))
+    assert ingestion_reconcile().requeued == 1  # the broker is back
+    job.refresh_from_db()
+    assert job.status == IngestionJob.Status.SUCCEEDED
