@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from celery import shared_task
-from django_tenants.utils import get_public_schema_name
 
 from apps.tenants.context import runs_in_tenant
-from apps.tenants.models import Tenant
+from apps.tenants.selectors import active_tenant_schemas
 
 from .privacy.retention import expired_data_purge
 
@@ -14,11 +13,7 @@ from .privacy.retention import expired_data_purge
 @shared_task(name="apps.feedback.tasks.purge_expired_all_tenants")
 def purge_expired_all_tenants() -> int:
     """Fan out: one task per active tenant, so one tenant's failure never stops the others."""
-    schemas = list(
-        Tenant.objects.filter(is_active=True)
-        .exclude(schema_name=get_public_schema_name())
-        .values_list("schema_name", flat=True)
-    )
+    schemas = active_tenant_schemas()
     for schema_name in schemas:
         purge_expired_for_tenant.delay(schema_name=schema_name)
     return len(schemas)

@@ -8,11 +8,10 @@ import time
 from celery import shared_task
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
-from django_tenants.utils import get_public_schema_name
 
 from apps.core.metrics import permission_change_effect_seconds
 from apps.tenants.context import in_tenant, runs_in_tenant
-from apps.tenants.models import Tenant
+from apps.tenants.selectors import active_tenant_schemas
 
 from .graph_sync import document_graph_acl_sync, document_graph_delete, documents_graph_sync
 from .pipeline import IngestionRun, TransientIngestionError, ingestion_jobs_run, jobs_give_up, jobs_note_retry
@@ -95,11 +94,7 @@ def delete_document_graph(*, schema_name: str, document_id: int) -> None:
 @shared_task(name="apps.ingestion.tasks.reconcile_ingestion_all_tenants")
 def reconcile_ingestion_all_tenants() -> int:
     """Fan out: one task per active tenant, so one tenant's trouble never holds up the others."""
-    schemas = list(
-        Tenant.objects.filter(is_active=True)
-        .exclude(schema_name=get_public_schema_name())
-        .values_list("schema_name", flat=True)
-    )
+    schemas = active_tenant_schemas()
     for schema_name in schemas:
         reconcile_ingestion_for_tenant.delay(schema_name=schema_name)
     return len(schemas)

@@ -57,3 +57,14 @@ def _tenant_settings_read(schema_name: str) -> TenantSettings:
             return TenantSettings.objects.create(tenant=tenant)
     except IntegrityError:
         return TenantSettings.objects.select_related("tenant").get(tenant=tenant)
+
+
+def active_tenant_schemas() -> list[str]:
+    """Schema names of the active customer tenants (the public schema is the platform's, never one):
+    what scheduled per-tenant work fans out over."""
+    return list(
+        Tenant.objects.filter(is_active=True)
+        .exclude(schema_name=get_public_schema_name())
+        .order_by("schema_name")
+        .values_list("schema_name", flat=True)
+    )

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
-from django_tenants.utils import get_public_schema_name
 
 from apps.audit.retention import AuditChainBroken
 from apps.core.errors import TenantContextRequired
 from apps.feedback.privacy.retention import expired_data_purge
 from apps.tenants.context import in_tenant
-from apps.tenants.models import Tenant
+from apps.tenants.selectors import active_tenant_schemas
 
 
 class Command(BaseCommand):
@@ -20,15 +19,7 @@ class Command(BaseCommand):
         parser.add_argument("--dry-run", action="store_true", help="count what would go, change nothing")
 
     def handle(self, *args, **options) -> None:
-        schemas = (
-            [options["tenant"]]
-            if options["tenant"]
-            else list(
-                Tenant.objects.filter(is_active=True)
-                .exclude(schema_name=get_public_schema_name())
-                .values_list("schema_name", flat=True)
-            )
-        )
+        schemas = [options["tenant"]] if options["tenant"] else active_tenant_schemas()
         problems = []
         for schema in schemas:
             try:
