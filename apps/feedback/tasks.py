@@ -5,18 +5,14 @@ from __future__ import annotations
 from celery import shared_task
 
 from apps.tenants.context import runs_in_tenant
-from apps.tenants.selectors import active_tenant_schemas
+from apps.tenants.fan_out import tenants_fan_out
 
 from .privacy.retention import expired_data_purge
 
 
 @shared_task(name="apps.feedback.tasks.purge_expired_all_tenants")
 def purge_expired_all_tenants() -> int:
-    """Fan out: one task per active tenant, so one tenant's failure never stops the others."""
-    schemas = active_tenant_schemas()
-    for schema_name in schemas:
-        purge_expired_for_tenant.delay(schema_name=schema_name)
-    return len(schemas)
+    return tenants_fan_out(purge_expired_for_tenant)
 
 
 @shared_task(name="apps.feedback.tasks.purge_expired_for_tenant")

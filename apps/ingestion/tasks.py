@@ -11,7 +11,7 @@ from django.db import InterfaceError, OperationalError
 
 from apps.core.metrics import permission_change_effect_seconds
 from apps.tenants.context import in_tenant, runs_in_tenant
-from apps.tenants.selectors import active_tenant_schemas
+from apps.tenants.fan_out import tenants_fan_out
 
 from .graph_sync import document_graph_acl_sync, document_graph_delete, documents_graph_sync
 from .pipeline import IngestionRun, TransientIngestionError, ingestion_jobs_run, jobs_give_up, jobs_note_retry
@@ -93,11 +93,7 @@ def delete_document_graph(*, schema_name: str, document_id: int) -> None:
 
 @shared_task(name="apps.ingestion.tasks.reconcile_ingestion_all_tenants")
 def reconcile_ingestion_all_tenants() -> int:
-    """Fan out: one task per active tenant, so one tenant's trouble never holds up the others."""
-    schemas = active_tenant_schemas()
-    for schema_name in schemas:
-        reconcile_ingestion_for_tenant.delay(schema_name=schema_name)
-    return len(schemas)
+    return tenants_fan_out(reconcile_ingestion_for_tenant)
 
 
 @shared_task(name="apps.ingestion.tasks.reconcile_ingestion_for_tenant")

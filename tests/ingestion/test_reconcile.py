@@ -24,8 +24,17 @@ def owner(in_alpha):
     return UserFactory()
 
 
-def stalled(job: IngestionJob, *, status: str, silent_for: timedelta, attempts: int = 1) -> IngestionJob:
-    """A job a worker claimed (or that was enqueued) and then never heard of again: killed, lost."""
+@pytest.fixture(autouse=True)
+def stale_after_a_minute(settings):
+    settings.INGESTION_STALE_AFTER_SECONDS = 60
+
+
+def stalled(
+    owner, name: str, *, status: str, silent_for: timedelta, attempts: int = 1, data: bytes = TEXT
+) -> IngestionJob:
+    """An uploaded file's job that a worker claimed (or that was enqueued) and then never heard of
+    again: killed, lost."""
+    job = document_upload(upload=UploadedFile(name, data), uploaded_by=owner)
     IngestionJob.objects.filter(pk=job.pk).update(
         status=status, attempts=attempts, heartbeat_at=timezone.now() - silent_for, stage="embedding"
     )
@@ -33,13 +42,8 @@ def stalled(job: IngestionJob, *, status: str, silent_for: timedelta, attempts: 
     return job
 
 
-def test_a_job_whose_worker_died_is_requeued_and_finishes(owner, settings):
-    settings.INGESTION_STALE_AFTER_SECONDS = 60
-    job = stalled(
-        document_upload(upload=UploadedFile("parking.md", TEXT), uploaded_by=owner),
-        status="running",
-        silent_for=timedelta(minutes=5),
-    )
+def test_a_job_whose_worker_died_is_requeued_and_finishes(owner):
+    job = stalled(owner, "parking.md", status="running", silent_for=timedelta(minutes=5))
 
     done = ingestion_reconcile()  # tasks run in-process in the tests: the requeued task runs now
 
@@ -50,32 +54,17 @@ def test_a_job_whose_worker_died_is_requeued_and_finishes(owner, settings):
     assert Document.objects.get(pk=job.document_id).status == Document.Status.INDEXED
 
 
-def test_a_queued_job_whose_task_was_lost_is_enqueued_again(owner, settings):
-    settings.INGESTION_STALE_AFTER_SECONDS = 60
-    job = stalled(
-        document_upload(upload=UploadedFile("parking.md", TEXT), uploaded_by=owner),
-        status="queued",
-        silent_for=timedelta(minutes=3),
-        attempts=0,
-    )
+def test_a_queued_job_whose_task_was_lost_is_enqueued_again(owner):
+    job = stalled(owner, "parking.md", status="queued", silent_for=timedelta(minutes=3), attempts=0)
 
     assert ingestion_reconcile().requeued == 1
     job.refresh_from_db()
     assert job.status == IngestionJob.Status.SUCCEEDED
 
 
-def test_a_job_that_is_alive_or_finished_is_left_alone(owner, settings):
-    settings.INGESTION_STALE_AFTER_SECONDS = 60
-    busy = stalled(
-        document_upload(upload=UploadedFile("busy.md", TEXT), uploaded_by=owner),
-        status="running",
-        silent_for=timedelta(seconds=10),
-    )
-    finished = stalled(
-        document_upload(upload=UploadedFile("done.md", TEXT + b"!"), uploaded_by=owner),
-        status="succeeded",
-        silent_for=timedelta(hours=1),
-    )
+def test_a_job_that_is_alive_or_finished_is_left_alone(owner):
+    busy = stalled(owner, "busy.md", status="running", silent_for=timedelta(seconds=10))
+    finished = stalled(owner, "done.md", data=TEXT + b"!", status="succeeded", silent_for=timedelta(hours=1))
 
     done = ingestion_reconcile()
 
@@ -87,14 +76,8 @@ def test_a_job_that_is_alive_or_finished_is_left_alone(owner, settings):
 
 
 def test_a_job_that_keeps_stalling_fails_with_the_reason(owner, settings):
-    settings.INGESTION_STALE_AFTER_SECONDS = 60
     settings.INGESTION_MAX_ATTEMPTS = 3
-    job = stalled(
-        document_upload(upload=UploadedFile("parking.md", TEXT), uploaded_by=owner),
-        status="running",
-        silent_for=timedelta(minutes=5),
-        attempts=3,
-    )
+    job = stalled(owner, "parking.md", status="running", silent_for=timedelta(minutes=5), attempts=3)
 
     assert ingestion_reconcile().given_up == 1
     job.refresh_from_db()
@@ -154,7 +137,6 @@ def test_an_upload_stands_when_the_broker_is_down_and_is_enqueued_by_the_reconci
     job.refresh_from_db()
     assert job.status == IngestionJob.Status.QUEUED  # stored, waiting, no error raised to the caller
 
-    settings.INGESTION_STALE_AFTER_SECONDS = 60
     IngestionJob.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now() - timedelta(minutes=2))
     assert ingestion_reconcile().requeued == 1  # the broker is back
     job.refresh_from_db()

@@ -23,8 +23,8 @@ import numpy as np
 
 from apps.accounts.models import User
 from apps.answers.evidence import sentences_rank
+from apps.answers.evidence.sentences import focus_rank
 from apps.answers.evidence.sufficiency import SIGNALS, EvidenceModel, RetrievalSignals, evidence_signals
-from apps.answers.evidence.text import question_focus
 from apps.answers.orchestrator.state import CHIT_CHAT, OUT_OF_SCOPE, AnswerState
 from apps.answers.orchestrator.trace import StepRecord
 from apps.answers.steps.planner import planner_run
@@ -81,8 +81,7 @@ def _signals_for(state: AnswerState) -> dict[str, float] | None:
     ranked = sentences_rank(question=state.question, passages=state.passages)
     if not ranked:
         return NO_EVIDENCE
-    focus_question = question_focus(state.question)
-    focus = sentences_rank(question=focus_question, passages=state.passages) if focus_question else []
+    focus = focus_rank(question=state.question, passages=state.passages)
     retrieval = state.retrieval_signals
     if retrieval.passage_gap is None:
         retrieval = RetrievalSignals(passage_gap=MISSING_GAP)

@@ -15,7 +15,7 @@ from apps.integrations.embeddings.factory import embedder
 from apps.integrations.llm.base import EvidencePassage
 
 from .answer_types import expected_answer_type, holds_answer_type
-from .text import PassageUnit, passage_units, term_set
+from .text import PassageUnit, passage_units, question_focus, term_set
 
 # Bounds the embedding work per question: passages beyond these add little and cost latency.
 MAX_PASSAGES = 6
@@ -87,3 +87,10 @@ def sentences_rank(
             )
         )
     return sorted(scored, key=lambda item: (-item.score, item.passage_number, item.position))
+
+
+def focus_rank(*, question: str, passages: Sequence[EvidencePassage]) -> list[ScoredSentence]:
+    """The passages' sentences ranked against the question sentence of a question that first tells a
+    situation (`question_focus`); empty for a question of one sentence."""
+    focus_question = question_focus(question)
+    return sentences_rank(question=focus_question, passages=passages) if focus_question else []

@@ -17,7 +17,7 @@ from dataclasses import replace
 from django.conf import settings
 
 from apps.answers.evidence import EvidenceAssessment, RetrievalSignals, evidence_assess, sentences_rank
-from apps.answers.evidence.text import question_focus
+from apps.answers.evidence.sentences import focus_rank
 from apps.answers.orchestrator.state import AnswerState
 from apps.answers.orchestrator.trace import StepRecord
 from apps.answers.prompting import SYSTEM_PROMPT, prompt_build
@@ -91,8 +91,7 @@ def _left_to_the_model(state: AnswerState, record: StepRecord, *, judging: bool)
 
 def _evidence_suffices(state: AnswerState, record: StepRecord) -> bool:
     ranked = sentences_rank(question=state.question, passages=state.passages)
-    focus_question = question_focus(state.question)
-    focus = sentences_rank(question=focus_question, passages=state.passages) if focus_question and ranked else []
+    focus = focus_rank(question=state.question, passages=state.passages) if ranked else []
     state.assessment = evidence_assess(sentences=ranked, retrieval=state.retrieval_signals, focus=focus)
     record.summary.update({"chunks_in": len(state.passages), "sentences_in": len(ranked)})
     record.summary["evidence"] = state.assessment.summary()
