@@ -123,9 +123,11 @@ class _UploadBatch:
     for the whole batch instead of several per file. Uploads earlier in the batch count as in
     flight for later ones, as they would in separate transactions."""
 
-    def __init__(self, *, uploads: Sequence[UploadedFile], uploaded_by: User | None, visible_to_tenant: bool) -> None:
+    def __init__(
+        self, *, uploads: Sequence[UploadedFile], digests: list[str], uploaded_by: User | None, visible_to_tenant: bool
+    ) -> None:
         self.uploaded_by, self.visible_to_tenant = uploaded_by, visible_to_tenant
-        self.digests = [hashlib.sha256(upload.data).hexdigest() for upload in uploads]
+        self.digests = digests
         external_ids = {upload.external_id for upload in uploads if upload.external_id}
         self.by_external_id = {
             document.external_id: document for document in Document.objects.filter(external_id__in=external_ids)
@@ -183,6 +185,30 @@ def _new_version_or_skip(*, document: Document, upload: UploadedFile, uploaded_b
     return _version_queued(document=document, upload=upload, uploaded_by=uploaded_by)
 
 
+def _upload_keys_lock(*, digests: Iterable[str], external_ids: Iterable[str | None]) -> None:
+    """Make "is this already here?" and the insert one atomic step for each content and external id.
+
+    Two uploads of one new file at the same moment both looked, found nothing, and both inserted.
+    A unique index cannot say what a duplicate is here (it depends on what the uploader may see:
+    the same bytes are rightly two documents for two people who cannot see each other's), so each
+    upload takes PostgreSQL transaction-scoped advisory locks on its contents' hashes and external
+    ids before it looks: a concurrent upload of the same file waits for this commit, then finds the
+    document. Keys are taken in sorted order, so two batches never wait on each other in a circle;
+    the tenant's schema is part of each key, so tenants never wait on each other.
+    """
+    schema_name = connection.schema_name  # type: ignore[attr-defined]
+    names = {f"sha256:{digest}" for digest in digests}
+    names |= {f"external-id:{external_id}" for external_id in external_ids if external_id}
+    keys = sorted(_advisory_key(f"{schema_name}/{name}") for name in names)
+    with connection.cursor() as cursor:
+        cursor.executemany("SELECT pg_advisory_xact_lock(%s)", [(key,) for key in keys])
+
+
+def _advisory_key(name: str) -> int:
+    """A signed 64-bit key, as pg_advisory_xact_lock(bigint) takes."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+
+
 def documents_upload(
     *, uploads: Sequence[UploadedFile], uploaded_by: User | None, visible_to_tenant: bool = False, enqueue: bool = True
 ) -> list[IngestionJob]:
@@ -193,8 +219,12 @@ def documents_upload(
     """
     for upload in uploads:
         _check_upload(upload)
+    digests = [hashlib.sha256(upload.data).hexdigest() for upload in uploads]
     with transaction.atomic():
-        batch = _UploadBatch(uploads=uploads, uploaded_by=uploaded_by, visible_to_tenant=visible_to_tenant)
+        _upload_keys_lock(digests=digests, external_ids=[upload.external_id for upload in uploads])
+        batch = _UploadBatch(
+            uploads=uploads, digests=digests, uploaded_by=uploaded_by, visible_to_tenant=visible_to_tenant
+        )
         jobs = [batch.upload(upload, digest) for upload, digest in zip(uploads, batch.digests, strict=True)]
         queued = [job for job in jobs if job.status == IngestionJob.Status.QUEUED]
         IngestionJob.objects.bulk_create(queued)
@@ -213,6 +243,7 @@ def document_replace(*, document: Document, upload: UploadedFile, uploaded_by: U
     _check_upload(upload)
     digest = hashlib.sha256(upload.data).hexdigest()
     with transaction.atomic():
+        _upload_keys_lock(digests=[digest], external_ids=[upload.external_id])
         job = _new_version_or_skip(document=document, upload=upload, uploaded_by=uploaded_by, digest=digest)
         if job.status == IngestionJob.Status.QUEUED:
             job.save(force_insert=True)
