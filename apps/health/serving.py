@@ -31,9 +31,16 @@ def serve(
 ) -> None:
     """Serve in this process, on host:port or on an inherited listening socket (apps/health/workers.py)."""
     # daphne.server installs Twisted's asyncio reactor on import: it must come before the reactor.
+    from daphne import server as daphne_server
     from daphne.endpoints import build_endpoint_description_strings
     from daphne.server import Server
     from twisted.internet import reactor
+
+    from .request_limits import BoundedHTTPFactory
+
+    # Server.run builds its HTTP factory from this module-level name; ours bounds request bodies
+    # before they are read (apps/health/request_limits.py).
+    daphne_server.HTTPFactory = BoundedHTTPFactory
 
     connection_pool_enable()
     warm_up()

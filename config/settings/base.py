@@ -235,6 +235,11 @@ GRAPH_STORE_BACKEND = env.str("GRAPH_STORE_BACKEND", default="apps.integrations.
 
 # --- Ingestion ----------------------------------------------------------------------------------
 INGESTION_MAX_UPLOAD_BYTES = env.int("INGESTION_MAX_UPLOAD_BYTES", default=50 * 1024 * 1024)
+# Request bodies, bounded by the web server before a byte is read (apps/health/request_limits.py):
+# any request, as Django's own limit for non-file data; an upload route from a client that sends
+# credentials (two files at the largest size, or many smaller ones, per request).
+REQUEST_MAX_BODY_BYTES = env.int("REQUEST_MAX_BODY_BYTES", default=2_621_440)  # Django's DATA_UPLOAD_MAX_MEMORY_SIZE
+REQUEST_MAX_UPLOAD_BYTES = env.int("REQUEST_MAX_UPLOAD_BYTES", default=2 * INGESTION_MAX_UPLOAD_BYTES + 1024 * 1024)
 # Archives (DOCX) are refused when they would expand past this, or by more than the ratio (zip bombs).
 INGESTION_MAX_UNCOMPRESSED_BYTES = env.int("INGESTION_MAX_UNCOMPRESSED_BYTES", default=200 * 1024 * 1024)
 INGESTION_MAX_COMPRESSION_RATIO = env.int("INGESTION_MAX_COMPRESSION_RATIO", default=100)

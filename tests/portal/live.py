@@ -28,6 +28,7 @@ from tests.support.embedded import devservices
 class LivePortal:
     port: int
     log_path: Path
+    pid: int  # the supervisor's; its web workers share its process group
 
     def url(self, host: str, path: str = "/") -> str:
         return f"http://{host}:{self.port}{path}"
@@ -67,7 +68,7 @@ def live_portal(*, log_path: Path, extra_env: dict[str, str] | None = None) -> I
     try:
         # The supervisor listens at once; wait until a worker answers.
         devservices.wait_until(lambda: _live(port), timeout=60, what="the portal's web workers", log_file=log_path)
-        yield LivePortal(port=port, log_path=log_path)
+        yield LivePortal(port=port, log_path=log_path, pid=server.pid)
     finally:
         server.terminate()
         try:
