@@ -6,7 +6,7 @@ before Django could look at a size limit or ask who was sending it. Here the lim
 the HTTP server itself, on the request line and headers, before any body byte is accepted:
 
 - an upload route (`UPLOAD_PATHS`) may carry `REQUEST_MAX_UPLOAD_BYTES`, but only when the request
-  carries credentials (an `Authorization` header or the session cookie); without them it gets the
+  carries credentials (an API key, a bearer token or the session cookie); without them it gets the
   ordinary limit, and a larger body is answered 401, unread;
 - every other request may carry `REQUEST_MAX_BODY_BYTES`;
 - a declared Content-Length over the limit is answered 413 at once; a chunked body is counted as
@@ -26,6 +26,9 @@ from dataclasses import dataclass
 from daphne.http_protocol import HTTPFactory, WebRequest
 from django.conf import settings
 
+# What the API accepts: a JWT bearer token or an API key (apps/api/authentication.py, whose
+# API_KEY_HEADER a test holds this to; importing it here would load the API's models into the server).
+CREDENTIAL_HEADERS = (b"authorization", b"x-api-key")
 UPLOAD_PATHS = re.compile(rb"^/(api/v1/documents/(ingest|\d+)|documents/upload/)(\?|$)")
 
 
@@ -106,7 +109,7 @@ class BoundedWebRequest(WebRequest):
             super().requestReceived(command, path, version)
 
     def _has_credentials(self) -> bool:
-        if self.requestHeaders.hasHeader(b"authorization"):
+        if any(self.requestHeaders.hasHeader(name) for name in CREDENTIAL_HEADERS):
             return True
         return settings.SESSION_COOKIE_NAME.encode() in self.received_cookies
 

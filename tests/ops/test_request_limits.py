@@ -14,7 +14,8 @@ import threading
 import psutil
 import pytest
 
-from apps.health.request_limits import body_limit
+from apps.api.authentication import API_KEY_HEADER
+from apps.health.request_limits import CREDENTIAL_HEADERS, body_limit
 from tests.portal.live import LivePortal, live_portal
 
 pytestmark = [pytest.mark.integration]
@@ -109,7 +110,7 @@ def test_an_upload_with_credentials_over_the_upload_limit_is_refused_unread(port
         "/api/v1/documents/ingest",
         declared=200 * MB,
         send=40 * MB,
-        headers={"Authorization": "Api-Key not-checked-before-the-size"},
+        headers={"X-API-Key": "not-checked-before-the-size"},
     )
 
     assert status == 413
@@ -135,7 +136,7 @@ def test_a_body_within_the_limit_reaches_the_application(portal):
         "/api/v1/documents/ingest",
         declared=2 * MB,
         send=2 * MB,
-        headers={"Authorization": "Api-Key pk_unknown.secret"},
+        headers={"X-API-Key": "kp_000000000000_" + "a" * 43},
     )
 
     assert status == 401
@@ -161,3 +162,7 @@ def test_which_limit_a_request_gets(settings, path, has_credentials, expected_li
     limit, refusal = body_limit(path=path, has_credentials=has_credentials)
 
     assert (limit, refusal.status) == (expected_limit, expected_status)
+
+
+def test_the_api_key_header_counts_as_credentials():
+    assert API_KEY_HEADER.lower().encode() in CREDENTIAL_HEADERS
