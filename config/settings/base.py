@@ -184,6 +184,8 @@ ASGI_APPLICATION = "config.asgi.application"
 DATABASE_URL = secret("DATABASE_URL", default="")
 DATABASES = {"default": env.db_url_config(DATABASE_URL) if DATABASE_URL else {}}
 DATABASES["default"]["ENGINE"] = "django_tenants.postgresql_backend"
+# What django-tenants wraps: Django's backend, failing fast while the pooled server refuses connections.
+ORIGINAL_BACKEND = "apps.core.postgresql_backend"
 DATABASES["default"].setdefault("OPTIONS", {})
 # A probe or a request must never hang on an unreachable database.
 DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=3))
@@ -200,6 +202,9 @@ DATABASE_POOL_OPTIONS = {
     # How long a request waits for a free connection before it fails with a database error (503).
     "timeout": env.float("DATABASE_POOL_TIMEOUT", default=10.0),
 }
+# Before the pool waits for a new connection, the server's port is probed (once a second at most):
+# refused or silent this long, requests fail at once with 503 instead of waiting out the pool.
+DATABASE_REACHABILITY_TIMEOUT = env.float("DATABASE_REACHABILITY_TIMEOUT", default=1.0)
 DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

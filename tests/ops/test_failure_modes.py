@@ -18,6 +18,7 @@ import os
 import shutil
 import signal
 import tempfile
+import time
 import urllib.error
 import urllib.request
 import uuid
@@ -186,11 +187,14 @@ def test_postgres_down_is_a_clean_503_then_recovers(stack):
         status, content_type, body = tenant_request(stack, "/admin/login/", accept="text/html", **with_session)
         assert (status, content_type.split(";")[0]) == (503, "text/html")
         assert b"temporarily unavailable" in body
-        status, content_type, body = tenant_request(
-            stack, "/api/v1/documents", accept="application/json", **unknown_key
-        )
-        assert (status, content_type) == (503, "application/json")
-        assert json.loads(body)["error"]["code"] == "service_unavailable"
+        for path in ("/api/v1/documents", "/api/v1/query"):
+            began = time.monotonic()
+            status, content_type, body = tenant_request(stack, path, accept="application/json", **unknown_key)
+            waited = time.monotonic() - began
+            assert (status, content_type) == (503, "application/json")
+            assert json.loads(body)["error"]["code"] == "service_unavailable"
+            # Answered while a readiness probe would still be waiting, not after the pool's 10 s.
+            assert waited < settings.DATABASE_POOL_OPTIONS["timeout"] / 2, waited
     finally:
         stack.services["postgres"].start()
     stack.wait_for(lambda: stack.get_json("/health/ready")[0] == 200, what="postgres to recover")
