@@ -15,6 +15,7 @@ from __future__ import annotations
 import bisect
 import functools
 import re
+from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -26,6 +27,10 @@ TokenSpans = Callable[[str], list[tuple[int, int]]]
 BREADCRUMB_SEPARATOR = " > "
 MAX_BREADCRUMB_SHARE = 4  # a breadcrumb may take at most 1/4 of the token budget
 HARD_SPLIT_CHARS_PER_TOKEN = 16  # first guess at a piece's length when a "word" has to be cut
+# A chunk is never longer than this many characters per token of its budget, whatever the tokenizer
+# counts: BERT's tokenizer counts a "word" of 10 million characters as one [UNK] token, and such a
+# file became one 10 MB chunk.
+MAX_CHARS_PER_TOKEN = 16
 COUNT_CACHE_SIZE = 65_536  # token counts remembered while one document is chunked
 
 # Sentence ends: . ! ? (optionally closed by a quote or bracket) before whitespace; CJK full stops
@@ -98,7 +103,7 @@ def chunk_document(
     # them made chunking SciFact 3.7x faster. Bounded, so a huge document cannot grow it without limit.
     count = functools.lru_cache(maxsize=COUNT_CACHE_SIZE)(count_tokens or approximate_token_count)
     text = document.text
-    index = _TokenIndex(token_spans(text)) if token_spans is not None else None
+    index = _TokenIndex.of(text, token_spans) if token_spans is not None else None
     drafts: list[ChunkDraft] = []
     for section in _sections(document):
         breadcrumb = _breadcrumb(section.heading_path, max_tokens=max_tokens, count=count)
@@ -151,14 +156,48 @@ def _breadcrumb(heading_path: list[str], *, max_tokens: int, count: TokenCounter
 
 
 class _TokenIndex:
-    """How many of a text's tokens lie wholly inside a character range, by bisection."""
+    """How many of a text's tokens lie wholly inside a character range, by bisection.
 
-    def __init__(self, spans: list[tuple[int, int]]) -> None:
-        self.starts = [start for start, _ in spans]
-        self.ends = [end for _, end in spans]
+    Built window by window (cut at whitespace, where a BERT-style tokenizer splits anyway) into
+    compact arrays: tokenizing a 10 MB text at once held ~2 GB (the tokenizer's alignments, then a
+    Python tuple per token); a window of WINDOW_CHARS holds a few MB whatever the document's size.
+    """
+
+    WINDOW_CHARS = 65_536
+
+    def __init__(self) -> None:
+        self.starts = array("q")
+        self.ends = array("q")
+
+    @classmethod
+    def of(cls, text: str, token_spans: TokenSpans) -> _TokenIndex:
+        index = cls()
+        for window_start, window_end in _windows(text, cls.WINDOW_CHARS):
+            for start, end in token_spans(text[window_start:window_end]):
+                index.starts.append(window_start + start)
+                index.ends.append(window_start + end)
+        return index
 
     def tokens_within(self, start: int, end: int) -> int:
         return max(0, bisect.bisect_right(self.ends, end) - bisect.bisect_left(self.starts, start))
+
+
+def _length_cost(characters: int) -> int:
+    """The fewest tokens a piece this long is charged (MAX_CHARS_PER_TOKEN)."""
+    return -(-characters // MAX_CHARS_PER_TOKEN)
+
+
+def _windows(text: str, size: int) -> Iterator[tuple[int, int]]:
+    """Consecutive ranges of about `size` characters covering `text`, each ending at whitespace
+    when there is any in its last quarter (a run without any is cut where it is)."""
+    start = 0
+    while start < len(text):
+        end = min(len(text), start + size)
+        if end < len(text):
+            cut = max(text.rfind(" ", end - size // 4, end), text.rfind("\n", end - size // 4, end))
+            end = cut + 1 if cut > start else end
+        yield start, end
+        start = end
 
 
 class _SectionPacker:
@@ -191,13 +230,15 @@ class _SectionPacker:
 
     def _cost(self, start: int, end: int) -> int:
         if self.index is not None:
-            return self.index.tokens_within(start, end)
+            return max(self.index.tokens_within(start, end), _length_cost(end - start))
         return self._counted_cost(start, end)
 
     def _counted_cost(self, start: int, end: int) -> int:
-        return self.count(self.text[start:end]) - self.overhead
+        return max(self.count(self.text[start:end]) - self.overhead, _length_cost(end - start))
 
     def _fits(self, start: int, end: int) -> bool:
+        if _length_cost(len(self.prefix) + end - start) > self.max_tokens:
+            return False
         return self.count(self.prefix + self.text[start:end]) <= self.max_tokens
 
     def _split(

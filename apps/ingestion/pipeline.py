@@ -12,12 +12,13 @@ as its job succeeds, and its `graph_status` says when the graph has caught up.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 import numpy as np
@@ -221,7 +222,32 @@ def chunk_drafts(parsed: ParsedDocument) -> list[ChunkDraft]:
         count_tokens=counter.count_tokens,
         token_spans=getattr(counter, "token_spans", None),  # optional: only local tokenizers have offsets
     )
-    return _apply_text_filters(drafts)
+    return _distinct_and_capped(_apply_text_filters(drafts), metadata=parsed.metadata)
+
+
+_NOT_WORDS = re.compile(r"[\W_]+")
+
+
+def _distinct_and_capped(drafts: list[ChunkDraft], *, metadata: dict) -> list[ChunkDraft]:
+    """A document may not flood its tenant's index: passages that repeat an earlier one of the same
+    document (same words, whatever the case, spacing and punctuation) are dropped, and at most
+    INGESTION_MAX_CHUNKS_PER_DOCUMENT are kept. One 10 MB line of a repeated sentence became 15,535
+    chunks of two distinct vectors, and the HNSW index then returned only those to every question.
+    What was left out is recorded in the parse metadata (and reported on the job)."""
+    seen: set[str] = set()
+    distinct = []
+    for draft in drafts:
+        key = _NOT_WORDS.sub(" ", draft.body.casefold()).strip()
+        if key not in seen:
+            seen.add(key)
+            distinct.append(draft)
+    if len(distinct) < len(drafts):
+        metadata["repeated_passages"] = len(drafts) - len(distinct)
+    cap = settings.INGESTION_MAX_CHUNKS_PER_DOCUMENT
+    if len(distinct) > cap:
+        metadata.update(truncated=True, passage_count=len(distinct), passages_kept=cap)
+        distinct = distinct[:cap]
+    return [replace(draft, ordinal=ordinal) for ordinal, draft in enumerate(distinct)]
 
 
 def _apply_text_filters(drafts: list[ChunkDraft]) -> list[ChunkDraft]:
@@ -356,10 +382,14 @@ def _index_update(item: PreparedDocument) -> DocumentIndexUpdate:
 def _truncation_warning(parsed: ParsedDocument) -> dict[str, str]:
     """A success that indexed only part of the file says so on the job, where the uploader sees it
     (the document's parse metadata keeps `truncated` too)."""
-    if not parsed.metadata.get("truncated"):
+    metadata = parsed.metadata
+    if not metadata.get("truncated"):
         return {}
-    unit = "rows" if "row_count" in parsed.metadata else "values"
-    kept = parsed.metadata.get("row_count", parsed.metadata.get("value_count", 0))
+    if "passages_kept" in metadata:
+        kept, unit = metadata["passages_kept"], f"passages of {metadata['passage_count']:,}"
+    else:
+        unit = "rows" if "row_count" in metadata else "values"
+        kept = metadata.get("row_count", metadata.get("value_count", 0))
     reason = f"Indexed with a warning: only the first {kept:,} {unit} were indexed; the rest of the file was left out."
     return {"code": "truncated", "reason": reason}
 

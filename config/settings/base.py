@@ -245,6 +245,9 @@ INGESTION_MAX_UPLOAD_BYTES = env.int("INGESTION_MAX_UPLOAD_BYTES", default=50 * 
 # credentials (two files at the largest size, or many smaller ones, per request).
 REQUEST_MAX_BODY_BYTES = env.int("REQUEST_MAX_BODY_BYTES", default=2_621_440)  # Django's DATA_UPLOAD_MAX_MEMORY_SIZE
 REQUEST_MAX_UPLOAD_BYTES = env.int("REQUEST_MAX_UPLOAD_BYTES", default=2 * INGESTION_MAX_UPLOAD_BYTES + 1024 * 1024)
+# Passages indexed per document at most (about 2,500 pages of prose); the rest is left out with a
+# warning on the job, so one file cannot flood a tenant's index.
+INGESTION_MAX_CHUNKS_PER_DOCUMENT = env.int("INGESTION_MAX_CHUNKS_PER_DOCUMENT", default=10_000)
 # Archives (DOCX) are refused when they would expand past this, or by more than the ratio (zip bombs).
 INGESTION_MAX_UNCOMPRESSED_BYTES = env.int("INGESTION_MAX_UNCOMPRESSED_BYTES", default=200 * 1024 * 1024)
 INGESTION_MAX_COMPRESSION_RATIO = env.int("INGESTION_MAX_COMPRESSION_RATIO", default=100)
@@ -306,6 +309,9 @@ RETRIEVAL_CANDIDATES_PER_LEG = env.int("RETRIEVAL_CANDIDATES_PER_LEG", default=5
 RETRIEVAL_LEG_TIMEOUT_SECONDS = env.float("RETRIEVAL_LEG_TIMEOUT_SECONDS", default=2.0)
 RETRIEVAL_THREADS = env.int("RETRIEVAL_THREADS", default=12)
 RETRIEVAL_HNSW_EF_SEARCH = env.int("RETRIEVAL_HNSW_EF_SEARCH", default=100)
+# How many index tuples one iterative HNSW scan may visit before it gives up (pgvector's default);
+# a scan that returns fewer than k rows is repeated exactly (apps/retrieval/legs/dense.py).
+RETRIEVAL_HNSW_MAX_SCAN_TUPLES = env.int("RETRIEVAL_HNSW_MAX_SCAN_TUPLES", default=20_000)
 RETRIEVAL_RERANKER = env.str("RETRIEVAL_RERANKER", default="")  # dotted path: (query, candidates) -> candidates
 RETRIEVAL_CACHE_TTL_SECONDS = env.int("RETRIEVAL_CACHE_TTL_SECONDS", default=3600)
 RESPONSE_CACHE_TTL_SECONDS = env.int("RESPONSE_CACHE_TTL_SECONDS", default=1800)

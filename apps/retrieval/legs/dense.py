@@ -34,19 +34,28 @@ class PgvectorDenseLeg:
             ORDER BY c.embedding <=> %(vector)s::vector
             LIMIT %(k)s
         """  # noqa: S608 - only our own fixed clauses are interpolated; values are parameters
+        # The same, ordered by an expression no index can serve: always an exact scan.
+        exact_sql = sql.replace(
+            "ORDER BY c.embedding <=> %(vector)s::vector", "ORDER BY (c.embedding <=> %(vector)s::vector) + 0"
+        )
+        params = {
+            "vector": vector_literal(query.embedding),
+            "principals": list(query.principals),
+            "k": query.k,
+            **extra_params,
+        }
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute("SET LOCAL hnsw.ef_search = %s", [max(settings.RETRIEVAL_HNSW_EF_SEARCH, query.k)])
             cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
+            cursor.execute("SET LOCAL hnsw.max_scan_tuples = %s", [settings.RETRIEVAL_HNSW_MAX_SCAN_TUPLES])
             cursor.execute(f"SET LOCAL statement_timeout = {int(settings.RETRIEVAL_LEG_TIMEOUT_SECONDS * 1000)}")
-            cursor.execute(
-                sql,
-                {
-                    "vector": vector_literal(query.embedding),
-                    "principals": list(query.principals),
-                    "k": query.k,
-                    **extra_params,
-                },
-            )
+            cursor.execute(sql, params)
             rows = cursor.fetchall()
+            if len(rows) < query.k:
+                # The index walk gave up (hnsw.max_scan_tuples) before k rows passed the filter, or
+                # fewer than k chunks are visible at all: an exact scan then finds every row the
+                # index missed (the filter's own GIN index keeps it cheap for a narrow ACL).
+                cursor.execute(exact_sql, params)
+                rows = cursor.fetchall()
         # relaxed_order may return rows slightly out of order: sort by the real distance.
         return [Candidate(chunk_id=row[0], score=1.0 - float(row[1])) for row in sorted(rows, key=lambda row: row[1])]
