@@ -50,6 +50,15 @@ def sign_in(page: Page, site) -> object:
 
 def test_upload_two_files_and_watch_their_jobs_finish_live(page, site):
     sign_in(page, site)
+    upload_two_files_and_watch_their_jobs(page)
+
+    page.locator("tr", has_text="travel.md").get_by_role("link", name="travel.md").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Travel")
+    expect(page.locator(".chunk-text").first).to_contain_text("Train tickets are refunded within 14 days.")
+
+
+def upload_two_files_and_watch_their_jobs(page: Page) -> None:
+    """Upload a good and a broken file on the Upload page and see both jobs end without a reload."""
     page.get_by_role("link", name="Upload", exact=True).click()
     page.set_input_files(
         "input[name=uploads]",
@@ -73,10 +82,6 @@ def test_upload_two_files_and_watch_their_jobs_finish_live(page, site):
     expect(scan.locator(".job-error")).not_to_be_empty()
     expect(travel.locator("progress")).to_have_attribute("value", "1")
     assert page.evaluate("window.__sameDocument") is True  # pushed over the socket, not reloaded
-
-    travel.get_by_role("link", name="travel.md").click()
-    expect(page.get_by_role("heading", level=1)).to_have_text("Travel")
-    expect(page.locator(".chunk-text").first).to_contain_text("Train tickets are refunded within 14 days.")
 
 
 def test_ask_watch_the_answer_stream_open_a_citation_and_give_feedback(page, site, screenshots):
