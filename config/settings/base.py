@@ -248,6 +248,9 @@ REQUEST_MAX_UPLOAD_BYTES = env.int("REQUEST_MAX_UPLOAD_BYTES", default=2 * INGES
 # Passages indexed per document at most (about 2,500 pages of prose); the rest is left out with a
 # warning on the job, so one file cannot flood a tenant's index.
 INGESTION_MAX_CHUNKS_PER_DOCUMENT = env.int("INGESTION_MAX_CHUNKS_PER_DOCUMENT", default=10_000)
+# Characters of a document's text chunked at most (about 2,500 pages of prose); keeps a worker's
+# memory under 1 GB on any accepted file. The rest is left out with the same warning.
+INGESTION_MAX_TEXT_CHARS = env.int("INGESTION_MAX_TEXT_CHARS", default=8_000_000)
 # Archives (DOCX) are refused when they would expand past this, or by more than the ratio (zip bombs).
 INGESTION_MAX_UNCOMPRESSED_BYTES = env.int("INGESTION_MAX_UNCOMPRESSED_BYTES", default=200 * 1024 * 1024)
 INGESTION_MAX_COMPRESSION_RATIO = env.int("INGESTION_MAX_COMPRESSION_RATIO", default=100)
@@ -265,7 +268,7 @@ INGESTION_TEXT_FILTERS: list[str] = []
 INGESTION_MAX_ATTEMPTS = env.int("INGESTION_MAX_ATTEMPTS", default=5)
 # Reconciliation (apps/ingestion/reconcile.py, every minute): an unfinished job silent this long is
 # requeued; a document whose graph sync is still pending this long after indexing is sent again.
-INGESTION_STALE_AFTER_SECONDS = env.int("INGESTION_STALE_AFTER_SECONDS", default=300)
+INGESTION_STALE_AFTER_SECONDS = env.int("INGESTION_STALE_AFTER_SECONDS", default=180)
 GRAPH_STALE_AFTER_SECONDS = env.int("GRAPH_STALE_AFTER_SECONDS", default=900)
 INGESTION_RETRY_BACKOFF_SECONDS = env.float("INGESTION_RETRY_BACKOFF_SECONDS", default=2.0)
 INGESTION_RETRY_BACKOFF_MAX_SECONDS = env.float("INGESTION_RETRY_BACKOFF_MAX_SECONDS", default=120.0)

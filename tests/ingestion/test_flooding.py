@@ -117,3 +117,17 @@ def test_passages_over_the_cap_are_left_out_with_a_warning(owner, settings):
     assert Chunk.objects.filter(document_id=job.document_id).count() == 5
     assert job.error_code == "truncated"
     assert "only the first 5 passages of" in job.error_message
+
+
+def test_text_past_the_character_limit_is_left_out_with_a_warning(owner, settings):
+    settings.INGESTION_MAX_TEXT_CHARS = 2_000
+    paragraphs = b"\n\n".join(b"Paragraph %d: the rule for team %d is rule %d." % (n, n * 3, n * 7) for n in range(400))
+
+    (job,) = upload_and_run(owner, ("long.txt", paragraphs))
+
+    assert job.status == IngestionJob.Status.SUCCEEDED
+    assert job.error_code == "truncated"
+    assert "characters of" in job.error_message
+    kept = Chunk.objects.filter(document_id=job.document_id)
+    assert max(kept.values_list("char_end", flat=True)) <= 2_000
+    assert kept.filter(text__contains="Paragraph 0:").exists()
