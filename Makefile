@@ -99,10 +99,11 @@ COMPOSE = $(shell docker compose version >/dev/null 2>&1 && echo "docker compose
 # CI with full PyPI access adds --strict, so a package that could not be audited fails the build.
 PIP_AUDIT_FLAGS ?=
 
-lint: setup ## ruff, formatting, mypy, missing migrations, compose file, dependency audit
+lint: setup ## ruff, formatting, mypy, import layers, missing migrations, compose file, dependency audit
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy apps config tests
+	$(VENV)/bin/lint-imports --no-cache
 	DATABASE_URL=postgres://lint:lint@127.0.0.1:9/lint REDIS_URL=redis://127.0.0.1:9/0 NEO4J_URI=bolt://127.0.0.1:9 \
 		$(PY) -W ignore manage.py makemigrations --check --dry-run --settings=config.settings.local
 	$(COMPOSE) -f docker/compose.yaml config -q

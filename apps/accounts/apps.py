@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class AccountsConfig(AppConfig):
@@ -17,3 +18,8 @@ class AccountsConfig(AppConfig):
         process_cache_invalidated_by(User, ignore_fields=frozenset({"last_login"}))
         process_cache_invalidated_by(Group)
         process_cache_invalidated_by_m2m(User.groups.through)
+
+        # The Compliance group's view permissions, after each tenant migration (roles live here).
+        from .compliance_role import compliance_group_on_migrate
+
+        post_migrate.connect(compliance_group_on_migrate, sender=self, dispatch_uid="accounts.compliance_group")

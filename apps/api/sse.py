@@ -22,7 +22,7 @@ from django.db import connection
 from redis.exceptions import RedisError
 
 from apps.core.metrics import active_streams
-from apps.portal.realtime.slots import SlotVerdict, SyncStreamSlots
+from apps.core.stream_slots import SlotVerdict, SyncStreamSlots
 
 from .errors import StreamSlotsUnavailable, TenantStreamsBusy, TooManyStreams
 

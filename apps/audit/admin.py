@@ -19,7 +19,6 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from . import settings_admin  # noqa: F401 - registers the tenant settings admin
 from .compliance_admin import ComplianceAdmin, DateRangeFilter, UserIdFilter
 from .models import AuditEvent
 from .receivers import admin_log_entry_audit

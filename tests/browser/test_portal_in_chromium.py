@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from django.db import connection
 from django_tenants.utils import schema_context
-from playwright.sync_api import Page, expect
+from playwright.sync_api import FilePayload, Page, expect
 
 from apps.feedback.models import Feedback
 from tests.portal.conftest import member_of
@@ -60,17 +60,15 @@ def test_upload_two_files_and_watch_their_jobs_finish_live(page, site):
 def upload_two_files_and_watch_their_jobs(page: Page) -> None:
     """Upload a good and a broken file on the Upload page and see both jobs end without a reload."""
     page.get_by_role("link", name="Upload", exact=True).click()
-    page.set_input_files(
-        "input[name=uploads]",
-        [
-            {
-                "name": "travel.md",
-                "mimeType": "text/markdown",
-                "buffer": b"# Travel\n\nTrain tickets are refunded within 14 days.",
-            },
-            {"name": "scan.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.7 truncated"},
-        ],
-    )
+    files: list[FilePayload] = [
+        {
+            "name": "travel.md",
+            "mimeType": "text/markdown",
+            "buffer": b"# Travel\n\nTrain tickets are refunded within 14 days.",
+        },
+        {"name": "scan.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.7 truncated"},
+    ]
+    page.set_input_files("input[name=uploads]", files)
     page.get_by_role("button", name="Upload", exact=True).click()
     expect(page.get_by_role("status").first).to_contain_text("2 files received.")
     page.evaluate("window.__sameDocument = true")  # gone if the page reloads

@@ -11,12 +11,14 @@ chunk's ACL (what those legs actually read), and the guardian-based selector beh
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import cast
 
 import pytest
 from django.db import transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from apps.accounts.models import User
 from apps.documents.acl import principals_for_user
 from apps.documents.models import Chunk, Document
 from apps.documents.selectors import documents_visible_to
@@ -78,7 +80,7 @@ class World:
 
 
 def world_create(owners: list[int], tenant_wide: list[bool]) -> tuple[World, Model]:
-    users = [UserFactory() for _ in range(USERS)]
+    users = [cast(User, UserFactory()) for _ in range(USERS)]
     groups = [GroupFactory() for _ in range(GROUPS)]
     documents = []
     for number, (owner, public) in enumerate(zip(owners, tenant_wide, strict=True)):

@@ -17,7 +17,7 @@ from django.test import override_settings
 from django_tenants.utils import get_public_schema_name, schema_context
 
 from apps.answers.models import QueryLog
-from apps.portal.realtime.slots import StreamSlots
+from apps.core.stream_slots import StreamSlots
 from apps.tenants.models import Tenant
 from tests.support.fake_anthropic import SERVER_ERROR
 

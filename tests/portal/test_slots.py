@@ -8,7 +8,7 @@ import uuid
 import pytest
 from django.conf import settings
 
-from apps.portal.realtime.slots import SlotLimits, SlotVerdict, StreamSlots
+from apps.core.stream_slots import SlotLimits, SlotVerdict, StreamSlots
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
 

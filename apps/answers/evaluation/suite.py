@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from apps.ingestion.bulk import EVALUATION_PRINCIPALS
+from apps.ingestion.fresh_tenants import evaluation_tenant_fresh
 from apps.retrieval.evaluation.beir import BeirDataset, load_dataset
 from apps.retrieval.evaluation.ingest import dataset_corpus_ingest
 from apps.retrieval.evaluation.runner import evaluate
-from apps.retrieval.evaluation.tenants import evaluation_tenant_fresh
 from apps.tenants.context import in_tenant
 
 from .runner import answers_evaluate, evaluation_user

@@ -17,11 +17,9 @@ import re
 import unicodedata
 from typing import Any
 
-import anthropic
-from anthropic.types import MessageParam, ToolChoiceToolParam, ToolParam
 from django.conf import settings
 
-from apps.integrations.llm.anthropic_client import anthropic_client
+from apps.integrations.llm.anthropic_client import AnthropicCallFailed, anthropic_client, anthropic_tool_input
 
 from .base import ExtractedEntity
 from .keys import entity_key, singular, strip_latin_accents
@@ -49,7 +47,7 @@ chunk, using its most complete form there ("Henrik Ibsen", not "Ibsen"; "U.S." s
 Do not add entities the chunk does not mention. Give at most {limit} entities per chunk, most central
 first, each with a salience between 0 and 1. Report every chunk by its index, even with no entities."""
 
-_TOOL: ToolParam = {
+_TOOL: dict[str, Any] = {
     "name": TOOL_NAME,
     "description": "Record the entities found in each numbered chunk.",
     "input_schema": {
@@ -103,7 +101,7 @@ class LlmEntityExtractor:
     def __init__(
         self,
         *,
-        client: anthropic.Anthropic | None = None,
+        client: Any = None,  # an anthropic.Anthropic (a fake one in tests)
         fallback: OfflineEntityExtractor | None = None,
         max_per_chunk: int | None = None,
     ) -> None:
@@ -123,24 +121,24 @@ class LlmEntityExtractor:
         if not wanted:
             return [[] for _ in texts]
         try:
-            message = self._client.messages.create(
+            payload = anthropic_tool_input(
+                self._client,
                 model=self._model,
                 max_tokens=min(MAX_OUTPUT_TOKENS, OUTPUT_TOKENS_PER_CHUNK * len(wanted)),
                 system=SYSTEM_PROMPT.format(limit=self.max_per_chunk),
-                messages=[self._message(texts, wanted)],
-                tools=[_TOOL],
-                tool_choice=ToolChoiceToolParam(type="tool", name=TOOL_NAME),
+                user_text=self._message(texts, wanted),
+                tool=_TOOL,
             )
-        except anthropic.AnthropicError as error:
+        except AnthropicCallFailed as error:
             # The class and status say what happened; messages and bodies stay out of logs.
             logger.warning(
                 "LLM entity extraction failed (%s, status %s); using the offline extractor for %d chunks",
-                type(error).__name__,
-                getattr(error, "status_code", None),
+                error.kind,
+                error.status,
                 len(texts),
             )
             return self._fallback.extract(texts=texts)
-        by_index = self._parse(message, texts=texts)
+        by_index = self._parse(payload, texts=texts)
         if by_index is None:
             logger.warning("LLM entity extraction returned no usable answer; using the offline extractor")
             return self._fallback.extract(texts=texts)
@@ -151,24 +149,15 @@ class LlmEntityExtractor:
         return [by_index.get(index, []) for index in range(len(texts))]
 
     @staticmethod
-    def _message(texts: list[str], wanted: list[int]) -> MessageParam:
+    def _message(texts: list[str], wanted: list[int]) -> str:
         # Escaping "<" and "&" means no chunk can close its element or open another one.
         parts = [
             f'<chunk index="{index}">\n{html.escape(texts[index][:MAX_CHUNK_CHARS], quote=False)}\n</chunk>'
             for index in wanted
         ]
-        content = "Extract the entities of each chunk below.\n<chunks>\n" + "\n".join(parts) + "\n</chunks>"
-        return {"role": "user", "content": content}
+        return "Extract the entities of each chunk below.\n<chunks>\n" + "\n".join(parts) + "\n</chunks>"
 
-    def _parse(self, message: Any, *, texts: list[str]) -> dict[int, list[ExtractedEntity]] | None:
-        payload = next(
-            (
-                block.input
-                for block in getattr(message, "content", None) or []
-                if getattr(block, "type", None) == "tool_use" and getattr(block, "name", None) == TOOL_NAME
-            ),
-            None,
-        )
+    def _parse(self, payload: Any, *, texts: list[str]) -> dict[int, list[ExtractedEntity]] | None:
         if not isinstance(payload, dict) or not isinstance(payload.get("chunks"), list):
             return None
         by_index: dict[int, list[ExtractedEntity]] = {}

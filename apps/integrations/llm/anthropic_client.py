@@ -8,8 +8,10 @@ back-off inside a request or an ingestion batch.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any, cast
 
 import anthropic
+from anthropic.types import ToolChoiceToolParam, ToolParam
 from django.conf import settings
 
 from apps.core.errors import AdapterConfigurationError
@@ -37,4 +39,39 @@ def _client(*, api_key: str, base_url: str, timeout: float) -> anthropic.Anthrop
         base_url=base_url or None,  # empty: the SDK's default endpoint
         timeout=timeout,
         max_retries=0,
+    )
+
+
+class AnthropicCallFailed(Exception):
+    """An Anthropic call failed; `kind` (the SDK's error class) and `status` say how. The message
+    and body are kept out: they may quote the prompt."""
+
+    def __init__(self, *, kind: str, status: int | None) -> None:
+        super().__init__(f"{kind} (status {status})")
+        self.kind, self.status = kind, status
+
+
+def anthropic_tool_input(
+    client: anthropic.Anthropic, *, model: str, max_tokens: int, system: str, user_text: str, tool: dict[str, Any]
+) -> Any:
+    """Ask the model to answer by calling `tool` (forced); the call's input, or None when the
+    answer holds no such call. Raises AnthropicCallFailed."""
+    try:
+        message = client.messages.create(
+            model=model,
+            max_tokens=max_tokens,
+            system=system,
+            messages=[{"role": "user", "content": user_text}],
+            tools=[cast(ToolParam, tool)],
+            tool_choice=ToolChoiceToolParam(type="tool", name=tool["name"]),
+        )
+    except anthropic.AnthropicError as error:
+        raise AnthropicCallFailed(kind=type(error).__name__, status=getattr(error, "status_code", None)) from error
+    return next(
+        (
+            block.input
+            for block in getattr(message, "content", None) or []
+            if getattr(block, "type", None) == "tool_use" and getattr(block, "name", None) == tool["name"]
+        ),
+        None,
     )

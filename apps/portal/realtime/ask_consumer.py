@@ -21,12 +21,12 @@ from django.conf import settings
 from redis.exceptions import RedisError
 
 from apps.core.metrics import active_streams, stream_cancel_release_seconds, stream_rejections_total, tenant_label
+from apps.core.stream_slots import SlotVerdict, StreamSlots
 
 from ..question_limits import question_wait_seconds
 from .answer_runner import CRASHED, AnswerStreamRunner
 from .frames import citation_frame, done_frame, error_frame, language_of
 from .identity import session_user_current
-from .slots import SlotVerdict, StreamSlots
 
 logger = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from django.db import connection
 from django.db.models import Q
 from django_tenants.utils import get_public_schema_name
 
-from apps.accounts.roles import COMPLIANCE_GROUP
+from .roles import COMPLIANCE_GROUP
 
 COMPLIANCE_VIEW_PERMISSIONS = (
     "audit.view_auditevent",
