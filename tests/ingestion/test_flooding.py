@@ -16,7 +16,8 @@ import pytest
 from apps.documents.acl import principals_for_user
 from apps.documents.models import Chunk
 from apps.ingestion.models import IngestionJob
-from apps.ingestion.pipeline import chunk_drafts, ingestion_jobs_run, parsed_upload
+from apps.ingestion.pipeline import ingestion_jobs_run
+from apps.ingestion.preparation import chunk_drafts, parsed_upload
 from apps.ingestion.services import UploadedFile, documents_upload
 from apps.integrations.embeddings.factory import embedder
 from apps.retrieval.legs.base import LegQuery
@@ -67,7 +68,7 @@ def test_a_run_without_spaces_is_cut_into_chunks_of_bounded_length(settings):
 CHUNK_IN_A_FRESH_PROCESS = """
 import resource, django
 django.setup()
-from apps.ingestion.pipeline import chunk_drafts, parsed_upload
+from apps.ingestion.preparation import chunk_drafts, parsed_upload
 line = b"The quick brown fox jumps over the lazy dog. " * 225_000
 chunk_drafts(parsed_upload(data=line, filename="flood.txt"))
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)

@@ -28,7 +28,7 @@ from apps.documents.models import Chunk, Document
 from apps.ingestion.bulk import corpus_entry_upload, corpus_ingest
 from apps.ingestion.fresh_tenants import evaluation_tenant_fresh
 from apps.ingestion.models import IngestionJob
-from apps.ingestion.pipeline import chunk_drafts, parsed_upload
+from apps.ingestion.preparation import chunk_drafts, parsed_upload
 from apps.ingestion.worker_process import worker_command
 from apps.tenants.context import in_tenant
 from apps.tenants.models import Tenant
