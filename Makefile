@@ -13,7 +13,7 @@ DEMO_DOMAIN ?= demo.localhost
 PYTEST_ARGS ?=
 
 .PHONY: setup system-packages python-packages neo4j-launcher services services-down services-status \
-        migrate run test lint lock bench bench-api eval clean translations messages sbom
+        migrate run test lint lock bench bench-api eval clean translations messages sbom screenshots
 
 setup: system-packages python-packages neo4j-launcher translations ## install everything the portal and its tests need
 
@@ -91,6 +91,12 @@ TEST_PROFILE ?= test
 test: setup ## start the test services on free ports and run the whole suite (TEST_PROFILE=name for a parallel run)
 	@$(DEVSERVICES) up --profile $(TEST_PROFILE)
 	@status=0; PORTAL_SERVICES_PROFILE=$(TEST_PROFILE) $(PY) -m pytest $(PYTEST_ARGS) || status=$$?; \
+		if [ -z "$$KEEP_SERVICES" ]; then $(DEVSERVICES) down --profile $(TEST_PROFILE); fi; exit $$status
+
+screenshots: setup ## the README's screenshots (docs/img/), taken in Chromium by the browser test of the Ask page
+	@$(DEVSERVICES) up --profile $(TEST_PROFILE)
+	@status=0; PORTAL_SERVICES_PROFILE=$(TEST_PROFILE) PORTAL_SCREENSHOTS_DIR=docs/img $(PY) -m pytest \
+		tests/browser/test_portal_in_chromium.py -k "answer_stream" || status=$$?; \
 		if [ -z "$$KEEP_SERVICES" ]; then $(DEVSERVICES) down --profile $(TEST_PROFILE); fi; exit $$status
 
 # The Compose v2 plugin when present, else Debian's docker-compose.
