@@ -44,10 +44,17 @@ def _validate_scopes(scopes: list[str], *, creator_scopes: frozenset[str] | None
 
 
 def _check_delegation(*, created_by: User, user: User) -> None:
-    """A key acting as someone else never holds more than its creator: not their superuser or staff
-    status, not a permission the creator lacks, not a document the creator may not view."""
+    """A key acting as someone else never holds more than its creator: it may act as a service
+    account only (a key acting as a colleague would read the colleague's question history and use
+    the colleague's rights on their own documents), and that account may hold no superuser or staff
+    status, no permission and no document its creator lacks. Superusers may delegate freely."""
     if created_by.pk == user.pk or created_by.is_superuser:
         return
+    if not user.is_service_account:
+        raise PermissionDenied(
+            "you can create keys for yourself and for service accounts only; "
+            "ask a superuser for a key acting as a person"
+        )
     escalates = (
         user.is_superuser
         or (user.is_staff and not created_by.is_staff)

@@ -53,7 +53,7 @@ def test_a_created_key_is_shown_once_works_and_is_audited(admin_client, api_clie
 
 
 def test_a_key_can_act_as_another_user_with_an_expiry_and_its_own_quota(admin_client, tenant_alpha):
-    robot = tenant_user(tenant_alpha, username="integration-robot")
+    robot = tenant_user(tenant_alpha, username="integration-robot", is_service_account=True)
     expires = (timezone.now() + timedelta(days=30)).replace(microsecond=0)
     body = admin_client.post(
         KEYS,
@@ -222,7 +222,7 @@ def test_a_tenant_admin_cannot_mint_a_key_that_acts_as_a_superuser(admin_client,
 
 
 def test_a_tenant_admin_cannot_mint_a_key_for_someone_who_may_read_what_the_admin_may_not(admin_client, tenant_alpha):
-    colleague = tenant_user(tenant_alpha, username="private-reader")
+    colleague = tenant_user(tenant_alpha, username="private-reader", is_service_account=True)
     with schema_context("alpha"):
         Document.objects.create(
             title="colleague's notes", source="notes.md", acl=[SUPERUSER, user_principal(colleague.pk)]
@@ -231,6 +231,18 @@ def test_a_tenant_admin_cannot_mint_a_key_for_someone_who_may_read_what_the_admi
     response = admin_client.post(KEYS, {"name": "x", "scopes": ["query"], "username": "private-reader"}, format="json")
 
     assert response.status_code == 403, response.json()
+    assert _keys_acting_as(colleague) == 0
+
+
+def test_a_tenant_admin_cannot_mint_a_key_that_acts_as_a_colleague(admin_client, tenant_alpha):
+    """Second attack pass: a key minted as a colleague read her question history and, on her own
+    document, granted the admin the rights to change and delete it."""
+    colleague = tenant_user(tenant_alpha, username="carol")
+
+    response = admin_client.post(KEYS, {"name": "x", "scopes": ["query"], "username": "carol"}, format="json")
+
+    assert response.status_code == 403, response.json()
+    assert "service accounts" in response.json()["error"]["message"]
     assert _keys_acting_as(colleague) == 0
 
 

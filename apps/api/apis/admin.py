@@ -3,10 +3,11 @@ limits, and every change audited (by the services, in the change's own transacti
 
 from __future__ import annotations
 
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db import connection
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
 
 from apps.accounts.models import User
@@ -98,17 +99,21 @@ class ApiKeyListApi(ApiListView):
             user = User.objects.filter(username=data["username"]).first()
             if user is None:
                 raise ValidationError({"username": ["no such user in this tenant"]})
-        created = api_key_create(
-            tenant=connection.tenant,  # type: ignore[attr-defined]
-            user=user,
-            created_by=request.user,
-            name=data["name"],
-            scopes=data["scopes"],
-            expires_at=data["expires_at"],
-            rate_limits=data.get("rate_limits"),
-            creator_scopes=request.auth.scopes,
-            request=request,
-        )
+        try:
+            created = api_key_create(
+                tenant=connection.tenant,  # type: ignore[attr-defined]
+                user=user,
+                created_by=request.user,
+                name=data["name"],
+                scopes=data["scopes"],
+                expires_at=data["expires_at"],
+                rate_limits=data.get("rate_limits"),
+                creator_scopes=request.auth.scopes,
+                request=request,
+            )
+        except DjangoPermissionDenied as refused:
+            # The delegation rule's reason names no data, and tells the integrator what to do instead.
+            raise PermissionDenied(str(refused)) from None
         body = {**ApiKeyOutput(created.key).data, "key": created.secret}
         return Response(body, status=status.HTTP_201_CREATED)
 
