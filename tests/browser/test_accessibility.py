@@ -55,26 +55,25 @@ def test_an_answer_with_its_citations_has_no_serious_accessibility_violation(sig
     assert violations(signed_in) == []
 
 
-def test_the_sign_in_page_has_no_serious_accessibility_violation(portal, site, browser: Browser):  # noqa: F811
-    context = browser.new_context(base_url=portal.url(site.host, ""), bypass_csp=True)
+def violations_of_anonymous_page(browser: Browser, *, base_url: str | None = None, goto: str = "", html: str = ""):
+    """axe on a page opened without signing in: `goto` a path of `base_url`, or `html` set directly."""
+    context = browser.new_context(base_url=base_url, bypass_csp=True)
     page = context.new_page()
     try:
-        page.goto("/accounts/login/")
-        found = violations(page)
+        page.goto(goto) if goto else page.set_content(html)
+        return violations(page)
     finally:
         context.close()
 
-    assert found == []
+
+def test_the_sign_in_page_has_no_serious_accessibility_violation(portal, site, browser: Browser):  # noqa: F811
+    assert violations_of_anonymous_page(browser, base_url=portal.url(site.host, ""), goto="/accounts/login/") == []
 
 
 def test_the_check_itself_finds_a_serious_violation(browser: Browser):
     """Guards the tests above against passing because axe never ran."""
-    context = browser.new_context(bypass_csp=True)
-    page = context.new_page()
-    try:
-        page.set_content('<html lang="en"><title>t</title><main><img src="x.png"></main></html>')
-        found = violations(page)
-    finally:
-        context.close()
+    found = violations_of_anonymous_page(
+        browser, html='<html lang="en"><title>t</title><main><img src="x.png"></main></html>'
+    )
 
     assert any(line.startswith("image-alt (critical)") for line in found), found
