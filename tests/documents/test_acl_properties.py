@@ -114,18 +114,16 @@ def world_create(owners: list[int], tenant_wide: list[bool]) -> tuple[World, Mod
 
 def apply(step: tuple, world: World, model: Model) -> None:
     kind, first, second = step
-    if kind == "grant_user":
-        document_access_grant(document=world.documents[first], principal=world.users[second])
-        model.readers[first].add(second)
-    elif kind == "revoke_user":
-        document_access_revoke(document=world.documents[first], principal=world.users[second])
-        model.readers[first].discard(second)
-    elif kind == "grant_group":
-        document_access_grant(document=world.documents[first], principal=world.groups[second])
-        model.groups[first].add(second)
-    elif kind == "revoke_group":
-        document_access_revoke(document=world.documents[first], principal=world.groups[second])
-        model.groups[first].discard(second)
+    if kind in ("grant_user", "revoke_user", "grant_group", "revoke_group"):
+        action, holder = kind.split("_")
+        principal = (world.users if holder == "user" else world.groups)[second]
+        granted = (model.readers if holder == "user" else model.groups)[first]
+        if action == "grant":
+            document_access_grant(document=world.documents[first], principal=principal)
+            granted.add(second)
+        else:
+            document_access_revoke(document=world.documents[first], principal=principal)
+            granted.discard(second)
     elif kind == "visible":
         document_visibility_set(document=world.documents[first], visible_to_tenant=second)
         model.tenant_wide[first] = second

@@ -41,10 +41,6 @@ class _Reachability:
                 self._checked_at = time.monotonic()
             return self._error
 
-    def forget(self) -> None:
-        with self._lock:
-            self._checked_at = float("-inf")
-
 
 reachability = _Reachability()
 

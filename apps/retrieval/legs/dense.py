@@ -20,6 +20,16 @@ def vector_literal(vector: np.ndarray) -> str:
     return "[" + ",".join(f"{value:.7f}" for value in vector.tolist()) + "]"
 
 
+def _nearest_sql(extra_sql: str, *, order_by: str) -> str:
+    return f"""
+        SELECT c.id, c.embedding <=> %(vector)s::vector AS distance
+        FROM documents_chunk c
+        WHERE c.acl && %(principals)s::varchar[]{extra_sql}
+        ORDER BY {order_by}
+        LIMIT %(k)s
+    """  # noqa: S608 - only our own fixed clauses are interpolated; values are parameters
+
+
 class PgvectorDenseLeg:
     name = "dense"
 
@@ -27,17 +37,8 @@ class PgvectorDenseLeg:
         if query.embedding is None or not query.principals:
             return []
         extra_sql, extra_params = document_filter_sql(query.filters, chunk_alias="c")
-        sql = f"""
-            SELECT c.id, c.embedding <=> %(vector)s::vector AS distance
-            FROM documents_chunk c
-            WHERE c.acl && %(principals)s::varchar[]{extra_sql}
-            ORDER BY c.embedding <=> %(vector)s::vector
-            LIMIT %(k)s
-        """  # noqa: S608 - only our own fixed clauses are interpolated; values are parameters
-        # The same, ordered by an expression no index can serve: always an exact scan.
-        exact_sql = sql.replace(
-            "ORDER BY c.embedding <=> %(vector)s::vector", "ORDER BY (c.embedding <=> %(vector)s::vector) + 0"
-        )
+        nearest = "c.embedding <=> %(vector)s::vector"
+        sql = _nearest_sql(extra_sql, order_by=nearest)
         params = {
             "vector": vector_literal(query.embedding),
             "principals": list(query.principals),
@@ -55,7 +56,8 @@ class PgvectorDenseLeg:
                 # The index walk gave up (hnsw.max_scan_tuples) before k rows passed the filter, or
                 # fewer than k chunks are visible at all: an exact scan then finds every row the
                 # index missed (the filter's own GIN index keeps it cheap for a narrow ACL).
-                cursor.execute(exact_sql, params)
+                # Ordered by an expression no index can serve: always an exact scan.
+                cursor.execute(_nearest_sql(extra_sql, order_by=f"({nearest}) + 0"), params)
                 rows = cursor.fetchall()
         # relaxed_order may return rows slightly out of order: sort by the real distance.
         return [Candidate(chunk_id=row[0], score=1.0 - float(row[1])) for row in sorted(rows, key=lambda row: row[1])]
