@@ -3,6 +3,8 @@
 from django.db import models
 from django_tenants.models import DomainMixin, TenantMixin
 
+from apps.core.pii import PII_KINDS
+
 
 class Tenant(TenantMixin):
     """A customer company. Its data lives in the PostgreSQL schema `schema_name`."""
@@ -26,8 +28,6 @@ class Domain(DomainMixin):
         return self.domain
 
 
-# The kinds of personal data the PII redactor knows (apps/answers/safety/pii.py); a tenant picks a subset.
-PII_KINDS = ("email", "phone", "card", "iban", "national_id")
 MAX_ANSWER_TOKENS_LIMIT = 100_000
 
 

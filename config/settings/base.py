@@ -632,9 +632,9 @@ API_RATE_LIMITS = env.json(
 # JSON lines (or plain text for humans: LOG_FORMAT=plain) with request id, tenant and trace id.
 # Every handler redacts secrets, personal data and document text (apps/core/observability/logs.py).
 LOG_FORMAT = env.str("LOG_FORMAT", default="json")
-# pii_redact(text, *, kinds) -> object with .text: the validating redactor of the answers app
-# (apps.core.observability.redaction.pii_redact, simpler patterns, is the fallback).
-LOG_PII_REDACTOR = env.str("LOG_PII_REDACTOR", default="apps.answers.safety.pii.pii_redact")
+# pii_redact(text, *, kinds) -> object with .text. The default, apps.core.pii, is the portal's one
+# PII recogniser; it is also the fallback when a named replacement cannot be imported.
+LOG_PII_REDACTOR = env.str("LOG_PII_REDACTOR", default="apps.core.pii.pii_redact")
 LOG_MAX_MESSAGE_CHARS = env.int("LOG_MAX_MESSAGE_CHARS", default=8000)
 LOGGING: dict[str, Any] = {
     "version": 1,

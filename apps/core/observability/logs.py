@@ -17,8 +17,10 @@ from typing import Any
 
 from pythonjsonlogger.json import JsonFormatter as BaseJsonFormatter
 
+from apps.core.pii import pii_redact
+
 from .context import current_request_id
-from .redaction import pii_redact, redact_secrets, redact_structure
+from .redaction import redact_secrets, redact_structure
 
 # Attributes every LogRecord has; anything else on a record came from `extra=` and is redacted.
 _STANDARD_ATTRIBUTES = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName"}

@@ -8,8 +8,7 @@ exception messages are caught too; structured `extra` fields are walked recursiv
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 REDACTED = "[REDACTED]"
@@ -68,60 +67,6 @@ def redact_secrets(text: str) -> str:
     for pattern, replacement in _TEXT_PATTERNS:
         text = pattern.sub(replacement, text)
     return text
-
-
-# --- Personal data: a minimal fallback until settings.LOG_PII_REDACTOR names a richer one -------
-
-
-@dataclass
-class RedactionResult:
-    text: str
-    counts: dict[str, int] = field(default_factory=dict)
-
-
-_EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
-_PHONE = re.compile(r"(?<![\w+])\+\d{1,3}[\s.-]?(?:\(\d{1,4}\)[\s.-]?)?\d{2,4}(?:[\s.-]?\d{2,4}){1,4}(?!\w)")
-_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,4})?\b")
-_CARD = re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])")
-_US_SSN = re.compile(r"\b\d{3}-\d{2}-\d{4}\b")
-
-
-def _luhn_valid(number: str) -> bool:
-    digits = [int(d) for d in number if d.isdigit()]
-    checksum = 0
-    for position, digit in enumerate(reversed(digits)):
-        if position % 2:
-            digit = digit * 2 - 9 if digit > 4 else digit * 2
-        checksum += digit
-    return checksum % 10 == 0
-
-
-def pii_redact(
-    text: str, *, kinds: Iterable[str] = ("email", "phone", "card", "iban", "national_id")
-) -> RedactionResult:
-    """Same signature as apps.answers.safety.pii.pii_redact, so either can back the log filter."""
-    wanted = set(kinds)
-    counts: dict[str, int] = {}
-
-    def sub(kind: str, pattern: re.Pattern[str], check: Callable[[str], bool] | None = None) -> None:
-        nonlocal text
-        if kind not in wanted:
-            return
-
-        def replace(match: re.Match[str]) -> str:
-            if check is not None and not check(match.group(0)):
-                return match.group(0)
-            counts[kind] = counts.get(kind, 0) + 1
-            return f"[REDACTED:{kind}]"
-
-        text = pattern.sub(replace, text)
-
-    sub("email", _EMAIL)
-    sub("card", _CARD, _luhn_valid)
-    sub("iban", _IBAN)
-    sub("national_id", _US_SSN)
-    sub("phone", _PHONE)
-    return RedactionResult(text=text, counts=counts)
 
 
 def redact_structure(value: Any, *, redact_text: Callable[[str], str], depth: int = 0) -> Any:

@@ -1,0 +1,176 @@
+"""Redact personal data from text: e-mail addresses, phone numbers, card numbers, IBANs, national ids.
+
+Each kind has a finder; a candidate is replaced only when it validates, so order numbers, dates and
+invoice ids survive: card numbers must pass the Luhn check, IBANs the mod-97 check (python-stdnum),
+US SSNs the SSA's allocation rules, German tax ids (Steuer-ID) their check digit; phone numbers are
+found and validated by libphonenumber (`phonenumbers`) for international numbers and for the local
+formats of settings.PII_PHONE_REGIONS. Matches become placeholders such as `[EMAIL]`.
+
+This is the one place personal data is recognised: log lines (apps.core.observability), stored
+questions and answers and feedback comments all go through it. Which kinds apply to a tenant's
+content is the tenant's choice (TenantSettings.pii_kinds, applied by apps.answers.safety.pii).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+
+import phonenumbers
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from stdnum import iban, luhn
+from stdnum.de import idnr
+from stdnum.us import ssn
+
+# The kinds of personal data recognised here; a tenant picks a subset (TenantSettings.pii_kinds).
+PII_KINDS = ("email", "phone", "card", "iban", "national_id")
+PLACEHOLDERS = {kind: f"[{kind.upper()}]" for kind in PII_KINDS}
+
+
+@dataclass(frozen=True)
+class RedactionResult:
+    text: str
+    counts: dict[str, int] = field(default_factory=dict)  # kind -> replacements, only kinds found
+
+
+@dataclass(frozen=True)
+class Span:
+    start: int
+    end: int
+    kind: str
+
+
+_EMAIL = re.compile(r"(?<![\w.%+-])[\w.%+-]+@(?:[^\W_](?:[\w-]*[^\W_])?\.)+[^\W\d_]{2,}\b")
+# 13-19 digits, optionally grouped by single spaces or dashes, standing alone: a digit run inside a
+# hex trace id or a token ("e642491144494684f") is not a card number even when it passes Luhn.
+_CARD = re.compile(r"(?<![\w-])\d(?:[ -]?\d){12,18}(?!\w)")
+# Country code, check digits, then 11-30 letters/digits, optionally in space-separated groups.
+_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b", re.IGNORECASE)
+_SSN = re.compile(r"(?<![\d-])\d{3}[- ]\d{2}[- ]\d{4}(?![\d-])")
+# UK National Insurance number: two prefix letters (some never issued), six digits, suffix A-D.
+_NINO = re.compile(r"\b(?!BG|GB|NK|KN|TN|NT|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b")
+_STEUER_ID = re.compile(r"(?<![\d-])[1-9]\d(?: ?\d{3}){3}(?![\d-])|(?<![\d-])[1-9]\d{10}(?![\d-])")
+
+
+def _digits(text: str) -> str:
+    return re.sub(r"\D", "", text)
+
+
+def _emails(text: str) -> Iterator[Span]:
+    for match in _EMAIL.finditer(text):
+        yield Span(match.start(), match.end(), "email")
+
+
+# How card numbers are printed when grouped: 4-4-4-4 (most), 4-4-4-4-3 (19 digits), 4-6-5 (Amex),
+# 4-6-4 (Diners). Other groupings are something else, such as the tail of a mistyped IBAN.
+_CARD_GROUPINGS = {(4, 4, 4, 4), (4, 4, 4, 4, 3), (4, 6, 5), (4, 6, 4)}
+
+
+def _printed_like_a_card(candidate: str) -> bool:
+    groups = tuple(len(group) for group in re.split(r"[ -]", candidate))
+    return len(groups) == 1 or groups in _CARD_GROUPINGS
+
+
+def _cards(text: str) -> Iterator[Span]:
+    for match in _CARD.finditer(text):
+        digits = _digits(match.group())
+        if not _printed_like_a_card(match.group()):
+            continue
+        if 13 <= len(digits) <= 19 and luhn.is_valid(digits) and len(set(digits)) > 1:
+            yield Span(match.start(), match.end(), "card")
+
+
+def _ibans(text: str) -> Iterator[Span]:
+    """The longest valid IBAN at each candidate: a match may run on into the next word ("... 00 is")."""
+    for match in _IBAN.finditer(text):
+        candidate = match.group()
+        for cut in range(len(candidate), 14, -1):
+            if candidate[cut - 1] != " " and iban.is_valid(candidate[:cut]):
+                yield Span(match.start(), match.start() + cut, "iban")
+                break
+
+
+def _national_ids(text: str) -> Iterator[Span]:
+    for match in _SSN.finditer(text):
+        if ssn.is_valid(_digits(match.group())):
+            yield Span(match.start(), match.end(), "national_id")
+    for match in _NINO.finditer(text):
+        yield Span(match.start(), match.end(), "national_id")
+    for match in _STEUER_ID.finditer(text):
+        if idnr.is_valid(_digits(match.group())):
+            yield Span(match.start(), match.end(), "national_id")
+
+
+def _phone_regions() -> list[str]:
+    try:
+        return list(settings.PII_PHONE_REGIONS)
+    except ImproperlyConfigured:  # logging before Django is set up: international numbers still match
+        return ["US"]
+
+
+def _phones(text: str) -> Iterator[Span]:
+    for region in _phone_regions():
+        for match in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.VALID):
+            raw = match.raw_string  # may start with the separator before the number
+            start = match.start + len(raw) - len(raw.lstrip())
+            yield Span(start, match.end, "phone")
+
+
+# Earlier finders win where matches overlap: an IBAN or card number also looks like a phone number.
+FINDERS: tuple[tuple[str, Callable[[str], Iterator[Span]]], ...] = (
+    ("email", _emails),
+    ("iban", _ibans),
+    ("card", _cards),
+    ("national_id", _national_ids),
+    ("phone", _phones),
+)
+
+
+def _checked_kinds(kinds: Iterable[str]) -> set[str]:
+    wanted = set(kinds)
+    unknown = wanted - set(PII_KINDS)
+    if unknown:
+        raise ValueError(f"unknown PII kinds {sorted(unknown)}; choose from {list(PII_KINDS)}")
+    return wanted
+
+
+# Citation markers ("[1]", "[2][3]") right after a number made libphonenumber reject it, so "+1 415
+# 555 0132 [1]." survived in stored answers: the finders read the text with markers blanked out
+# (same length, so the spans still point into the original).
+_CITATION_MARKERS = re.compile(r"(?:\s*\[\d{1,3}(?:\s*,\s*\d{1,3})*\])+")
+
+
+def _markers_blanked(text: str) -> str:
+    return _CITATION_MARKERS.sub(lambda match: " " * len(match.group()), text)
+
+
+def pii_spans(text: str, *, kinds: Iterable[str] = PII_KINDS) -> list[Span]:
+    """Non-overlapping spans of personal data in `text`, in order."""
+    wanted = _checked_kinds(kinds)
+    readable = _markers_blanked(text)
+    taken: list[Span] = []
+    for kind, finder in FINDERS:
+        if kind not in wanted:
+            continue
+        for span in finder(readable):
+            if all(span.end <= other.start or span.start >= other.end for other in taken):
+                taken.append(span)
+    return sorted(taken, key=lambda span: span.start)
+
+
+def pii_redact(text: str, *, kinds: Iterable[str] = PII_KINDS) -> RedactionResult:
+    """`text` with each piece of personal data of the given kinds replaced by its placeholder."""
+    spans = pii_spans(text, kinds=kinds)
+    if not spans:
+        return RedactionResult(text=text, counts={})
+    parts: list[str] = []
+    position = 0
+    for span in spans:
+        parts.append(text[position : span.start])
+        parts.append(PLACEHOLDERS[span.kind])
+        position = span.end
+    parts.append(text[position:])
+    return RedactionResult(text="".join(parts), counts=dict(Counter(span.kind for span in spans)))
