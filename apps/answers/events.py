@@ -41,6 +41,8 @@ class AnswerResult:
     trace: dict = field(default_factory=dict)
     reason: str = ""  # why it was refused, blocked or failed (a code, never document text)
     cached: bool = False
+    conversation_id: int | None = None  # the thread this question started or continued
+    standalone_question: str = ""  # a follow-up as rewritten from its thread ("" when not rewritten)
 
     def as_dict(self, keys: Iterable[str] | None = None) -> dict[str, Any]:
         """The fields (or only `keys`) as a dict. Shallow: the lists and the trace are shared, not

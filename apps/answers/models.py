@@ -1,4 +1,5 @@
-"""The query log: one row per question asked, in the tenant's schema (roadmap 4.3).
+"""The query log: one row per question asked, in the tenant's schema (roadmap 4.3), and the
+conversations (threads) those questions belong to.
 
 Query and answer are stored redacted when the tenant's PII policy is on; the raw text never
 reaches this table or the logs. Feedback (apps.feedback) attaches to a row by its id.
@@ -8,6 +9,28 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+
+
+class Conversation(models.Model):
+    """A thread of questions. Every question starts one or continues one (QueryLog.conversation)."""
+
+    # SET_NULL like QueryLog.user: erasure and retention remove threads explicitly.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="conversations"
+    )
+    title = models.CharField(max_length=200, help_text="the first question, redacted like the query log")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True, help_text="when its last question was asked")
+    # Removing a thread from one's history hides it; its questions stay in the query log, which
+    # compliance relies on, until retention or erasure removes them.
+    removed_at = models.DateTimeField(null=True, blank=True, help_text="when its owner removed it from History")
+
+    class Meta:
+        ordering = ["-updated_at", "-id"]
+        indexes = [models.Index(fields=["user", "-updated_at"], name="conversation_user_recent")]
+
+    def __str__(self) -> str:
+        return f"conversation {self.pk}"
 
 
 class QueryLog(models.Model):
@@ -24,7 +47,13 @@ class QueryLog(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="query_logs"
     )
     tenant_schema = models.CharField(max_length=63)
+    conversation = models.ForeignKey(
+        Conversation, null=True, blank=True, on_delete=models.CASCADE, related_name="turns"
+    )
     query = models.TextField(help_text="redacted when the tenant's PII policy is on")
+    standalone_query = models.TextField(
+        blank=True, help_text="a follow-up rewritten from its thread into the question answered; redacted"
+    )
     answer = models.TextField(blank=True, help_text="redacted when the tenant's PII policy is on")
     chunk_ids = models.JSONField(default=list, blank=True, help_text="chunks cited by the answer")
     document_ids = models.JSONField(default=list, blank=True, help_text="documents cited by the answer")

@@ -1,17 +1,21 @@
-"""Reads of the query history: a user sees their own questions only."""
+"""Reads of the query history and conversations: a user sees their own only."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
 from django.contrib.auth.models import AnonymousUser
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 
 from apps.accounts.models import User
 from apps.documents.acl import principals_for_user
 from apps.documents.selectors import chunks_visible_to
 
-from .models import QueryLog
+from .followups import Turn
+from .models import Conversation, QueryLog
+
+# How many earlier questions a follow-up is read against (the latest ones).
+TURNS_FOR_REWRITE = 6
 
 
 def query_history_for_user(*, user: User | AnonymousUser) -> QuerySet[QueryLog]:
@@ -35,3 +39,37 @@ def query_logs_withheld(*, user: User | AnonymousUser, entries: Iterable[QueryLo
     principals = principals_for_user(user) if isinstance(user, User) else []
     visible = set(chunks_visible_to(principals=principals, chunk_ids=cited).values_list("pk", flat=True))
     return {entry.pk for entry in entries if not set(entry.chunk_ids or []) <= visible}
+
+
+def conversations_for_user(*, user: User | AnonymousUser) -> QuerySet[Conversation]:
+    """The user's own threads (not removed), most recently continued first, with their number of turns."""
+    if not isinstance(user, User) or not user.is_active:
+        return Conversation.objects.none()
+    return (
+        Conversation.objects.filter(user=user, removed_at__isnull=True)
+        .annotate(turn_count=Count("turns"))
+        .order_by("-updated_at", "-id")
+    )
+
+
+def conversation_get_for_user(*, user: User | AnonymousUser, conversation_id: int) -> Conversation:
+    """The thread if it is the user's own; raises Conversation.DoesNotExist otherwise."""
+    return conversations_for_user(user=user).get(pk=conversation_id)
+
+
+def conversation_turns(*, conversation: Conversation) -> QuerySet[QueryLog]:
+    """Its questions, oldest first."""
+    return conversation.turns.order_by("created_at", "id")
+
+
+def conversation_turns_for_rewrite(*, user: User | AnonymousUser, conversation_id: int) -> tuple[Turn, ...]:
+    """The latest earlier questions of the user's thread, oldest first, as a follow-up is read
+    against them: questions only (never answers or passages), and only those that were answered
+    or refused (a blocked question does not shape the next one)."""
+    conversation = conversation_get_for_user(user=user, conversation_id=conversation_id)
+    rows = (
+        conversation.turns.filter(outcome__in=(QueryLog.Outcome.ANSWERED, QueryLog.Outcome.REFUSED))
+        .order_by("-created_at", "-id")
+        .values_list("query", "standalone_query")[:TURNS_FOR_REWRITE]
+    )
+    return tuple(Turn(asked=asked, standalone=standalone) for asked, standalone in reversed(rows))

@@ -34,6 +34,7 @@ from .orchestrator.runner import StepRunner
 from .orchestrator.state import AnswerState, EmittedPiece
 from .querylog import query_log_record
 from .router import AllProvidersFailedError, TokenBudgetExceededError
+from .selectors import conversation_turns_for_rewrite
 from .steps.formatter import sources_of
 
 __all__ = ["AnswerEvent", "AnswerResult", "QueryTimeoutError", "answer_question"]
@@ -53,6 +54,7 @@ def answer_question(
     k: int | None = None,
     channel: str = "api",
     use_cache: bool = True,
+    conversation_id: int | None = None,
 ) -> AnswerResult: ...
 
 
@@ -66,6 +68,7 @@ def answer_question(
     k: int | None = None,
     channel: str = "api",
     use_cache: bool = True,
+    conversation_id: int | None = None,
 ) -> Generator[AnswerEvent, None, None]: ...
 
 
@@ -78,10 +81,15 @@ def answer_question(
     k: int | None = None,
     channel: str = "api",
     use_cache: bool = True,
+    conversation_id: int | None = None,
 ) -> AnswerResult | Generator[AnswerEvent, None, None]:
-    """Raises ValidationError for bad input and PermissionDenied for anonymous or inactive users,
-    before anything runs or is stored."""
+    """Raises ValidationError for bad input, PermissionDenied for anonymous or inactive users and
+    Conversation.DoesNotExist for a conversation that is not the user's, before anything runs or is
+    stored. Without `conversation_id` the question starts a new conversation; the result names it."""
     state = _state_for(user=user, question=question, legs=legs, k=k, channel=channel, use_cache=use_cache)
+    if conversation_id is not None:
+        state.conversation_id = conversation_id
+        state.earlier_turns = conversation_turns_for_rewrite(user=state.user, conversation_id=conversation_id)
     events = _answer_events(state)
     return events if stream else _collected(events)
 
@@ -129,7 +137,7 @@ def _answer_events(state: AnswerState) -> Generator[AnswerEvent, None, None]:
         deadline=deadline,
         budgets_seconds=settings.ANSWER_STEP_BUDGETS_SECONDS,
         tenant_schema=state.tenant_schema,
-        query_length=len(state.question),
+        query_length=len(state.asked),
     )
     error: dict[str, str] | None = None
     pipeline = answer_pipeline(state, runner)
@@ -189,11 +197,13 @@ def _finish(state: AnswerState, runner: StepRunner, deadline: Deadline) -> Answe
             "outcome": state.outcome,
             "reason": state.reason,
             "latency_ms": latency_ms,
-            "query_length": len(state.question),
+            "query_length": len(state.asked),
         },
     )
     return AnswerResult(
         query_id=log_row.pk,
+        conversation_id=log_row.conversation_id,
+        standalone_question=state.standalone_question,
         answer=state.answer,
         outcome=state.outcome,
         citations=state.citations,

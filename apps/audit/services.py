@@ -38,7 +38,13 @@ class AuditTarget:
 # Objects whose names are or contain a person's name or words: the chain names them by id only.
 # (A guardian user permission prints as "document | view_document | alice".)
 PSEUDONYMOUS_TARGET_TYPES = frozenset(
-    {"guardian.userobjectpermission", "answers.querylog", "feedback.feedback", "auditlog.logentry"}
+    {
+        "guardian.userobjectpermission",
+        "answers.querylog",
+        "answers.conversation",
+        "feedback.feedback",
+        "auditlog.logentry",
+    }
 )
 
 

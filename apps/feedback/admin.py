@@ -68,7 +68,17 @@ def _document_url(document: Document) -> str:
 
 @admin.register(QueryLog)
 class QueryLogAdmin(ComplianceAdmin):
-    list_display = ("id", "created_at", "user", "outcome", "channel", "short_query", "model", "latency_ms")
+    list_display = (
+        "id",
+        "created_at",
+        "user",
+        "conversation",
+        "outcome",
+        "channel",
+        "short_query",
+        "model",
+        "latency_ms",
+    )
     list_filter = (
         ("user", admin.RelatedOnlyFieldListFilter),
         ("created_at", DateRangeFilter),
@@ -76,16 +86,18 @@ class QueryLogAdmin(ComplianceAdmin):
         "channel",
         "provider",
     )
-    search_fields = ("query", "answer", "trace_id")
+    search_fields = ("query", "standalone_query", "answer", "trace_id", "=conversation__id")
     list_select_related = ("user",)
     csv_fields = (
         "id",
         "created_at",
         "user_id",
+        "conversation_id",
         "outcome",
         "reason",
         "channel",
         "query",
+        "standalone_query",
         "answer",
         "document_ids",
         "chunk_ids",

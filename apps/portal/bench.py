@@ -2,7 +2,8 @@
 
 Each of `concurrency` clients signs in as its own bench user (a session created in the tenant's
 schema, so per-user limits do not bunch them up), keeps one socket open and asks question after
-question until the time is up, timing the first token and the finished answer. Then `cancel_probes`
+question until the time is up, as one conversation (every question after the first is a follow-up,
+rewritten from the thread), timing the first token and the finished answer. Then `cancel_probes`
 clients each ask once and cancel as soon as the stream starts; the server's `cancelled` frame says
 how long the provider call took to let go (`released_ms`).
 """
@@ -128,9 +129,13 @@ async def _open(target: Target, session_key: str):
     )
 
 
-async def _ask_once(socket, question: str, result: BenchResult) -> None:
+async def _ask_once(socket, question: str, result: BenchResult, conversation_id: int | None = None) -> int | None:
+    """One question (a follow-up in `conversation_id` when given); returns the answer's conversation."""
     started = time.perf_counter()
-    await socket.send(json.dumps({"type": "ask", "question": question}))
+    message: dict[str, Any] = {"type": "ask", "question": question}
+    if conversation_id is not None:
+        message["conversation_id"] = conversation_id
+    await socket.send(json.dumps(message))
     first_token: float | None = None
     outcome_ok = False
     while True:
@@ -141,6 +146,7 @@ async def _ask_once(socket, question: str, result: BenchResult) -> None:
         elif kind == "token" and first_token is None:
             first_token = time.perf_counter()
         elif kind == "done":
+            conversation_id = frame.get("conversation_id")
             outcome_ok = frame.get("outcome") in {"answered", "refused"}
             if not outcome_ok:
                 result.errors[f"outcome:{frame.get('outcome')}"] += 1
@@ -155,14 +161,17 @@ async def _ask_once(socket, question: str, result: BenchResult) -> None:
             result.ttft_ms.append((first_token - started) * 1000)
     else:
         result.failed += 1
+    return conversation_id
 
 
 async def _client(target: Target, session_key: str, deadline: float, offset: int, result: BenchResult) -> None:
     asked = offset
+    conversation_id: int | None = None
     try:
         async with await _open(target, session_key) as socket:
+            # Each socket is one conversation: every question after its first is a follow-up.
             while time.monotonic() < deadline:
-                await _ask_once(socket, target.question(asked), result)
+                conversation_id = await _ask_once(socket, target.question(asked), result, conversation_id)
                 asked += 1
     except Exception as error:  # noqa: BLE001 - a refused, dropped or broken socket counts as a failure
         result.failed += 1

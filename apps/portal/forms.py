@@ -20,6 +20,8 @@ class AskForm(forms.Form):
             max_length=settings.ANSWER_MAX_QUESTION_CHARS,
             widget=forms.Textarea(attrs={"rows": 3, "autofocus": True}),
         )
+        # The thread a follow-up continues (set by the page once an answer arrives).
+        self.fields["conversation_id"] = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
 
 
 class FeedbackForm(forms.Form):

@@ -22,6 +22,7 @@ urlpatterns = [
     path("ask/", ask.ask, name="ask"),
     path("history/", history.history, name="history"),
     path("history/<int:query_id>/", history.history_detail, name="history_detail"),
+    path("history/conversations/<int:conversation_id>/", history.conversation_detail, name="conversation_detail"),
     path("history/<int:query_id>/feedback/", feedback.feedback, name="feedback"),
     path("documents/", documents.document_list, name="documents"),
     path("documents/upload/", documents.document_upload, name="upload"),

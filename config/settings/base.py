@@ -383,6 +383,7 @@ PII_PHONE_REGIONS = env.list("PII_PHONE_REGIONS", default=["US", "GB", "DE"])
 # The whole question, and each step, is bounded; past either the answer stops with QueryTimeoutError.
 ANSWER_TIMEOUT_SECONDS = env.float("ANSWER_TIMEOUT_SECONDS", default=30.0)
 ANSWER_STEP_BUDGETS_SECONDS = {
+    "contextualizer": 1.0,
     "planner": 1.0,
     "retriever": 8.0,
     "synthesizer": 25.0,  # includes the provider's stream

@@ -1,5 +1,6 @@
 /* The portal's only script: progressive enhancement of server-rendered pages.
- * - Ask: streams the answer over /ws/ask/ instead of posting the form.
+ * - Ask: streams the answer over /ws/ask/ instead of posting the form; a finished answer moves up
+ *   into the conversation's thread when the next question (a follow-up) is asked.
  * - Feedback: posts thumbs up/down without leaving the page.
  * - Uploads: live ingestion progress over /ws/jobs/.
  * All texts come translated from the server (json_script / data attributes); answer text is only
@@ -92,6 +93,14 @@
     var sourceList = document.getElementById("source-list");
     var feedbackForm = document.getElementById("feedback-form");
     var feedbackStatus = document.getElementById("feedback-status");
+    var conversation = form.querySelector("input[name=conversation_id]");
+    var newConversation = document.getElementById("new-conversation");
+    var thread = document.getElementById("thread");
+    var threadList = document.getElementById("thread-list");
+    var askedText = document.getElementById("answer-question");
+    var understood = document.getElementById("answer-understood");
+    var understoodText = document.getElementById("answer-understood-text");
+    var lastTurn = null;  // the finished answer on the page: {question, frame}
     var socket = null;
     var pending = [];
     var streaming = false;
@@ -133,6 +142,34 @@
       if (notice) notice.remove();
     }
 
+    // The finished answer becomes a turn of the thread above the question box.
+    function moveToThread(turn) {
+      var item = document.createElement("li");
+      item.className = "turn";
+      var asked = document.createElement("p");
+      asked.className = "turn-question";
+      asked.textContent = turn.question;
+      item.appendChild(asked);
+      if (turn.frame.standalone_question) {
+        var rewritten = document.createElement("p");
+        rewritten.className = "turn-understood muted";
+        rewritten.textContent = strings.understood_as + " " + turn.frame.standalone_question;
+        item.appendChild(rewritten);
+      }
+      var said = document.createElement("p");
+      said.className = "turn-answer";
+      said.textContent = (turn.frame.answer || "").replace(/\s?\[\d{1,3}\]/g, "");
+      item.appendChild(said);
+      if (turn.frame.history_url) {
+        var more = document.createElement("p");
+        more.className = "turn-link";
+        more.appendChild(listItemLink(strings.sources_and_feedback, turn.frame.history_url).firstChild);
+        item.appendChild(more);
+      }
+      threadList.appendChild(item);
+      thread.hidden = false;
+    }
+
     function finish(message) {
       streaming = false;
       submit.disabled = false;
@@ -144,6 +181,14 @@
 
     function showDone(frame) {
       if (frame.answer) renderLinkedAnswer(text, frame.answer, frame.citations);
+      understoodText.textContent = frame.standalone_question || "";
+      understood.hidden = !frame.standalone_question;
+      if (frame.conversation_id) {
+        conversation.value = frame.conversation_id;
+        newConversation.hidden = false;
+        lastTurn = { question: askedText.textContent, frame: frame };
+        question.value = "";  // ready for a follow-up
+      }
       citationList.textContent = "";
       (frame.citations || []).forEach(function (c) { citationList.appendChild(citationItem(c)); });
       sourceList.textContent = "";
@@ -182,6 +227,7 @@
         case "done": showDone(frame); break;
         case "error":
           showError(frame.message);
+          if (frame.code === "no_such_conversation") { conversation.value = ""; lastTurn = null; }
           if (frame.code === "invalid_question" || frame.code === "question_too_long") finish("");
           break;
         case "cancelled": status.textContent = strings.stopped; break;
@@ -193,7 +239,10 @@
     form.addEventListener("submit", function (event) {
       event.preventDefault();
       if (streaming) return;
+      if (lastTurn) { moveToThread(lastTurn); lastTurn = null; }
       reset();
+      askedText.textContent = question.value.trim();
+      understood.hidden = true;
       streaming = true;
       submit.disabled = true;
       stop.hidden = false;
@@ -201,7 +250,9 @@
       answer.classList.add("streaming");
       text.setAttribute("aria-busy", "true");
       status.textContent = strings.connecting;
-      send({ type: "ask", question: question.value });
+      var message = { type: "ask", question: question.value };
+      if (conversation.value) message.conversation_id = parseInt(conversation.value, 10);
+      send(message);
     });
     stop.addEventListener("click", function () { send({ type: "cancel" }); });
     connect();

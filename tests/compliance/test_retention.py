@@ -120,7 +120,7 @@ def test_dry_run_changes_nothing(data, archive_dir, capsys):
 
     call_command("purge_expired", "--tenant", "alpha", "--dry-run")
 
-    assert "would purge 1 query logs, 1 feedback" in capsys.readouterr().out
+    assert "would purge 1 query logs, 0 conversations, 1 feedback" in capsys.readouterr().out
     assert (QueryLog.objects.count(), Feedback.objects.count(), ChangeLogEntry.objects.count()) == counts
     assert AuditEvent.objects.count() == events
     assert list(archive_dir.iterdir()) == []
@@ -129,7 +129,7 @@ def test_dry_run_changes_nothing(data, archive_dir, capsys):
 def test_the_command_purges_and_reports(data, archive_dir, capsys):
     call_command("purge_expired", "--tenant", "alpha")
     output = capsys.readouterr().out
-    assert "purged 1 query logs, 1 feedback, 1 change log entries" in output
+    assert "purged 1 query logs, 0 conversations, 1 feedback, 1 change log entries" in output
     assert "archived change_log to alpha/" in output
 
 

@@ -67,11 +67,14 @@ def handbook(site, django_db_blocker) -> list[int]:
         return [job.document_id for job in finished]
 
 
-def member_of(site: Site, *, superuser: bool = False, username: str | None = None) -> Member:
+def member_of(site: Site, *, superuser: bool = False, staff: bool = False, username: str | None = None) -> Member:
     """A committed user of the site's tenant, signed in (a real session row in the tenant's schema)."""
     with schema_context(site.schema):
         user = User.objects.create_user(
-            username=username or f"user-{uuid.uuid4().hex[:8]}", password="a long test password", is_superuser=superuser
+            username=username or f"user-{uuid.uuid4().hex[:8]}",
+            password="a long test password",
+            is_superuser=superuser,
+            is_staff=staff,
         )
         client = Client(HTTP_HOST=site.host)
         client.force_login(user)

@@ -1,4 +1,5 @@
-"""The answer pipeline: planner -> retriever -> synthesizer -> verifier -> critic -> citation -> formatter.
+"""The answer pipeline: (contextualizer ->) planner -> retriever -> synthesizer -> verifier -> critic
+-> citation -> formatter.
 
 A generator of `token` and `citation` events. The synthesizer's text is cut into sentences as it
 streams; each sentence is verified and its citations renumbered before it is yielded, so nothing
@@ -20,6 +21,7 @@ from apps.answers.events import CITATION, TOKEN, AnswerEvent
 from apps.answers.response_cache import response_cache_get, response_cache_set
 from apps.answers.router import AllProvidersFailedError, GenerationRecord
 from apps.answers.safety.content_filter import content_filters_run
+from apps.answers.steps.contextualizer import contextualizer_run
 from apps.answers.steps.critic import answer_critique
 from apps.answers.steps.formatter import formatter_run
 from apps.answers.steps.planner import planner_run
@@ -44,6 +46,9 @@ class ModelRefused(Exception):
 
 
 def answer_pipeline(state: AnswerState, runner: StepRunner) -> Generator[AnswerEvent, None, None]:
+    if state.earlier_turns:
+        with runner.step("contextualizer") as record:
+            contextualizer_run(state, record)
     with runner.step("planner") as record:
         planner_run(state, record)
     registry = CitationRegistry(passages=(), chunks={})

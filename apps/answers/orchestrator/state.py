@@ -8,6 +8,7 @@ from typing import Any
 
 from apps.accounts.models import User
 from apps.answers.evidence import EvidenceAssessment, RetrievalSignals
+from apps.answers.followups import Turn
 from apps.integrations.llm.base import EvidencePassage
 from apps.retrieval.selectors import RetrievedChunk
 
@@ -36,13 +37,17 @@ class EmittedPiece:
 @dataclass
 class AnswerState:
     user: User
-    question: str
+    question: str  # what is answered: the user's question, or a follow-up made to stand alone
     tenant_schema: str
     principals: tuple[str, ...]
     channel: str
     legs_requested: Sequence[str] | None = None
     k_requested: int | None = None
     use_cache: bool = True
+    asked: str = ""  # the user's own words (set to `question` when empty)
+    conversation_id: int | None = None  # the thread this question continues, if any
+    earlier_turns: tuple[Turn, ...] = ()  # its earlier questions, oldest first (never their answers)
+    focus: str = ""  # what a follow-up fragment adds to the earlier question ("part-timers")
 
     plan: Plan | None = None
     index_version: int = 0
@@ -64,6 +69,14 @@ class AnswerState:
     reason: str = ""
     cached: bool = False
     ttft_ms: float | None = None
+
+    def __post_init__(self) -> None:
+        self.asked = self.asked or self.question
+
+    @property
+    def standalone_question(self) -> str:
+        """The rewritten question when a follow-up was rewritten, else empty."""
+        return self.question if self.question != self.asked else ""
 
     @property
     def answer(self) -> str:

@@ -14,7 +14,8 @@ import re
 from collections.abc import Iterator
 
 from apps.answers.citations import MARKER
-from apps.answers.evidence import ScoredSentence, sentences_rank
+from apps.answers.evidence import ScoredSentence
+from apps.answers.evidence.sentences import follow_up_rank
 from apps.answers.evidence.text import term_set
 from apps.integrations.llm.base import Completion, GenerationEvent, GenerationRequest, TextDelta
 
@@ -41,7 +42,8 @@ class ExtractiveProvider:
         if request.evidence_borderline:
             chosen = []  # it cannot tell a near miss from an answer; the evidence check could not either
         else:
-            chosen = sentences_choose(sentences_rank(question=request.question, passages=request.passages))
+            ranked = follow_up_rank(question=request.question, focus=request.focus, passages=request.passages)
+            chosen = sentences_choose(ranked)
         text = " ".join(_cited(sentence) for sentence in chosen) if chosen else NOT_FOUND
         emitted = 0
         for token in TOKEN.findall(text):

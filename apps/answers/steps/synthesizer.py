@@ -51,6 +51,7 @@ def synthesis_start(
         prompt=prompt_build(question=state.question, passages=state.passages),
         max_tokens=settings.ANSWER_MAX_TOKENS,
         timeout_seconds=timeout_seconds,
+        focus=state.focus,
     )
     router = model_router()
     tenant_settings = tenant_settings_get(schema_name=state.tenant_schema)
@@ -91,7 +92,11 @@ def _left_to_the_model(state: AnswerState, record: StepRecord, *, judging: bool)
 
 def _evidence_suffices(state: AnswerState, record: StepRecord) -> bool:
     ranked = sentences_rank(question=state.question, passages=state.passages)
-    focus = focus_rank(question=state.question, passages=state.passages) if ranked else []
+    # What is asked beyond the story: a follow-up's new part, or a question's final question.
+    if state.focus and ranked:
+        focus = sentences_rank(question=state.focus, passages=state.passages)
+    else:
+        focus = focus_rank(question=state.question, passages=state.passages) if ranked else []
     state.assessment = evidence_assess(sentences=ranked, retrieval=state.retrieval_signals, focus=focus)
     record.summary.update({"chunks_in": len(state.passages), "sentences_in": len(ranked)})
     record.summary["evidence"] = state.assessment.summary()

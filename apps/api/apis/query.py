@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.core.handlers.asgi import ASGIRequest
 from django.db import connection
@@ -10,8 +12,15 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from apps.answers.models import QueryLog
-from apps.answers.selectors import query_history_for_user, query_logs_withheld
+from apps.answers.conversations import conversation_remove
+from apps.answers.models import Conversation, QueryLog
+from apps.answers.selectors import (
+    conversation_get_for_user,
+    conversation_turns,
+    conversations_for_user,
+    query_history_for_user,
+    query_logs_withheld,
+)
 from apps.retrieval.selectors import ALL_LEGS
 
 from ..dependencies import answer_service, feedback_service
@@ -31,6 +40,12 @@ class QueryInput(serializers.Serializer):
     )
     k = serializers.IntegerField(
         required=False, min_value=1, max_value=settings.ANSWER_MAX_K, help_text="passages to retrieve"
+    )
+    conversation_id = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        help_text="continue this conversation (a follow-up is read against its earlier questions); "
+        "without it the question starts a new one",
     )
 
 
@@ -61,6 +76,10 @@ class FallbackOutput(serializers.Serializer):
 
 class AnswerOutput(serializers.Serializer):
     query_id = serializers.IntegerField(allow_null=True)
+    conversation_id = serializers.IntegerField(allow_null=True, help_text="pass it with the next question to follow up")
+    standalone_question = serializers.CharField(
+        allow_blank=True, help_text="a follow-up as rewritten from its conversation and answered; empty otherwise"
+    )
     answer = serializers.CharField(allow_blank=True)
     outcome = serializers.ChoiceField(choices=QueryLog.Outcome.choices)
     reason = serializers.CharField(allow_blank=True, help_text="why it was refused, blocked or failed")
@@ -91,6 +110,7 @@ def _answer(request, *, stream: bool):
         legs=data.get("legs"),
         k=data.get("k"),
         channel="api",
+        conversation_id=data.get("conversation_id"),
     )
 
 
@@ -102,14 +122,14 @@ AGENT_ANSWER_KEYS = tuple(AgentAnswerOutput._declared_fields)
 
 
 class QueryApi(ApiView):
-    @extend_schema(operation_id="query", request=QueryInput, responses={200: AnswerOutput, **errors(400, 504)})
+    @extend_schema(operation_id="query", request=QueryInput, responses={200: AnswerOutput, **errors(400, 404, 504)})
     def post(self, request):
         return Response(_answer(request, stream=False).as_dict(ANSWER_KEYS))
 
 
 class QueryAgentApi(ApiView):
     @extend_schema(
-        operation_id="query_agent", request=QueryInput, responses={200: AgentAnswerOutput, **errors(400, 504)}
+        operation_id="query_agent", request=QueryInput, responses={200: AgentAnswerOutput, **errors(400, 404, 504)}
     )
     def post(self, request):
         return Response(_answer(request, stream=False).as_dict(AGENT_ANSWER_KEYS))
@@ -137,7 +157,7 @@ class QueryStreamApi(ApiView):
         request=QueryInput,
         responses={
             (200, "text/event-stream"): OpenApiResponse(StreamEventOutput, description=SSE_DESCRIPTION),
-            **errors(400, 503),
+            **errors(400, 404, 503),
         },
     )
     def post(self, request):
@@ -177,7 +197,9 @@ class HistoryItemOutput(serializers.ModelSerializer):
         model = QueryLog
         fields = [
             "query_id",
+            "conversation_id",
             "query",
+            "standalone_query",
             "answer",
             "answer_withheld",
             "outcome",
@@ -202,6 +224,50 @@ class HistoryApi(ApiListView):
         page = self.paginate_queryset(query_history_for_user(user=request.user))
         withheld = query_logs_withheld(user=request.user, entries=page or [])
         return self.get_paginated_response(HistoryItemOutput(page, many=True, context={"withheld": withheld}).data)
+
+
+class ConversationOutput(serializers.ModelSerializer):
+    conversation_id = serializers.IntegerField(source="pk")
+    turns = serializers.IntegerField(source="turn_count", help_text="questions asked in it")
+
+    class Meta:
+        model = Conversation
+        fields = ["conversation_id", "title", "turns", "created_at", "updated_at"]
+
+
+class ConversationListApi(ApiListView):
+    @extend_schema(
+        operation_id="conversation_list",
+        parameters=[OpenApiParameter("page", int), OpenApiParameter("page_size", int)],
+        responses={200: ConversationOutput(many=True), **errors(404)},
+    )
+    def get(self, request):
+        page = self.paginate_queryset(conversations_for_user(user=request.user))
+        return self.get_paginated_response(ConversationOutput(page, many=True).data)
+
+
+class ConversationDetailOutput(ConversationOutput):
+    turn_list = serializers.SerializerMethodField(help_text="its questions, oldest first")
+
+    def get_turn_list(self, conversation: Conversation) -> Any:
+        turns = list(conversation_turns(conversation=conversation))
+        withheld = query_logs_withheld(user=self.context["user"], entries=turns)
+        return HistoryItemOutput(turns, many=True, context={"withheld": withheld}).data
+
+    class Meta(ConversationOutput.Meta):
+        fields = [*ConversationOutput.Meta.fields, "turn_list"]
+
+
+class ConversationApi(ApiView):
+    @extend_schema(operation_id="conversation_get", responses={200: ConversationDetailOutput, **errors(404)})
+    def get(self, request, conversation_id: int):
+        conversation = conversation_get_for_user(user=request.user, conversation_id=conversation_id)
+        return Response(ConversationDetailOutput(conversation, context={"user": request.user}).data)
+
+    @extend_schema(operation_id="conversation_remove", responses={204: None, **errors(404)})
+    def delete(self, request, conversation_id: int):
+        conversation_remove(user=request.user, conversation_id=conversation_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class FeedbackApi(ApiView):

@@ -1,7 +1,8 @@
 """Erase a person (GDPR art. 17) from one tenant, keeping the audit chain verifiable.
 
-- Query history: the text (question, answer) is replaced and the row unlinked from the user; the
-  numbers (latency, tokens, outcome, cited ids) stay for aggregate statistics.
+- Query history: the text (question, rewritten follow-up, answer) is replaced and the row unlinked
+  from the user; the numbers (latency, tokens, outcome, cited ids) stay for aggregate statistics.
+  The person's conversations lose their titles (their first questions) and their owner.
 - Feedback the person gave is deleted (it is their words); rows they reviewed lose the reviewer.
 - The account keeps its id but loses every personal field and can no longer sign in; its sessions end.
 - Change logs (django-auditlog and the admin's log) have the person's names and e-mail replaced by
@@ -26,7 +27,7 @@ from django.db.models.functions import Cast
 from django.utils import timezone
 
 from apps.accounts.models import User
-from apps.answers.models import QueryLog
+from apps.answers.models import Conversation, QueryLog
 from apps.audit.services import AuditTarget, audit_event_record, user_label
 from apps.documents.index_state import index_version_bump
 
@@ -40,6 +41,7 @@ class ErasureReport:
     user_id: int
     dry_run: bool
     query_logs: int = 0
+    conversations: int = 0
     feedback_deleted: int = 0
     feedback_unlinked_reviewer: int = 0
     change_log_entries: int = 0
@@ -54,6 +56,7 @@ def user_erase(*, user_id: int, actor: User | str | None = None, dry_run: bool =
     report = ErasureReport(user_id=user.pk, dry_run=dry_run)
     if dry_run:
         report.query_logs = QueryLog.objects.filter(user=user).count()
+        report.conversations = Conversation.objects.filter(user=user).count()
         report.feedback_deleted = Feedback.objects.filter(user=user).count()
         report.feedback_unlinked_reviewer = Feedback.objects.filter(reviewed_by=user).exclude(user=user).count()
         report.change_log_entries = len(_change_log_entries_naming(user, identifiers))
@@ -61,7 +64,10 @@ def user_erase(*, user_id: int, actor: User | str | None = None, dry_run: bool =
         report.sessions = len(_session_keys_of(user))
         return report
     with transaction.atomic():
-        report.query_logs = QueryLog.objects.filter(user=user).update(query=ERASED_TEXT, answer=ERASED_TEXT, user=None)
+        report.query_logs = QueryLog.objects.filter(user=user).update(
+            query=ERASED_TEXT, standalone_query=ERASED_TEXT, answer=ERASED_TEXT, user=None
+        )
+        report.conversations = Conversation.objects.filter(user=user).update(title=ERASED_TEXT, user=None)
         report.feedback_deleted = Feedback.objects.filter(user=user).delete()[0]
         report.feedback_unlinked_reviewer = Feedback.objects.filter(reviewed_by=user).update(reviewed_by=None)
         report.change_log_entries = _scrub_change_log(user, identifiers)

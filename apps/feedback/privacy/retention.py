@@ -14,7 +14,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.utils import timezone
 
-from apps.answers.models import QueryLog
+from apps.answers.models import Conversation, QueryLog
 from apps.audit.retention import RETENTION_ACTOR, audit_archive_storage, audit_events_archive_expired
 from apps.audit.services import AuditTarget, audit_event_record
 from apps.tenants.selectors import tenant_settings_get
@@ -28,6 +28,7 @@ class PurgeReport:
     dry_run: bool
     cutoffs: dict[str, str] = field(default_factory=dict)
     query_logs: int = 0
+    conversations: int = 0
     feedback: int = 0
     change_log_entries: int = 0
     admin_log_entries: int = 0
@@ -36,7 +37,14 @@ class PurgeReport:
 
     @property
     def total(self) -> int:
-        return self.query_logs + self.feedback + self.change_log_entries + self.admin_log_entries + self.audit_events
+        return (
+            self.query_logs
+            + self.conversations
+            + self.feedback
+            + self.change_log_entries
+            + self.admin_log_entries
+            + self.audit_events
+        )
 
 
 def expired_data_purge(*, dry_run: bool = False, now: datetime | None = None) -> PurgeReport:
@@ -57,17 +65,21 @@ def expired_data_purge(*, dry_run: bool = False, now: datetime | None = None) ->
         },
     )
     expired_queries = QueryLog.objects.filter(created_at__lt=query_cutoff)
+    # A conversation goes with its last question (updated_at is when that was asked).
+    expired_conversations = Conversation.objects.filter(updated_at__lt=query_cutoff)
     expired_feedback = Feedback.objects.filter(created_at__lt=feedback_cutoff)
     expired_changes = ChangeLogEntry.objects.filter(timestamp__lt=audit_cutoff)
     expired_admin_log = AdminLogEntry.objects.filter(action_time__lt=audit_cutoff)
     if dry_run:
         report.query_logs, report.feedback = expired_queries.count(), expired_feedback.count()
+        report.conversations = expired_conversations.count()
         report.change_log_entries, report.admin_log_entries = expired_changes.count(), expired_admin_log.count()
         segment = audit_events_archive_expired(older_than=audit_cutoff, dry_run=True)
         report.audit_events = segment.count if segment else 0
         return report
     with transaction.atomic():
         report.query_logs = expired_queries.delete()[1].get(QueryLog._meta.label, 0)
+        report.conversations = expired_conversations.delete()[1].get(Conversation._meta.label, 0)
         report.feedback = expired_feedback.delete()[1].get(Feedback._meta.label, 0)
         report.change_log_entries = _change_log_archive_and_purge(expired_changes, report)
         # Admin log entries are mirrored one to one by chained audit events, which are archived.

@@ -42,6 +42,10 @@ class GenerationRequest:
     # The evidence check found the passages borderline and left the judgement to the model: a provider
     # that cannot judge (the extractive one, reached by fallback) says it found nothing.
     evidence_borderline: bool = False
+    # What a follow-up adds to the question it continues ("part-timers" in "How many vacation days
+    # do I get per year, for part-timers?"). A chat model reads the whole question and may ignore it;
+    # the extractive provider ranks sentences against it too.
+    focus: str = ""
 
 
 @dataclass(frozen=True)

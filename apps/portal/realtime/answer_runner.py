@@ -26,6 +26,7 @@ from django.db import close_old_connections
 from django.utils import translation
 
 from apps.answers.events import AnswerEvent
+from apps.answers.models import Conversation
 from apps.answers.services import answer_question
 from apps.core.process_cache import process_cache_scope
 from apps.tenants.context import in_tenant
@@ -56,17 +57,20 @@ def stream_pool() -> ThreadPoolExecutor:
 CRASHED = "crashed"  # the runner's own event type when the answer service raised
 
 
-def answer_events(*, user, question: str) -> Iterator[AnswerEvent]:
-    return answer_question(user=user, question=question, stream=True, channel="portal")
+def answer_events(*, user, question: str, conversation_id: int | None = None) -> Iterator[AnswerEvent]:
+    return answer_question(user=user, question=question, stream=True, channel="portal", conversation_id=conversation_id)
 
 
 class AnswerStreamRunner:
     """One answer stream. `events()` yields StreamEvents until the thread is done."""
 
-    def __init__(self, *, schema_name: str, user, question: str, language: str) -> None:
+    def __init__(
+        self, *, schema_name: str, user, question: str, language: str, conversation_id: int | None = None
+    ) -> None:
         self.schema_name = schema_name
         self.user = user
         self.question = question
+        self.conversation_id = conversation_id
         self.language = language  # the pipeline's own texts (refusals, errors) follow the page
         self._cancelled = threading.Event()
         self._finished = threading.Event()
@@ -127,6 +131,8 @@ class AnswerStreamRunner:
                 self._forward()
         except ValidationError:  # the service refused the question before running anything
             self._emit(StreamEvent(type="error", data={"code": "invalid_question"}))
+        except Conversation.DoesNotExist:  # not the user's thread (or removed from their history)
+            self._emit(StreamEvent(type="error", data={"code": "no_such_conversation"}))
         except Exception:  # the thread must always report back; the page gets an error frame
             logger.exception("answer stream failed", extra={"tenant": self.schema_name})
             self._emit(StreamEvent(type=CRASHED, data={}))
@@ -137,7 +143,7 @@ class AnswerStreamRunner:
             self._emit(_FINISHED)
 
     def _forward(self) -> None:
-        stream = answer_events(user=self.user, question=self.question)
+        stream = answer_events(user=self.user, question=self.question, conversation_id=self.conversation_id)
         try:
             for event in stream:
                 if self._cancelled.is_set():

@@ -1,6 +1,7 @@
 """`/ws/ask/`: questions in, answer events out, with the stream limits of roadmap 5.2.
 
-Client frames: `{"type": "ask", "question": "..."}`, `{"type": "cancel"}`, `{"type": "pong"}`.
+Client frames: `{"type": "ask", "question": "...", "conversation_id": 12}` (the id is optional: a
+follow-up in that conversation), `{"type": "cancel"}`, `{"type": "pong"}`.
 Server frames: `started`, `citation`, `token`, `done`, `error`, `end` (after every question), `cancelled`,
 `ping` (docs/portal.md).
 """
@@ -38,6 +39,10 @@ CLOSE_IDLE = 4000
 def estimated_tokens(text: str) -> int:
     """The usual four-characters-per-token estimate; the provider's exact count arrives with `done`."""
     return math.ceil(len(text) / 4)
+
+
+def _is_an_id(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**63
 
 
 class AskConsumer(AsyncJsonWebsocketConsumer):
@@ -87,11 +92,11 @@ class AskConsumer(AsyncJsonWebsocketConsumer):
         if kind == "cancel":
             await self._cancel_on_request()
         elif kind == "ask":
-            await self._ask(content.get("question"))
+            await self._ask(content.get("question"), content.get("conversation_id"))
         else:
             await self._send_error("invalid_message")
 
-    async def _ask(self, question: object) -> None:
+    async def _ask(self, question: object, conversation_id: object = None) -> None:
         self.last_active = time.monotonic()
         if not await self._still_signed_in():
             return
@@ -101,13 +106,19 @@ class AskConsumer(AsyncJsonWebsocketConsumer):
             await self._send_error("invalid_question")
         elif len(text) > limit:
             await self._send_error("question_too_long", limit=limit)
+        elif conversation_id is not None and not _is_an_id(conversation_id):
+            await self._send_error("invalid_message")
         elif self._streaming:
             await self._send_error("stream_busy")
         elif wait := await database_sync_to_async(question_wait_seconds)(schema_name=self.schema_name, user=self.user):
             await self._send_error("rate_limited", seconds=wait)
         else:
             self.runner = AnswerStreamRunner(
-                schema_name=self.schema_name, user=self.user, question=text, language=self.language
+                schema_name=self.schema_name,
+                user=self.user,
+                question=text,
+                language=self.language,
+                conversation_id=conversation_id,  # type: ignore[arg-type]  # checked by _is_an_id
             )
             self.stream_task = asyncio.create_task(self._stream(self.runner))
 

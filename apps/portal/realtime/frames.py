@@ -31,6 +31,7 @@ ERROR_MESSAGES = {
     "internal_error": _("Something went wrong while answering. Please try again."),
     "unauthenticated": _("You were signed out. Sign in again to ask questions."),
     "rate_limited": _("You are asking questions too quickly. Try again in %(seconds)s s."),
+    "no_such_conversation": _("That conversation is not in your history any more. Start a new one."),
 }
 
 
@@ -76,6 +77,8 @@ def done_frame(result: dict) -> dict:
     return {
         "type": "done",
         "query_id": query_id,
+        "conversation_id": result.get("conversation_id"),
+        "standalone_question": result.get("standalone_question", ""),
         "outcome": result.get("outcome", ""),
         "reason": result.get("reason", ""),
         "answer": result.get("answer", ""),
@@ -84,6 +87,7 @@ def done_frame(result: dict) -> dict:
         "ttft_ms": result.get("ttft_ms"),
         "latency_ms": result.get("latency_ms"),
         "feedback_url": reverse("portal:feedback", args=[query_id]) if query_id else "",
+        "history_url": reverse("portal:history_detail", args=[query_id]) if query_id else "",
     }
 
 

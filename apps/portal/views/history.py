@@ -1,16 +1,28 @@
-"""History: the signed-in user's own questions, newest first, each with its answer and sources."""
+"""History: the signed-in user's own conversations, most recent first; each thread with its
+questions and answers, and each question with its answer, sources and feedback."""
 
 from __future__ import annotations
 
+import re
+
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
 
+from apps.answers.conversations import conversation_remove
 from apps.answers.evidence.text import passage_excerpt, passage_label
-from apps.answers.models import QueryLog
-from apps.answers.selectors import query_history_for_user, query_log_get_for_user, query_logs_withheld
+from apps.answers.models import Conversation, QueryLog
+from apps.answers.selectors import (
+    conversation_get_for_user,
+    conversation_turns,
+    conversations_for_user,
+    query_log_get_for_user,
+    query_logs_withheld,
+)
 
 from ..forms import FeedbackForm
 from ..realtime.frames import source_url
@@ -21,8 +33,42 @@ QUESTIONS_PER_PAGE = 20
 
 @login_required
 def history(request: HttpRequest) -> HttpResponse:
-    page = Paginator(query_history_for_user(user=request.user), QUESTIONS_PER_PAGE).get_page(request.GET.get("page"))
+    page = Paginator(conversations_for_user(user=request.user), QUESTIONS_PER_PAGE).get_page(request.GET.get("page"))
     return render(request, "portal/history/list.html", {"page": page})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def conversation_detail(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    """The thread; POST removes it from the user's history (the query log keeps it for compliance)."""
+    try:
+        conversation = conversation_get_for_user(user=request.user, conversation_id=conversation_id)
+        if request.method == "POST":
+            conversation_remove(user=request.user, conversation_id=conversation_id)
+            messages.success(request, _("The conversation was removed from your history."))
+            return redirect("portal:history")
+    except Conversation.DoesNotExist:
+        raise Http404(_("No such conversation in your history.")) from None
+    context = {"conversation": conversation, "turns": thread_turns(request, conversation, leaving_out=None)}
+    return render(request, "portal/history/conversation.html", context)
+
+
+_CITATION_MARKER = re.compile(r"\s?\[\d{1,3}\]")
+
+
+def thread_turns(request: HttpRequest, conversation: Conversation, *, leaving_out: int | None) -> list[dict]:
+    """Each question of the thread, oldest first, with its answer (markers dropped: the turn's own
+    page has the citations) unless it cited a passage the user can no longer open."""
+    entries = [entry for entry in conversation_turns(conversation=conversation) if entry.pk != leaving_out]
+    withheld = query_logs_withheld(user=request.user, entries=entries)
+    return [
+        {
+            "entry": entry,
+            "withheld": entry.pk in withheld,
+            "answer": "" if entry.pk in withheld else _CITATION_MARKER.sub("", entry.answer),
+        }
+        for entry in entries
+    ]
 
 
 @login_required

@@ -28,6 +28,8 @@ def ask_strings() -> dict[str, str]:
         "stopped": _("Stopped."),
         "no_sources": _("No sources were cited."),
         "show_passage": _("Show passage"),
+        "understood_as": _("Understood as:"),
+        "sources_and_feedback": _("Sources and feedback"),
         "connection_lost": _("The connection was lost. Reload the page to try again."),
         "outcome_refused": _("There is not enough evidence in your documents to answer this."),
         "outcome_blocked": _("This question cannot be answered."),

@@ -30,7 +30,8 @@ class Command(BaseCommand):
             raise CommandError(f"no user with id {options['user']} in tenant {options['tenant']}") from None
         verb = "would erase" if report.dry_run else "erased"
         self.stdout.write(
-            f"tenant {options['tenant']}: {verb} user {report.user_id}: {report.query_logs} query logs anonymised, "
-            f"{report.feedback_deleted} feedback deleted, {report.change_log_entries} change log and "
+            f"tenant {options['tenant']}: {verb} user {report.user_id}: {report.query_logs} query logs and "
+            f"{report.conversations} conversations anonymised, {report.feedback_deleted} feedback deleted, "
+            f"{report.change_log_entries} change log and "
             f"{report.admin_log_entries} admin log entries scrubbed, {report.sessions} sessions ended"
         )

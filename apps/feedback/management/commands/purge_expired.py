@@ -30,7 +30,8 @@ class Command(BaseCommand):
                 continue
             verb = "would purge" if report.dry_run else "purged"
             self.stdout.write(
-                f"tenant {schema}: {verb} {report.query_logs} query logs, {report.feedback} feedback, "
+                f"tenant {schema}: {verb} {report.query_logs} query logs, {report.conversations} conversations, "
+                f"{report.feedback} feedback, "
                 f"{report.change_log_entries} change log entries, {report.admin_log_entries} admin log entries, "
                 f"{report.audit_events} audit events"
             )
