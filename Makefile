@@ -93,10 +93,11 @@ test: setup ## start the test services on free ports and run the whole suite (TE
 	@status=0; PORTAL_SERVICES_PROFILE=$(TEST_PROFILE) $(PY) -m pytest $(PYTEST_ARGS) || status=$$?; \
 		if [ -z "$$KEEP_SERVICES" ]; then $(DEVSERVICES) down --profile $(TEST_PROFILE); fi; exit $$status
 
-screenshots: setup ## the README's screenshots (docs/img/), taken in Chromium by the browser test of the Ask page
+screenshots: setup ## the README's and docs/portal.md's screenshots (docs/img/), taken in Chromium by the browser tests
 	@$(DEVSERVICES) up --profile $(TEST_PROFILE)
 	@status=0; PORTAL_SERVICES_PROFILE=$(TEST_PROFILE) PORTAL_SCREENSHOTS_DIR=docs/img $(PY) -m pytest \
-		tests/browser/test_portal_in_chromium.py -k "answer_stream" || status=$$?; \
+		tests/browser/test_portal_in_chromium.py tests/browser/test_make_run_settings.py \
+		-k "answer_stream or every_page or upload_page_of_make_run" || status=$$?; \
 		if [ -z "$$KEEP_SERVICES" ]; then $(DEVSERVICES) down --profile $(TEST_PROFILE); fi; exit $$status
 
 # The Compose v2 plugin when present, else Debian's docker-compose.
