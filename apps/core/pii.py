@@ -74,12 +74,37 @@ def _printed_like_a_card(candidate: str) -> bool:
     return len(groups) == 1 or groups in _CARD_GROUPINGS
 
 
+# The card networks' number ranges and lengths (Visa; Mastercard; Amex; Diners; Discover and
+# UnionPay): a number outside them is no card, whatever Luhn says. Timestamps in milliseconds or
+# microseconds, which pass Luhn as often as anything, mostly fall outside.
+_CARD_RANGES: tuple[tuple[int, int, frozenset[int]], ...] = (
+    (4, 4, frozenset({13, 16, 19})),
+    (2221, 2720, frozenset({16})),
+    (51, 55, frozenset({16})),
+    (34, 34, frozenset({15})),
+    (37, 37, frozenset({15})),
+    (300, 305, frozenset({14, 16})),
+    (36, 36, frozenset({14, 16})),
+    (38, 39, frozenset({14, 16})),
+    (6011, 6011, frozenset(range(16, 20))),
+    (644, 649, frozenset(range(16, 20))),
+    (65, 65, frozenset(range(16, 20))),
+    (62, 62, frozenset(range(16, 20))),
+)
+
+
+def _issued_like_a_card(digits: str) -> bool:
+    return any(
+        low <= int(digits[: len(str(low))]) <= high and len(digits) in lengths for low, high, lengths in _CARD_RANGES
+    )
+
+
 def _cards(text: str) -> Iterator[Span]:
     for match in _CARD.finditer(text):
         digits = _digits(match.group())
-        if not _printed_like_a_card(match.group()):
+        if not (_printed_like_a_card(match.group()) and 13 <= len(digits) <= 19 and _issued_like_a_card(digits)):
             continue
-        if 13 <= len(digits) <= 19 and luhn.is_valid(digits) and len(set(digits)) > 1:
+        if luhn.is_valid(digits) and len(set(digits)) > 1:
             yield Span(match.start(), match.end(), "card")
 
 
@@ -111,12 +136,18 @@ def _phone_regions() -> list[str]:
         return ["US"]
 
 
+# A phone number as people write one: international (+), with the trunk prefix (0), or grouped. A
+# bare run of digits ("18388265602") is far more often an id or a count than a phone number.
+_WRITTEN_LIKE_A_PHONE = re.compile(r"^(?:\+|0|\(|\d+[\s./-]\(?\d)")
+
+
 def _phones(text: str) -> Iterator[Span]:
     for region in _phone_regions():
         for match in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.VALID):
             raw = match.raw_string  # may start with the separator before the number
             start = match.start + len(raw) - len(raw.lstrip())
-            yield Span(start, match.end, "phone")
+            if _WRITTEN_LIKE_A_PHONE.match(text[start : match.end]):
+                yield Span(start, match.end, "phone")
 
 
 # Earlier finders win where matches overlap: an IBAN or card number also looks like a phone number.
@@ -147,6 +178,28 @@ def _markers_blanked(text: str) -> str:
     return _CITATION_MARKERS.sub(lambda match: " " * len(match.group()), text)
 
 
+# Numbers that are part of a longer token are not personal data: a UUID's groups, a hash's digits.
+_GLUED_KINDS = {"card", "phone", "national_id"}
+_ID_CHARACTER = re.compile(r"[A-Za-z0-9_]")
+
+
+def _glued_into_a_token(text: str, span: Span) -> bool:
+    """Whether the span continues a longer token: a letter, digit or underscore right beside it, a
+    hyphen joining it to one ("02530058-fdd0-4c59-..." is a UUID, not a phone number), or a point or
+    colon joining it to a digit (the fraction of "12:00:00.012345", not a phone number)."""
+    before, after = text[max(0, span.start - 2) : span.start], text[span.end : span.end + 2]
+    return bool(
+        (before[-1:] and _ID_CHARACTER.match(before[-1]))
+        or (after[:1] and _ID_CHARACTER.match(after[0]))
+        or (len(before) == 2 and _joins(before[1], before[0]))
+        or (len(after) == 2 and _joins(after[0], after[1]))
+    )
+
+
+def _joins(separator: str, neighbour: str) -> bool:
+    return (separator == "-" and bool(_ID_CHARACTER.match(neighbour))) or (separator in ".:" and neighbour.isdigit())
+
+
 def pii_spans(text: str, *, kinds: Iterable[str] = PII_KINDS) -> list[Span]:
     """Non-overlapping spans of personal data in `text`, in order."""
     wanted = _checked_kinds(kinds)
@@ -156,6 +209,8 @@ def pii_spans(text: str, *, kinds: Iterable[str] = PII_KINDS) -> list[Span]:
         if kind not in wanted:
             continue
         for span in finder(readable):
+            if kind in _GLUED_KINDS and _glued_into_a_token(readable, span):
+                continue
             if all(span.end <= other.start or span.start >= other.end for other in taken):
                 taken.append(span)
     return sorted(taken, key=lambda span: span.start)
