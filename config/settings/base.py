@@ -68,6 +68,7 @@ TENANT_APPS = [
     "apps.retrieval",
     "apps.answers",
     "apps.feedback",
+    "apps.compliance",
     "apps.portal",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]

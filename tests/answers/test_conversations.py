@@ -17,9 +17,9 @@ from apps.answers.models import Conversation, QueryLog
 from apps.answers.selectors import conversation_turns, conversations_for_user
 from apps.answers.services import AnswerResult, answer_question
 from apps.audit.models import AuditEvent
+from apps.compliance.erasure import ERASED_TEXT, user_erase
+from apps.compliance.retention import expired_data_purge
 from apps.documents.services import document_access_grant, document_access_revoke
-from apps.feedback.privacy.erasure import ERASED_TEXT, user_erase
-from apps.feedback.privacy.retention import expired_data_purge
 from apps.tenants.context import in_tenant
 
 from .conftest import FALCON_QUESTION
