@@ -2,7 +2,7 @@
 
 A feedback row keeps a copy of the question, answer and cited chunks it rates: query history is
 purged sooner (90 days by default) than feedback (365), and reviewed feedback becomes golden-set
-cases that must still make sense then. Erasure (apps/feedback/privacy) clears these copies too.
+cases that must still make sense then. Erasure (apps/compliance/erasure.py) clears these copies too.
 """
 
 from __future__ import annotations

@@ -4,7 +4,6 @@ from django_celery_results.models import GroupResult, TaskResult
 from django_tenants.admin import TenantAdminMixin
 from django_tenants.utils import get_public_schema_name
 
-from . import settings_admin  # noqa: F401 - registers the tenant settings admin
 from .models import Domain, Tenant
 
 

@@ -51,6 +51,7 @@ SHARED_APPS = [
     "django_prometheus",
     "channels",
     "apps.health",
+    "apps.webserver",
 ]
 TENANT_APPS = [
     "django.contrib.contenttypes",
@@ -68,6 +69,7 @@ TENANT_APPS = [
     "apps.retrieval",
     "apps.answers",
     "apps.feedback",
+    "apps.compliance",
     "apps.portal",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
@@ -240,7 +242,7 @@ GRAPH_STORE_BACKEND = env.str("GRAPH_STORE_BACKEND", default="apps.integrations.
 
 # --- Ingestion ----------------------------------------------------------------------------------
 INGESTION_MAX_UPLOAD_BYTES = env.int("INGESTION_MAX_UPLOAD_BYTES", default=50 * 1024 * 1024)
-# Request bodies, bounded by the web server before a byte is read (apps/health/request_limits.py):
+# Request bodies, bounded by the web server before a byte is read (apps/webserver/request_limits.py):
 # any request, as Django's own limit for non-file data; an upload route from a client that sends
 # credentials (two files at the largest size, or many smaller ones, per request).
 REQUEST_MAX_BODY_BYTES = env.int("REQUEST_MAX_BODY_BYTES", default=2_621_440)  # Django's DATA_UPLOAD_MAX_MEMORY_SIZE
@@ -430,7 +432,7 @@ HEALTH_OPTIONAL_CHECKS = ["redis", "neo4j"]
 SHUTDOWN_DRAIN_SECONDS = env.float("SHUTDOWN_DRAIN_SECONDS", default=25.0)
 SHUTDOWN_GRACE_SECONDS = env.float("SHUTDOWN_GRACE_SECONDS", default=0.0)
 # `manage.py serve` runs this many web processes on one socket: one process runs Python on one
-# core at a time, so use about one per core (apps/health/workers.py).
+# core at a time, so use about one per core (apps/webserver/workers.py).
 WEB_WORKERS = env.int("WEB_WORKERS", default=2)
 WEB_LISTEN_BACKLOG = env.int("WEB_LISTEN_BACKLOG", default=1024)
 SHUTDOWN_APPLICATION_CLOSE_SECONDS = env.float("SHUTDOWN_APPLICATION_CLOSE_SECONDS", default=30.0)

@@ -17,9 +17,9 @@ from apps.answers.models import Conversation, QueryLog
 from apps.answers.selectors import conversation_turns, conversations_for_user
 from apps.answers.services import AnswerResult, answer_question
 from apps.audit.models import AuditEvent
+from apps.compliance.erasure import ERASED_TEXT, user_erase
+from apps.compliance.retention import expired_data_purge
 from apps.documents.services import document_access_grant, document_access_revoke
-from apps.feedback.privacy.erasure import ERASED_TEXT, user_erase
-from apps.feedback.privacy.retention import expired_data_purge
 from apps.tenants.context import in_tenant
 
 from .conftest import FALCON_QUESTION
@@ -91,6 +91,7 @@ def test_a_follow_up_is_answered_only_from_what_the_user_may_open_now(answers_co
 
 def test_nobody_can_continue_or_read_another_users_conversation(answers_corpus, committed_db):
     mine = ask(answers_corpus, answers_corpus.alice, "How many vacation days do I get per year?")
+    assert mine.conversation_id is not None
     with in_tenant(answers_corpus.schema):
         before = QueryLog.objects.count()
         with pytest.raises(Conversation.DoesNotExist):
@@ -106,6 +107,7 @@ def test_nobody_can_continue_or_read_another_users_conversation(answers_corpus, 
 def test_a_removed_conversation_leaves_history_but_stays_in_the_query_log_and_is_audited(answers_corpus, committed_db):
     carol = answers_corpus.carol
     asked = ask(answers_corpus, carol, "How do I reset my password?")
+    assert asked.conversation_id is not None
     with in_tenant(answers_corpus.schema):
         conversation_remove(user=carol, conversation_id=asked.conversation_id)
 

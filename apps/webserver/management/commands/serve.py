@@ -7,8 +7,8 @@ import sys
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from apps.health.serving import serve
-from apps.health.workers import follow_supervisor, serve_workers
+from apps.webserver.serving import serve
+from apps.webserver.workers import follow_supervisor, serve_workers
 
 
 class Command(BaseCommand):
@@ -29,7 +29,7 @@ class Command(BaseCommand):
             default=None,
             help="longest wait for in-flight requests and streams after SIGTERM (SHUTDOWN_DRAIN_SECONDS)",
         )
-        # Internal: how the supervisor (apps/health/workers.py) hands a worker its socket.
+        # Internal: how the supervisor (apps/webserver/workers.py) hands a worker its socket.
         parser.add_argument("--listening-fd", type=int, default=None, help="serve on this inherited socket")
         parser.add_argument("--supervisor-pid", type=int, default=None, help="stop when this process dies")
 

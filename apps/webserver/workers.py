@@ -4,7 +4,7 @@ One daphne process runs Python on one core at a time (the GIL), so a single proc
 this 2-core machine idle under API load. The supervisor binds the socket, starts N children of
 `manage.py serve --listening-fd` that inherit it (the kernel spreads connections over their accept
 calls), restarts a child that dies, and on SIGTERM or SIGINT passes SIGTERM on so every child
-drains its in-flight requests (apps/health/serving.py) before the supervisor exits.
+drains its in-flight requests (apps/webserver/serving.py) before the supervisor exits.
 """
 
 from __future__ import annotations

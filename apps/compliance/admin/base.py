@@ -22,7 +22,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, Strea
 from django.urls import path, reverse
 from django.utils.dateparse import parse_date
 
-from .services import audit_event_record
+from apps.audit.services import audit_event_record
 
 # Spreadsheet programs run cells starting with these as formulas (CSV injection).
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -31,7 +31,7 @@ _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 class DateRangeFilter(admin.FieldListFilter):
     """From / to dates (inclusive) on a date-time field."""
 
-    template = "admin/audit/date_range_filter.html"
+    template = "admin/compliance/date_range_filter.html"
 
     def __init__(self, field, request, params, model, model_admin, field_path) -> None:
         self.parameter_from = f"{field_path}__date__gte"
@@ -101,7 +101,7 @@ class UserIdFilter(admin.SimpleListFilter):
 class ComplianceAdmin(admin.ModelAdmin):
     """Read-only list and detail views with a CSV export of the filtered list."""
 
-    change_list_template = "admin/audit/compliance_change_list.html"
+    change_list_template = "admin/compliance/compliance_change_list.html"
     csv_fields: tuple[str, ...] = ()
     actions = ["export_selected_csv"]
 

@@ -19,8 +19,8 @@ from django.utils.module_loading import import_string
 from opentelemetry import trace
 
 from apps.core.database import connection_pool_enable
+from apps.health.draining import shutdown_begin
 
-from .draining import shutdown_begin
 from .workers import accept_one_connection_per_wakeup
 
 logger = logging.getLogger(__name__)
@@ -29,7 +29,7 @@ logger = logging.getLogger(__name__)
 def serve(
     *, host: str, port: int, drain_seconds: float, grace_seconds: float = 0.0, listening_fd: int | None = None
 ) -> None:
-    """Serve in this process, on host:port or on an inherited listening socket (apps/health/workers.py)."""
+    """Serve in this process, on host:port or on an inherited listening socket (apps/webserver/workers.py)."""
     # daphne.server installs Twisted's asyncio reactor on import: it must come before the reactor.
     from daphne import server as daphne_server
     from daphne.endpoints import build_endpoint_description_strings
@@ -39,7 +39,7 @@ def serve(
     from .request_limits import BoundedHTTPFactory
 
     # Server.run builds its HTTP factory from this module-level name; ours bounds request bodies
-    # before they are read (apps/health/request_limits.py).
+    # before they are read (apps/webserver/request_limits.py).
     daphne_server.HTTPFactory = BoundedHTTPFactory
 
     connection_pool_enable()

@@ -1,4 +1,8 @@
-"""Scheduled retention (Celery beat, daily: config/settings/base.py CELERY_BEAT_SCHEDULE)."""
+"""Scheduled retention (Celery beat, daily: config/settings/base.py CELERY_BEAT_SCHEDULE).
+
+The task names are the ones they had in apps.feedback: the beat schedule, messages already queued
+in the broker and stored task results name them, so they stay when the code moves.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from celery import shared_task
 from apps.tenants.context import runs_in_tenant
 from apps.tenants.fan_out import tenants_fan_out
 
-from .privacy.retention import expired_data_purge
+from .retention import expired_data_purge
 
 
 @shared_task(name="apps.feedback.tasks.purge_expired_all_tenants")

@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 
 from apps.audit.retention import AuditChainBroken
+from apps.compliance.retention import expired_data_purge
 from apps.core.errors import TenantContextRequired
-from apps.feedback.privacy.retention import expired_data_purge
 from apps.tenants.context import in_tenant
 from apps.tenants.selectors import active_tenant_schemas
 

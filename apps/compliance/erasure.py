@@ -30,8 +30,7 @@ from apps.accounts.models import User
 from apps.answers.models import Conversation, QueryLog
 from apps.audit.services import AuditTarget, audit_event_record, user_label
 from apps.documents.index_state import index_version_bump
-
-from ..models import Feedback
+from apps.feedback.models import Feedback
 
 ERASED_TEXT = "[erased]"
 

@@ -15,7 +15,7 @@ import psutil
 import pytest
 
 from apps.api.authentication import API_KEY_HEADER
-from apps.health.request_limits import CREDENTIAL_HEADERS, body_limit
+from apps.webserver.request_limits import CREDENTIAL_HEADERS, body_limit
 from tests.portal.live import LivePortal, live_portal
 
 pytestmark = [pytest.mark.integration]

@@ -17,9 +17,8 @@ from django.utils import timezone
 from apps.answers.models import Conversation, QueryLog
 from apps.audit.retention import RETENTION_ACTOR, audit_archive_storage, audit_events_archive_expired
 from apps.audit.services import AuditTarget, audit_event_record
+from apps.feedback.models import Feedback
 from apps.tenants.selectors import tenant_settings_get
-
-from ..models import Feedback
 
 
 @dataclass

@@ -7,8 +7,8 @@ import logging
 import pytest
 from django.test import override_settings
 
-from apps.health.serving import warm_up
 from apps.integrations.embeddings.factory import close_embedders
+from apps.webserver.serving import warm_up
 from tests.support.embedded import devservices
 
 
@@ -20,7 +20,7 @@ def fresh_embedders():
 
 
 def test_warm_up_loads_the_model(caplog):
-    with caplog.at_level(logging.INFO, logger="apps.health.serving"):
+    with caplog.at_level(logging.INFO, logger="apps.webserver.serving"):
         warm_up()
     assert "embedding model loaded" in caplog.text
 
@@ -33,7 +33,7 @@ def test_an_unreachable_embedder_is_logged_and_does_not_stop_the_server(caplog):
             REMOTE_EMBEDDINGS_URL=unreachable,
             REMOTE_EMBEDDINGS_TIMEOUT=1.0,
         ),
-        caplog.at_level(logging.INFO, logger="apps.health.serving"),
+        caplog.at_level(logging.INFO, logger="apps.webserver.serving"),
     ):
         warm_up()  # returns instead of raising
     assert "warm-up failed" in caplog.text

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from apps.compliance.backups import tenant_graph_export
 from apps.core.errors import TenantContextRequired
-from apps.feedback.backups import tenant_graph_export
 from apps.tenants.context import tenant_for_schema
 
 

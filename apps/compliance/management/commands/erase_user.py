@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 
 from apps.accounts.models import User
+from apps.compliance.erasure import user_erase
 from apps.core.errors import TenantContextRequired
-from apps.feedback.privacy.erasure import user_erase
 from apps.tenants.context import in_tenant
 
 
