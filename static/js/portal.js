@@ -250,6 +250,7 @@
       answer.classList.add("streaming");
       text.setAttribute("aria-busy", "true");
       status.textContent = strings.connecting;
+      stop.focus();  // Ask is disabled while the answer streams: keyboard users land on Stop
       var message = { type: "ask", question: question.value };
       if (conversation.value) message.conversation_id = parseInt(conversation.value, 10);
       send(message);

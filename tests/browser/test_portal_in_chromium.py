@@ -140,3 +140,37 @@ def test_the_api_docs_render_under_the_content_security_policy(page, site):
     assert response is not None
     assert "script-src 'self'" in response.headers["content-security-policy"]
     expect(page.locator(".swagger-ui .opblock").first).to_be_visible()
+
+
+def focus_by_tab(page: Page, selector: str, *, limit: int = 40) -> None:
+    """Press Tab until `selector` has the focus: it is reachable from the keyboard, in order."""
+    target = page.locator(selector)
+    for _ in range(limit):
+        if target.evaluate("element => element === document.activeElement"):
+            return
+        page.keyboard.press("Tab")
+    raise AssertionError(f"{selector} is not reachable with Tab")
+
+
+def test_ask_stop_and_feedback_work_from_the_keyboard_alone(page, site):
+    member = sign_in(page, site)
+    expect(page.get_by_label("Your question")).to_be_focused()  # the page opens ready to type
+    page.keyboard.type("Which refunds are possible?")
+    focus_by_tab(page, "#ask-submit")
+    page.keyboard.press("Enter")
+    expect(page.locator("#ask-stop")).to_be_focused()  # Ask is disabled while streaming; Stop has the focus
+    expect(page.locator("#answer-text")).not_to_be_empty(timeout=60_000)
+    page.keyboard.press("Enter")
+    expect(page.locator("#ask-status")).to_have_text("Stopped.", timeout=30_000)
+
+    page.get_by_label("Your question").focus()
+    focus_by_tab(page, "#ask-submit")
+    page.keyboard.press("Enter")
+    expect(page.locator("#ask-status")).to_have_text("Answer complete.", timeout=60_000)
+    expect(page.locator("#answer-heading")).to_be_focused()
+    focus_by_tab(page, "#feedback-comment")
+    page.keyboard.type("Reached without a mouse.")
+    focus_by_tab(page, "#feedback-form button[value='1']")
+    page.keyboard.press("Enter")
+    expect(page.locator("#feedback-status")).to_have_text("Thank you for your feedback.")
+    assert in_thread(feedback_of, site, member.user) == [(1, "Reached without a mouse.")]
