@@ -55,6 +55,21 @@ def test_an_answer_with_its_citations_has_no_serious_accessibility_violation(sig
     assert violations(signed_in) == []
 
 
+def test_a_conversation_and_its_history_page_have_no_serious_accessibility_violation(signed_in):
+    signed_in.goto("/ask/")
+    for question in ("Which refunds are possible?", "And for annual subscriptions?"):
+        signed_in.get_by_label("Your question").fill(question)
+        signed_in.get_by_role("button", name="Ask", exact=True).click()
+        expect(signed_in.locator("#ask-status")).to_have_text("Answer complete.", timeout=60_000)
+    expect(signed_in.locator("#thread-list li")).to_have_count(1)
+    assert violations(signed_in) == []
+
+    signed_in.goto("/history/")
+    signed_in.locator("table a").first.click()
+    expect(signed_in.locator(".turn")).to_have_count(2)
+    assert violations(signed_in) == []
+
+
 def violations_of_anonymous_page(browser: Browser, *, base_url: str | None = None, goto: str = "", html: str = ""):
     """axe on a page opened without signing in: `goto` a path of `base_url`, or `html` set directly."""
     context = browser.new_context(base_url=base_url, bypass_csp=True)
