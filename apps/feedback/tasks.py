@@ -1,4 +1,4 @@
-"""Scheduled retention (Celery beat, daily: config/settings/base.py CELERY_BEAT_SCHEDULE)."""
+"""Scheduled retention (Celery beat, daily: CELERY_BEAT_SCHEDULE in config/settings/parts/processes.py)."""
 
 from __future__ import annotations
 
