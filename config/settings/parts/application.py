@@ -29,7 +29,6 @@ SHARED_APPS = [
     # Audit trail in every schema, public included (platform staff actions are audited too).
     "auditlog",
     "apps.audit",
-    "django_celery_results",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",

@@ -26,8 +26,8 @@ SHUTDOWN_APPLICATION_CLOSE_SECONDS = env.float("SHUTDOWN_APPLICATION_CLOSE_SECON
 
 # --- Celery -------------------------------------------------------------------------------------
 CELERY_BROKER_URL = REDIS_URL
-CELERY_RESULT_BACKEND = "django-db"
-CELERY_RESULT_EXTENDED = True
+# No result backend: nothing reads a task's return value (people follow an upload through its
+# IngestionJob row), and a shared results table would hold every tenant's task arguments.
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # Graph enrichment has its own queue and pool: documents are searchable (dense + keyword) as soon
 # as their ingestion job commits, and entity extraction never competes with embedding for a core.
@@ -51,7 +51,6 @@ CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT = env.float("CELERY_WORKER_SOFT_SHUTDOWN_TIM
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_SERIALIZER = "json"
-CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 # Periodic jobs (`celery -A config.celery_app beat`): add entries, never replace the dict.
