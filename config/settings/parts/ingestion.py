@@ -29,7 +29,8 @@ CHUNK_MAX_TOKENS = env.int("CHUNK_MAX_TOKENS", default=256)
 CHUNK_OVERLAP_TOKENS = env.int("CHUNK_OVERLAP_TOKENS", default=32)
 # Jobs handled by one Celery task: documents are embedded together, so batches stay full.
 INGESTION_JOBS_PER_TASK = env.int("INGESTION_JOBS_PER_TASK", default=128)
-# Dotted paths of callables (ChunkDraft -> ChunkDraft) applied before anything is stored (PII policy).
+# Dotted paths of callables (ChunkDraft -> ChunkDraft) applied to every chunk before it is embedded
+# and stored, e.g. a deployment's own redaction. None ships: documents are indexed as uploaded.
 INGESTION_TEXT_FILTERS: list[str] = []
 INGESTION_MAX_ATTEMPTS = env.int("INGESTION_MAX_ATTEMPTS", default=5)
 # Reconciliation (apps/ingestion/reconcile.py, every minute): an unfinished job silent this long is
