@@ -118,7 +118,7 @@ def committed_db(django_db_setup, django_db_blocker) -> Iterator[None]:
 
 @pytest.fixture
 def deployment_connections(settings) -> Iterator[None]:
-    """Connections kept open as settings/base.py keeps them (the test settings close them after use, which
+    """Connections kept open as the shared settings keep them (the test settings close them after use, which
     would charge a connect to every retrieval leg); the legs' connections are closed afterwards so the
     test database can be dropped."""
     database = settings.DATABASES["default"]

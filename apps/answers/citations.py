@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from apps.answers.evidence.text import passage_excerpt, passage_label
 from apps.integrations.llm.base import EvidencePassage
-from apps.retrieval.selectors import RetrievedChunk
+from apps.retrieval.search import RetrievedChunk
 
 MARKER = re.compile(r"\s?\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")
 # A sentence is complete at . ! ? (plus the markers after it) once the next one has begun, or at a line break.

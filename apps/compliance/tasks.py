@@ -1,7 +1,7 @@
-"""Scheduled retention (Celery beat, daily: config/settings/base.py CELERY_BEAT_SCHEDULE).
+"""Scheduled retention (Celery beat, daily: CELERY_BEAT_SCHEDULE in config/settings/parts/processes.py).
 
-The task names are the ones they had in apps.feedback: the beat schedule, messages already queued
-in the broker and stored task results name them, so they stay when the code moves.
+The task names are the ones they had in apps.feedback: the beat schedule and messages already queued
+in the broker name them, so they stay when the code moves.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The ingestion pipeline: parse -> text filters -> chunk -> embed -> store.
+"""The ingestion pipeline: parse -> chunk -> text filters (INGESTION_TEXT_FILTERS) -> embed -> store.
 
 Several jobs run together so the embedder sees full batches. Each embedding group's documents are
 stored in one transaction, together with their jobs' success, so a crash leaves either the old

@@ -2,7 +2,8 @@
 
 Legs run in a process-wide thread pool (the database and Neo4j calls release the GIL), so the
 caller's event loop or request thread only waits for the slowest leg, bounded by the timeout.
-Each worker thread has its own database connection, set to the tenant's schema before every leg.
+Each worker thread has its own database connection, which enters the tenant's schema for every leg
+(`apps.tenants.context.in_resolved_tenant`) and returns to the public schema after it.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from django.utils.module_loading import import_string
 
 from apps.core.metrics import retrieval_leg_seconds
 from apps.core.observability.tracing import span
+from apps.tenants.context import in_resolved_tenant
 
 from .legs.base import Candidate, LegQuery, RetrievalLeg
 
@@ -59,14 +61,15 @@ def _run_in_tenant(name: str, leg: RetrievalLeg, query: LegQuery) -> tuple[list[
     # CONN_MAX_AGE, after an error, or failing its health check) instead of being opened for every leg,
     # which cost a connect and authentication on each of the three legs of every question.
     connection.close_if_unusable_or_obsolete()
-    connection.set_schema(query.tenant)  # type: ignore[attr-defined]
     try:
-        with span(f"retrieval.leg.{name}", **{"retrieval.leg": name, "retrieval.k": query.k}) as leg_span:
+        with (
+            in_resolved_tenant(query.tenant),
+            span(f"retrieval.leg.{name}", **{"retrieval.leg": name, "retrieval.k": query.k}) as leg_span,
+        ):
             candidates = leg.search(query)
             leg_span.set_attribute("retrieval.candidates", len(candidates))
         return candidates, (time.perf_counter() - started) * 1000
     finally:
-        connection.set_schema_to_public()  # type: ignore[attr-defined]
         # A worker thread must not hold a connection open for the life of the process.
         if not settings.DATABASES["default"].get("CONN_MAX_AGE"):
             connection.close()

@@ -47,6 +47,23 @@ def in_tenant(schema_name: str | None) -> Iterator[Tenant]:
 
 
 @contextmanager
+def in_resolved_tenant(schema_name: str | None) -> Iterator[None]:
+    """Enter a tenant's schema on this thread's connection, then return it to the public schema.
+
+    For worker threads serving a caller that is already inside the tenant (retrieval legs: the name
+    comes from the caller's connection, `current_tenant_schema()`), so the tenant is not looked up
+    again: no query per leg. Like `in_tenant`, it refuses a missing name and the public schema.
+    """
+    if not schema_name or schema_name == get_public_schema_name():
+        raise TenantContextRequired("a tenant schema name is required for tenant-scoped work")
+    connection.set_schema(schema_name)  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        reset_to_public_schema()
+
+
+@contextmanager
 def in_schema(schema_name: str) -> Iterator[None]:
     """Like django-tenants' schema_context, but free when the connection is already there.
 

@@ -2,6 +2,7 @@
 
 Retrieval legs run in worker threads with their own connections, so the corpus is really committed
 (in its own tenant, dropped at the end of the session) rather than inside a rolled-back transaction.
+Also here: the two fake Anthropic servers of the model router tests (test_router_*.py).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from apps.ingestion.pipeline import ingestion_jobs_run
 from apps.ingestion.services import UploadedFile, document_upload
 from apps.tenants.context import in_tenant
 from tests.support.committed import committed_tenant
+from tests.support.fake_anthropic import FakeAnthropicServer
 
 HANDBOOK = Path(__file__).resolve().parents[2] / "docs" / "samples" / "handbook"
 
@@ -68,3 +70,10 @@ def answers_corpus(django_db_setup, django_db_blocker) -> Iterator[AnswersCorpus
             document_access_grant(document=falcon_memo, principal=alice)
             poisoned = ingest_text(title="Lisbon office parking", text=POISONED_TEXT, visible_to_tenant=True)
         yield AnswersCorpus(tenant.schema_name, alice, carol, falcon_memo, poisoned)
+
+
+@pytest.fixture
+def servers() -> Iterator[tuple[FakeAnthropicServer, FakeAnthropicServer]]:
+    """Two Anthropic "accounts" for the model router: real local HTTP servers speaking the Messages API."""
+    with FakeAnthropicServer() as primary, FakeAnthropicServer() as backup:
+        yield primary, backup

@@ -35,7 +35,7 @@ from apps.accounts.models import User
 from apps.documents.models import Chunk, Document
 from apps.ingestion.models import IngestionJob
 from apps.ingestion.services import UploadedFile, document_upload
-from apps.retrieval.selectors import RetrievalResult, retrieve
+from apps.retrieval.search import RetrievalResult, retrieve
 from apps.tenants.context import in_tenant
 from apps.tenants.models import Tenant
 from tests.support.committed import committed_tenant

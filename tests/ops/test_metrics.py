@@ -21,7 +21,7 @@ from apps.accounts.models import User
 from apps.documents.models import Document
 from apps.documents.services import document_access_grant
 from apps.ingestion.services import UploadedFile, document_upload
-from apps.retrieval.selectors import retrieve
+from apps.retrieval.search import retrieve
 from apps.tenants.context import in_tenant
 from apps.tenants.models import Tenant
 from config.celery_app import app as celery_app

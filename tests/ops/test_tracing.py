@@ -17,7 +17,7 @@ from apps.core.errors import AdapterConfigurationError
 from apps.core.observability.context import REQUEST_ID_HEADER
 from apps.core.observability.tracing import span_exporter, tracer
 from apps.ingestion.services import UploadedFile, document_upload
-from apps.retrieval.selectors import retrieve
+from apps.retrieval.search import retrieve
 from apps.tenants.context import in_tenant
 from apps.tenants.models import Tenant
 from tests.support.committed import committed_tenant

@@ -22,7 +22,7 @@ from apps.retrieval.legs.base import LegQuery
 from apps.retrieval.legs.dense import PgvectorDenseLeg
 from apps.retrieval.legs.graph import Neo4jGraphLeg
 from apps.retrieval.legs.keyword import PostgresBM25Leg
-from apps.retrieval.selectors import retrieve
+from apps.retrieval.search import retrieve
 from apps.tenants.context import in_tenant
 from tests.retrieval.corpus import document_ingest
 from tests.retrieval.doubles import legs_with_graph

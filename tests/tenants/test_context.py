@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from apps.core.errors import TenantContextRequired
-from apps.tenants.context import active_schema_name, current_tenant_schema, in_tenant, runs_in_tenant
+from apps.tenants.context import (
+    active_schema_name,
+    current_tenant_schema,
+    in_resolved_tenant,
+    in_tenant,
+    runs_in_tenant,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -46,3 +52,16 @@ def test_inactive_tenant_is_refused(tenant_alpha):
     tenant_alpha.save(update_fields=["is_active"])
     with pytest.raises(TenantContextRequired), in_tenant("alpha"):
         pass
+
+
+@pytest.mark.parametrize("schema_name", [None, "", "public"])
+def test_entering_a_resolved_tenant_refuses_a_missing_name_and_the_public_schema(schema_name, tenant_alpha):
+    with pytest.raises(TenantContextRequired), in_resolved_tenant(schema_name):
+        pass
+    assert active_schema_name() == "public"
+
+
+def test_a_resolved_tenant_is_entered_and_left_for_the_public_schema(tenant_alpha, django_assert_num_queries):
+    with django_assert_num_queries(0), in_resolved_tenant("alpha"):  # no look-up of the tenant
+        assert current_tenant_schema() == "alpha"
+    assert active_schema_name() == "public"

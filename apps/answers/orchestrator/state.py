@@ -10,7 +10,7 @@ from apps.accounts.models import User
 from apps.answers.evidence import EvidenceAssessment, RetrievalSignals
 from apps.answers.followups import Turn
 from apps.integrations.llm.base import EvidencePassage
-from apps.retrieval.selectors import RetrievedChunk
+from apps.retrieval.search import RetrievedChunk
 
 LOOKUP = "lookup"
 MULTI_HOP = "multi_hop"

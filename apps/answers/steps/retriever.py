@@ -19,7 +19,7 @@ from apps.answers.orchestrator.trace import StepRecord
 from apps.answers.safety.content_filter import content_filters_run
 from apps.answers.safety.injection import injection_scan
 from apps.integrations.llm.base import EvidencePassage
-from apps.retrieval.selectors import RetrievalResult, RetrievedChunk, retrieve_for_principals
+from apps.retrieval.search import RetrievalResult, RetrievedChunk, retrieve_for_principals
 
 logger = logging.getLogger(__name__)
 

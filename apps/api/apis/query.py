@@ -21,7 +21,7 @@ from apps.answers.selectors import (
     query_history_for_user,
     query_logs_withheld,
 )
-from apps.retrieval.selectors import ALL_LEGS
+from apps.retrieval.search import ALL_LEGS
 
 from ..dependencies import answer_service, feedback_service
 from ..sse import StreamLease, sse_async, sse_sync

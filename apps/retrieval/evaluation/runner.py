@@ -31,7 +31,7 @@ def evaluate(
     configurations: dict[str, tuple[str, ...]] | None = None,
     on_query: Callable[[], None] | None = None,
 ) -> dict:
-    from apps.retrieval.selectors import retrieve_for_principals
+    from apps.retrieval.search import retrieve_for_principals
 
     chunk_to_document = external_ids_by_chunk()
     queries = [query for query in dataset.queries if dataset.qrels.get(query.id)]

@@ -32,7 +32,7 @@ from apps.retrieval.legs.base import LegQuery
 from apps.retrieval.legs.dense import PgvectorDenseLeg, vector_literal
 from apps.retrieval.legs.graph import Neo4jGraphLeg
 from apps.retrieval.legs.keyword import PostgresBM25Leg
-from apps.retrieval.selectors import retrieve_for_principals
+from apps.retrieval.search import retrieve_for_principals
 from apps.tenants.context import current_tenant_schema, in_tenant
 from apps.tenants.models import Tenant
 from apps.tenants.services import portal_tenant_provision

@@ -1,8 +1,10 @@
-"""`retrieve()`: the one entry point other apps call to find passages for a question.
+"""The search orchestrator: `retrieve()`, the one entry point other apps call to find passages.
 
-Dense, keyword and graph legs run concurrently; their candidates are fused by weighted reciprocal
-rank fusion, optionally reranked, and every surviving chunk is checked once more against
-PostgreSQL permissions (the source of truth) before it is returned.
+It looks the question up in the retrieval cache; otherwise it starts the keyword and graph legs on
+their threads (runner.py), embeds the question meanwhile and then starts the dense leg. The legs'
+candidates are fused by weighted reciprocal rank fusion, optionally reranked, and every surviving
+chunk is checked once more against PostgreSQL permissions (the source of truth) before it is
+returned and cached.
 """
 
 from __future__ import annotations

@@ -1,0 +1,17 @@
+"""Audit trail and its archive (docs/compliance.md)."""
+
+from __future__ import annotations
+
+from ..environment import BASE_DIR, env
+
+# --- Audit, retention, compliance (docs/compliance.md) -----------------------------------------
+# Behind a trusted reverse proxy that sets X-Forwarded-For, record its first address as the client IP.
+AUDIT_TRUST_X_FORWARDED_FOR = env.bool("AUDIT_TRUST_X_FORWARDED_FOR", default=False)
+# Where expired audit segments are archived before they are purged (any Django storage backend,
+# e.g. storages.backends.s3.S3Storage with its OPTIONS).
+AUDIT_ARCHIVE_STORAGE = {
+    "BACKEND": env.str("AUDIT_ARCHIVE_STORAGE_BACKEND", default="django.core.files.storage.FileSystemStorage"),
+    "OPTIONS": {"location": env.str("AUDIT_ARCHIVE_DIR", default=str(BASE_DIR / "var" / "audit-archive"))},
+}
+# django-auditlog: JSON change lists (which models it tracks: apps/audit/registry.py).
+AUDITLOG_STORE_JSON_CHANGES = True
