@@ -180,18 +180,24 @@ def _attached(base: str, fragment: str, joiner: str) -> str:
 
 
 def _topic_of(question: str) -> str:
-    """The longest run of consecutive content words ("vacation days" in "How many vacation days do I
-    get per year?"); the first one when runs tie."""
-    best: list[str] = []
+    """The run of consecutive content words a pronoun most likely stands for: one that follows a
+    determiner ("my password" in "How do I reset my password?", "the laptop"), else the longest
+    ("vacation days" in "How many vacation days do I get per year?"); the first when they tie."""
+    runs: list[tuple[bool, list[str]]] = []
     run: list[str] = []
+    after_determiner = previous_was_determiner = False
     for word in [*_WORD.findall(question), ""]:
         if word and word.lower() not in _NOT_CONTENT and not word.isdigit():
+            if not run:
+                after_determiner = previous_was_determiner
             run.append(word)
-            continue
-        if len(run) > len(best):
-            best = run
-        run = []
-    return " ".join(best)
+        elif run:
+            runs.append((after_determiner, run))
+            run = []
+        previous_was_determiner = word.lower() in _DETERMINERS
+    if not runs:
+        return ""
+    return " ".join(max(runs, key=lambda item: (item[0], len(item[1])))[1])
 
 
 def _references_resolved(question: str, topic: str) -> str | None:

@@ -27,6 +27,8 @@ LAPTOP = [Turn("My laptop got stolen, what do I do?")]
         (VACATION, "Who approves that?", "Who approves the vacation days?", REFERENCE),
         (VACATION, "And how do I request them?", "How do I request the vacation days?", REFERENCE),
         (LAPTOP, "Who do I need to tell?", "Who do I need to tell about the laptop?", TOO_SHORT),
+        # The topic follows a determiner: "my password", not the verb "reset" before it.
+        ([Turn("How do I reset my password?")], "How long must it be?", "How long must the password be?", REFERENCE),
     ],
 )
 def test_a_follow_up_becomes_a_question_that_stands_alone(earlier, follow_up, expected, rule):
