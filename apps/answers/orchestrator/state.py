@@ -78,6 +78,18 @@ class AnswerState:
         """The rewritten question when a follow-up was rewritten, else empty."""
         return self.question if self.question != self.asked else ""
 
+    def run_figures(self) -> dict[str, Any]:
+        """What the run used and cost, as both the query log row and the result name it."""
+        return {
+            "legs": self.leg_statuses,
+            "model": self.model,
+            "provider": self.provider,
+            "fallbacks": self.fallbacks,
+            "ttft_ms": self.ttft_ms,
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+        }
+
     @property
     def answer(self) -> str:
         return "".join(piece.text for piece in self.pieces)
