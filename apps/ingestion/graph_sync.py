@@ -19,8 +19,7 @@ from apps.integrations.graph.knowledge import (
     graph_documents_replace,
 )
 from apps.tenants.context import current_tenant_schema
-
-from .entities import entity_extractor
+from apps.text.entities import entity_extractor
 
 logger = logging.getLogger(__name__)
 

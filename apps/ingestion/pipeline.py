@@ -37,8 +37,8 @@ from apps.documents.services import (
 )
 from apps.integrations.embeddings.base import EmbeddingError
 from apps.integrations.embeddings.factory import embedder
-from apps.integrations.keyword.analyzer import term_frequencies
 from apps.tenants.context import current_tenant_schema
+from apps.text.analyzer import term_frequencies
 
 from .chunking import ChunkDraft
 from .models import IngestionJob

@@ -21,13 +21,13 @@ from django.db import connection, transaction
 from apps.documents.acl import SUPERUSER, TENANT_WIDE
 from apps.documents.index_state import index_state_row
 from apps.documents.models import Chunk, Document, DocumentVersion, IndexState
-from apps.ingestion.entities import entity_extractor
-from apps.ingestion.entities.base import ExtractedEntity
 from apps.integrations.embeddings.factory import embedder
 from apps.integrations.graph.factory import graph_schema_ensure
 from apps.integrations.graph.knowledge import GraphChunk, graph_documents_replace
-from apps.integrations.keyword.analyzer import term_frequencies
 from apps.tenants.context import current_tenant_schema
+from apps.text.analyzer import term_frequencies
+from apps.text.entities import entity_extractor
+from apps.text.entities.base import ExtractedEntity
 
 # The benchmark corpus only needs to be reproducible, not unpredictable.
 SENTENCE = re.compile(r"(?<=[.!?])\s+")

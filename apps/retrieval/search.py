@@ -23,10 +23,10 @@ from apps.core.observability.tracing import span_annotate, traced
 from apps.documents.acl import principals_for_user
 from apps.documents.index_state import IndexSnapshot, index_snapshot
 from apps.documents.selectors import chunks_visible_to
-from apps.ingestion.entities import extract_query_entities
 from apps.integrations.embeddings.factory import embedder
-from apps.integrations.keyword.analyzer import analyze
 from apps.tenants.context import current_tenant_schema
+from apps.text.analyzer import analyze
+from apps.text.entities import extract_query_entities
 
 from .cache import cache_get, cache_key, cache_set, cache_ttl, legs_degraded
 from .fusion import FusedCandidate, reciprocal_rank_fusion

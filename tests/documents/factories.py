@@ -38,7 +38,7 @@ def vector(seed: int) -> list[float]:
 def indexed_document(*, owner: User | None, title: str, texts: list[str], visible_to_tenant: bool = False) -> Document:
     """A document with chunks stored through the real services (ACL computed by them)."""
     from apps.documents.services import ChunkToStore, document_create, document_index_replace, document_version_add
-    from apps.integrations.keyword.analyzer import term_frequencies
+    from apps.text.analyzer import term_frequencies
 
     document = document_create(
         uploaded_by=owner, title=title, source=f"{title}.txt", visible_to_tenant=visible_to_tenant

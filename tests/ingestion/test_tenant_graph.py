@@ -8,8 +8,8 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from apps.ingestion.entities import ExtractedEntity, entity_key
 from apps.integrations.graph.knowledge import GraphChunk, graph_document_replace, graph_stats
+from apps.text.entities import ExtractedEntity, entity_key
 from tests.support.committed import committed_tenant
 
 pytestmark = pytest.mark.integration

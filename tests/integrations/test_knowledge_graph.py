@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 from apps.core.errors import TenantContextRequired
-from apps.ingestion.entities import ExtractedEntity, entity_key
 from apps.integrations.graph import knowledge
 from apps.integrations.graph.factory import graph_store
 from apps.integrations.graph.knowledge import (
@@ -20,6 +19,7 @@ from apps.integrations.graph.knowledge import (
     graph_stats,
     graph_tenant_clear,
 )
+from apps.text.entities import ExtractedEntity, entity_key
 
 pytestmark = pytest.mark.integration
 

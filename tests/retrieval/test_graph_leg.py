@@ -11,10 +11,10 @@ from django.test import override_settings
 from apps.accounts.models import User
 from apps.documents.acl import principals_for_user
 from apps.documents.models import Chunk, Document
-from apps.ingestion.entities import extract_query_entities
 from apps.retrieval.legs.base import LegQuery
 from apps.retrieval.legs.graph import Neo4jGraphLeg, containing_key_query, key_parts
 from apps.tenants.context import in_tenant
+from apps.text.entities import extract_query_entities
 from tests.retrieval.corpus import document_ingest
 from tests.support.committed import committed_tenant
 

@@ -18,11 +18,11 @@ from apps.documents.models import Chunk, Document, KeywordPosting
 from apps.documents.services import document_delete
 from apps.ingestion.pipeline import ingestion_jobs_run
 from apps.ingestion.services import UploadedFile, document_upload
-from apps.integrations.keyword.analyzer import analyze
 from apps.retrieval.legs import keyword
 from apps.retrieval.legs.base import LegQuery
 from apps.retrieval.legs.keyword import PostgresBM25Leg, PostingsCache, TermPostings
 from apps.tenants.context import in_tenant
+from apps.text.analyzer import analyze
 from tests.support.committed import committed_tenant
 
 pytestmark = pytest.mark.integration

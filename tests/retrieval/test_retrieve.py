@@ -104,10 +104,10 @@ def test_every_leg_and_the_fusion_respect_document_permissions(corpus, committed
 def test_each_leg_filters_inside_its_own_query_not_only_afterwards(corpus, committed_db, leg):
     """Candidates proposed by a leg are already permitted: the graph and BM25 cannot leak ids."""
     from apps.documents.models import Chunk
-    from apps.ingestion.entities import extract_query_entities
     from apps.integrations.embeddings.factory import embedder
-    from apps.integrations.keyword.analyzer import analyze
     from apps.retrieval.runner import run_legs
+    from apps.text.analyzer import analyze
+    from apps.text.entities import extract_query_entities
 
     query = LegQuery(
         tenant=corpus.schema,

@@ -14,7 +14,7 @@ from functools import lru_cache
 
 import snowballstemmer
 
-from apps.integrations.keyword.analyzer import analyze
+from apps.text.analyzer import analyze
 
 from .records import records_render
 

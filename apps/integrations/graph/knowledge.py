@@ -37,7 +37,7 @@ T = TypeVar("T")
 
 
 class MentionedEntity(Protocol):
-    """What the graph needs of an extracted entity (`apps.ingestion.entities.ExtractedEntity` fits)."""
+    """What the graph needs of an extracted entity (`apps.text.entities.ExtractedEntity` fits)."""
 
     @property
     def key(self) -> str: ...

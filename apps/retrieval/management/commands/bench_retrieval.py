@@ -22,10 +22,8 @@ from django.db import connection
 from tqdm import tqdm
 
 from apps.documents.models import Chunk
-from apps.ingestion.entities import extract_query_entities
 from apps.integrations.embeddings.factory import embedder
 from apps.integrations.graph.knowledge import graph_tenant_clear
-from apps.integrations.keyword.analyzer import analyze
 from apps.retrieval.benchmark import build_synthetic_corpus, build_synthetic_graph, query_pool, sentence_pool
 from apps.retrieval.evaluation.metrics import percentile
 from apps.retrieval.legs.base import LegQuery
@@ -36,6 +34,8 @@ from apps.retrieval.search import retrieve_for_principals
 from apps.tenants.context import current_tenant_schema, in_tenant
 from apps.tenants.models import Tenant
 from apps.tenants.services import portal_tenant_provision
+from apps.text.analyzer import analyze
+from apps.text.entities import extract_query_entities
 
 T = TypeVar("T")
 PRINCIPALS = ("group:1", "tenant:all", "user:1")

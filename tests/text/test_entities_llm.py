@@ -9,8 +9,8 @@ import time
 import pytest
 from django.test import override_settings
 
-from apps.ingestion.entities import OfflineEntityExtractor, entity_extractor
-from apps.ingestion.entities.llm import BATCH_SIZE, MAX_OUTPUT_TOKENS, TOOL_NAME, LlmEntityExtractor
+from apps.text.entities import OfflineEntityExtractor, entity_extractor
+from apps.text.entities.llm import BATCH_SIZE, MAX_OUTPUT_TOKENS, TOOL_NAME, LlmEntityExtractor
 from tests.support.fake_anthropic import FakeAnthropicServer, error_body, text_message, tool_use_message
 
 from .entity_helpers import keys_of
@@ -33,7 +33,7 @@ def test_with_a_key_claude_is_used():
 
 def test_the_backend_setting_wins():
     with override_settings(
-        ENTITY_EXTRACTOR_BACKEND="apps.ingestion.entities.offline.OfflineEntityExtractor", ANTHROPIC_API_KEY="test-key"
+        ENTITY_EXTRACTOR_BACKEND="apps.text.entities.offline.OfflineEntityExtractor", ANTHROPIC_API_KEY="test-key"
     ):
         assert isinstance(entity_extractor(), OfflineEntityExtractor)
 
@@ -130,7 +130,7 @@ def test_the_request_is_bounded_and_delimits_chunks_as_untrusted_data(fake_claud
 def test_an_api_error_falls_back_to_offline_extraction_without_retrying_or_logging_secrets(fake_claude, caplog):
     fake_claude.reply(status=500, body=error_body(message=f"boom {API_KEY}"))
 
-    with caplog.at_level(logging.WARNING, logger="apps.ingestion.entities.llm"):
+    with caplog.at_level(logging.WARNING, logger="apps.text.entities.llm"):
         results = entity_extractor().extract(texts=CHUNKS)
 
     assert results == OfflineEntityExtractor().extract(texts=CHUNKS)

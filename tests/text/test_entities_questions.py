@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from apps.ingestion.entities import extract_query_entities
+from apps.text.entities import extract_query_entities
 
 from .entity_helpers import extract_one, keys_of
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from apps.ingestion.entities import ExtractedEntity, OfflineEntityExtractor
+from apps.text.entities import ExtractedEntity, OfflineEntityExtractor
 
 
 def keys_of(entities: list[ExtractedEntity]) -> set[str]:

@@ -7,7 +7,7 @@ import time
 import pytest
 from django.test import override_settings
 
-from apps.ingestion.entities import OfflineEntityExtractor, entity_key
+from apps.text.entities import OfflineEntityExtractor, entity_key
 
 from .entity_helpers import extract_one, keys_of
 
