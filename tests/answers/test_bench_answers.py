@@ -15,7 +15,7 @@ import json
 import pytest
 
 from apps.answers.services import answer_question
-from apps.retrieval.evaluation.metrics import percentile
+from apps.bench.retrieval.metrics import percentile
 from apps.tenants.context import in_tenant
 from tests.support.fake_anthropic import FakeAnthropicServer, claude_answers
 

@@ -60,6 +60,7 @@ TENANT_APPS = [
     "apps.feedback",
     "apps.compliance",
     "apps.portal",
+    "apps.bench",  # benchmark and evaluation commands; no models
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
 

@@ -8,10 +8,10 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from apps.answers.evaluation.runner import answers_evaluate, evaluation_user
+from apps.bench.answers.runner import answers_evaluate, evaluation_user
+from apps.bench.retrieval.beir import load_dataset
+from apps.bench.retrieval.ingest import dataset_corpus_ingest
 from apps.core.errors import TenantContextRequired
-from apps.retrieval.evaluation.beir import load_dataset
-from apps.retrieval.evaluation.ingest import dataset_corpus_ingest
 from apps.tenants.context import in_tenant
 
 

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from apps.portal.bench import DEFAULT_QUESTIONS, Target, bench_run, bench_sessions, summary
+from apps.bench.streams import DEFAULT_QUESTIONS, Target, bench_run, bench_sessions, summary
 from apps.tenants.models import Domain
 
 

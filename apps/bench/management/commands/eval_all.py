@@ -8,7 +8,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from apps.answers.evaluation.suite import suite_datasets, suite_markdown, suite_run
+from apps.bench.answers.suite import suite_datasets, suite_markdown, suite_run
 
 HANDBOOK_QUESTIONS = Path(settings.BASE_DIR) / "docs" / "samples" / "handbook-questions"
 

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from apps.retrieval.evaluation.metrics import mrr_at_k, ndcg_at_k, percentile, recall_at_k, unique_in_order
+from apps.bench.retrieval.metrics import mrr_at_k, ndcg_at_k, percentile, recall_at_k, unique_in_order
 
 RELEVANT = {"d1": 1, "d4": 1}
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import random
 
-from apps.answers.evaluation.evidence_fit import (
+from apps.answers.evidence.sufficiency import SIGNALS, EvidenceModel, evidence_model
+from apps.bench.answers.evidence_fit import (
     ANSWERABLE_REFUSAL_TARGET,
     BORDERLINE_ANSWERABLE_REFUSAL_TARGET,
     Example,
@@ -12,7 +13,6 @@ from apps.answers.evaluation.evidence_fit import (
     model_fit,
     refusal_rates,
 )
-from apps.answers.evidence.sufficiency import SIGNALS, EvidenceModel, evidence_model
 
 
 def synthetic(name: str, *, shift: float, answerable: int = 120, unanswerable: int = 60) -> list[Example]:

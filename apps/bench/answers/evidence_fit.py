@@ -29,8 +29,8 @@ from apps.answers.orchestrator.state import CHIT_CHAT, OUT_OF_SCOPE, AnswerState
 from apps.answers.orchestrator.trace import StepRecord
 from apps.answers.steps.planner import planner_run
 from apps.answers.steps.retriever import retriever_run
+from apps.bench.retrieval.beir import BeirDataset
 from apps.documents.acl import principals_for_user
-from apps.retrieval.evaluation.beir import BeirDataset
 
 ANSWERABLE_REFUSAL_TARGET = 0.07
 # Below the borderline threshold even a model that judges evidence itself is not asked: there the

@@ -21,11 +21,11 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 from tqdm import tqdm
 
+from apps.bench.retrieval.metrics import percentile
+from apps.bench.retrieval.synthetic import build_synthetic_corpus, build_synthetic_graph, query_pool, sentence_pool
 from apps.documents.models import Chunk
 from apps.integrations.embeddings.factory import embedder
 from apps.integrations.graph.knowledge import graph_tenant_clear
-from apps.retrieval.benchmark import build_synthetic_corpus, build_synthetic_graph, query_pool, sentence_pool
-from apps.retrieval.evaluation.metrics import percentile
 from apps.retrieval.legs.base import LegQuery
 from apps.retrieval.legs.dense import PgvectorDenseLeg, vector_literal
 from apps.retrieval.legs.graph import Neo4jGraphLeg

@@ -9,18 +9,18 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from apps.answers.evaluation.evidence_fit import (
+from apps.answers.evidence.sufficiency import MODEL_PATH
+from apps.bench.answers.evidence_fit import (
     Example,
     evidence_examples,
     leave_one_dataset_out,
     model_file,
     model_fit,
 )
-from apps.answers.evaluation.runner import evaluation_user
-from apps.answers.evidence.sufficiency import MODEL_PATH
+from apps.bench.answers.runner import evaluation_user
+from apps.bench.retrieval.beir import load_dataset
+from apps.bench.retrieval.ingest import dataset_corpus_ingest
 from apps.core.errors import TenantContextRequired
-from apps.retrieval.evaluation.beir import load_dataset
-from apps.retrieval.evaluation.ingest import dataset_corpus_ingest
 from apps.tenants.context import in_tenant
 
 

@@ -23,9 +23,9 @@ from apps.accounts.models import User
 from apps.answers.errors import QueryTimeoutError
 from apps.answers.events import AnswerResult
 from apps.answers.services import answer_question
-from apps.retrieval.evaluation.beir import BeirDataset, BeirQuery
-from apps.retrieval.evaluation.metrics import percentile
-from apps.retrieval.evaluation.runner import external_ids_by_chunk
+from apps.bench.retrieval.beir import BeirDataset, BeirQuery
+from apps.bench.retrieval.metrics import percentile
+from apps.bench.retrieval.runner import external_ids_by_chunk
 
 EVALUATION_USERNAME = "rag-answer-eval"
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
