@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from apps.bench.corpus import corpus_entry_upload
 from apps.bench.retrieval.beir import load_dataset
-from apps.ingestion.bulk import corpus_entry_upload
 
 HANDBOOK_QUESTIONS = Path(__file__).resolve().parents[2] / "docs" / "samples" / "handbook-questions"
 

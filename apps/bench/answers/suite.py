@@ -12,11 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from apps.bench.corpus import EVALUATION_PRINCIPALS
 from apps.bench.fresh_tenants import evaluation_tenant_fresh
 from apps.bench.retrieval.beir import BeirDataset, load_dataset
 from apps.bench.retrieval.ingest import dataset_corpus_ingest
 from apps.bench.retrieval.runner import evaluate
-from apps.ingestion.bulk import EVALUATION_PRINCIPALS
 from apps.tenants.context import in_tenant
 
 from .runner import answers_evaluate, evaluation_user

@@ -6,7 +6,7 @@ import time
 
 from tqdm import tqdm
 
-from apps.ingestion.bulk import corpus_ingest
+from apps.bench.corpus import corpus_ingest
 
 from .beir import BeirDataset
 

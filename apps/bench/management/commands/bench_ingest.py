@@ -22,11 +22,11 @@ from django.test import override_settings
 from django_tenants.utils import schema_context as in_tenant_schema_only
 from tqdm import tqdm
 
+from apps.bench.corpus import corpus_entry_upload, corpus_ingest
 from apps.bench.fresh_tenants import evaluation_tenant_fresh
 from apps.core.adapters import backend_class
 from apps.core.database import current_database_url
 from apps.documents.models import Chunk, Document
-from apps.ingestion.bulk import corpus_entry_upload, corpus_ingest
 from apps.ingestion.models import IngestionJob
 from apps.ingestion.preparation import chunk_drafts, parsed_upload
 from apps.ingestion.worker_process import worker_command

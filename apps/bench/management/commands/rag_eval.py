@@ -8,11 +8,11 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from apps.bench.corpus import EVALUATION_PRINCIPALS
 from apps.bench.retrieval.beir import load_dataset
 from apps.bench.retrieval.ingest import dataset_corpus_ingest
 from apps.bench.retrieval.runner import CONFIGURATIONS, evaluate
 from apps.core.errors import TenantContextRequired
-from apps.ingestion.bulk import EVALUATION_PRINCIPALS
 from apps.tenants.context import in_tenant
 
 

@@ -17,11 +17,10 @@ from pathlib import Path
 from django.db import connection
 
 from apps.documents.acl import SUPERUSER, TENANT_WIDE
-
-from .graph_sync import documents_graph_sync
-from .models import IngestionJob
-from .pipeline import ingestion_jobs_run
-from .services import UploadedFile, documents_upload, jobs_enqueue
+from apps.ingestion.graph_sync import documents_graph_sync
+from apps.ingestion.models import IngestionJob
+from apps.ingestion.pipeline import ingestion_jobs_run
+from apps.ingestion.services import UploadedFile, documents_upload, jobs_enqueue
 
 EVALUATION_PRINCIPALS = (SUPERUSER, TENANT_WIDE)
 
