@@ -8,7 +8,7 @@ import json
 import pytest
 from django.core.management import CommandError, call_command
 
-from .live import live_portal
+from tests.portal.live import live_portal
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.usefixtures("committed_db")]
 
