@@ -77,7 +77,10 @@ class QueryLog(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["user", "-created_at"], name="querylog_user_recent")]
+        indexes = [
+            models.Index(fields=["user", "-created_at"], name="querylog_user_recent"),
+            models.Index(fields=["conversation", "-created_at"], name="querylog_conversation_recent"),
+        ]
 
     def __str__(self) -> str:
         return f"query {self.pk} ({self.outcome})"

@@ -43,13 +43,13 @@ def query_logs_withheld(*, user: User | AnonymousUser, entries: Iterable[QueryLo
 
 def conversations_for_user(*, user: User | AnonymousUser) -> QuerySet[Conversation]:
     """The user's own threads (not removed), most recently continued first, with their number of turns."""
+    return _own_conversations(user).annotate(turn_count=Count("turns")).order_by("-updated_at", "-id")
+
+
+def _own_conversations(user: User | AnonymousUser) -> QuerySet[Conversation]:
     if not isinstance(user, User) or not user.is_active:
         return Conversation.objects.none()
-    return (
-        Conversation.objects.filter(user=user, removed_at__isnull=True)
-        .annotate(turn_count=Count("turns"))
-        .order_by("-updated_at", "-id")
-    )
+    return Conversation.objects.filter(user=user, removed_at__isnull=True)
 
 
 def conversation_get_for_user(*, user: User | AnonymousUser, conversation_id: int) -> Conversation:
@@ -65,10 +65,15 @@ def conversation_turns(*, conversation: Conversation) -> QuerySet[QueryLog]:
 def conversation_turns_for_rewrite(*, user: User | AnonymousUser, conversation_id: int) -> tuple[Turn, ...]:
     """The latest earlier questions of the user's thread, oldest first, as a follow-up is read
     against them: questions only (never answers or passages), and only those that were answered
-    or refused (a blocked question does not shape the next one)."""
-    conversation = conversation_get_for_user(user=user, conversation_id=conversation_id)
+    or refused (a blocked question does not shape the next one). Raises Conversation.DoesNotExist
+    for anybody else's thread. Two indexed reads, whatever the thread's length: this runs before
+    every follow-up."""
+    if not _own_conversations(user).filter(pk=conversation_id).exists():
+        raise Conversation.DoesNotExist(f"no conversation {conversation_id} of this user")
     rows = (
-        conversation.turns.filter(outcome__in=(QueryLog.Outcome.ANSWERED, QueryLog.Outcome.REFUSED))
+        QueryLog.objects.filter(
+            conversation_id=conversation_id, outcome__in=(QueryLog.Outcome.ANSWERED, QueryLog.Outcome.REFUSED)
+        )
         .order_by("-created_at", "-id")
         .values_list("query", "standalone_query")[:TURNS_FOR_REWRITE]
     )
