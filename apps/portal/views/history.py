@@ -3,8 +3,6 @@ questions and answers, and each question with its answer, sources and feedback."
 
 from __future__ import annotations
 
-import re
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -13,6 +11,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
+from apps.answers.citations import MARKER
 from apps.answers.conversations import conversation_remove
 from apps.answers.evidence.text import passage_excerpt, passage_label
 from apps.answers.models import Conversation, QueryLog
@@ -53,9 +52,6 @@ def conversation_detail(request: HttpRequest, conversation_id: int) -> HttpRespo
     return render(request, "portal/history/conversation.html", context)
 
 
-_CITATION_MARKER = re.compile(r"\s?\[\d{1,3}\]")
-
-
 def thread_turns(request: HttpRequest, conversation: Conversation, *, leaving_out: int | None) -> list[dict]:
     """Each question of the thread, oldest first, with its answer (markers dropped: the turn's own
     page has the citations) unless it cited a passage the user can no longer open."""
@@ -65,7 +61,7 @@ def thread_turns(request: HttpRequest, conversation: Conversation, *, leaving_ou
         {
             "entry": entry,
             "withheld": entry.pk in withheld,
-            "answer": "" if entry.pk in withheld else _CITATION_MARKER.sub("", entry.answer),
+            "answer": "" if entry.pk in withheld else MARKER.sub("", entry.answer),
         }
         for entry in entries
     ]
