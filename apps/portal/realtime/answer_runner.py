@@ -16,9 +16,10 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -32,6 +33,7 @@ from apps.core.process_cache import process_cache_scope
 from apps.tenants.context import in_tenant
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,23 @@ def stream_pool() -> ThreadPoolExecutor:
         if _pool is None:
             _pool = ThreadPoolExecutor(max_workers=settings.PORTAL_STREAM_THREADS, thread_name_prefix="answer-stream")
         return _pool
+
+
+async def on_stream_thread(function: Callable[..., T], /, **kwargs: object) -> T:
+    """Run a short blocking call (a session re-read, a budget check) on the stream pool.
+
+    Not Channels' `database_sync_to_async`: that runs every call of the process on one shared
+    thread, so 50 sockets asking at once queued behind each other's checks before their first token.
+    """
+
+    def call() -> T:
+        close_old_connections()
+        try:
+            return function(**kwargs)
+        finally:
+            close_old_connections()  # back to the pool, as after a stream
+
+    return await asyncio.get_running_loop().run_in_executor(stream_pool(), call)
 
 
 CRASHED = "crashed"  # the runner's own event type when the answer service raised

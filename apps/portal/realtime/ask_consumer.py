@@ -16,16 +16,16 @@ import math
 import time
 import uuid
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from redis.exceptions import RedisError
 
+from apps.accounts.models import User
 from apps.core.metrics import active_streams, stream_cancel_release_seconds, stream_rejections_total, tenant_label
 from apps.core.stream_slots import SlotVerdict, StreamSlots
 
 from ..question_limits import question_wait_seconds
-from .answer_runner import CRASHED, AnswerStreamRunner
+from .answer_runner import CRASHED, AnswerStreamRunner, on_stream_thread
 from .frames import citation_frame, done_frame, error_frame, language_of
 from .identity import session_user_current
 
@@ -39,6 +39,16 @@ CLOSE_IDLE = 4000
 def estimated_tokens(text: str) -> int:
     """The usual four-characters-per-token estimate; the provider's exact count arrives with `done`."""
     return math.ceil(len(text) / 4)
+
+
+def question_admission(
+    *, schema_name: str, session_key: str | None, user_id: int, charge: bool
+) -> tuple[User | None, int]:
+    """The socket's user as of now (None: end the socket) and, when `charge`, the seconds to wait (0: ask)."""
+    user = session_user_current(schema_name=schema_name, session_key=session_key, user_id=user_id)
+    if user is None or not charge:
+        return user, 0
+    return user, question_wait_seconds(schema_name=schema_name, user=user)
 
 
 def _is_an_id(value: object) -> bool:
@@ -98,19 +108,22 @@ class AskConsumer(AsyncJsonWebsocketConsumer):
 
     async def _ask(self, question: object, conversation_id: object = None) -> None:
         self.last_active = time.monotonic()
-        if not await self._still_signed_in():
-            return
         text = question.strip() if isinstance(question, str) else ""
-        limit = settings.ANSWER_MAX_QUESTION_CHARS
-        if not text:
-            await self._send_error("invalid_question")
-        elif len(text) > limit:
-            await self._send_error("question_too_long", limit=limit)
-        elif conversation_id is not None and not _is_an_id(conversation_id):
-            await self._send_error("invalid_message")
-        elif self._streaming:
-            await self._send_error("stream_busy")
-        elif wait := await database_sync_to_async(question_wait_seconds)(schema_name=self.schema_name, user=self.user):
+        problem = self._question_problem(text, conversation_id)
+        # Who is asking and whether their budget allows it, read in one call off the event loop.
+        user, wait = await on_stream_thread(
+            question_admission,
+            schema_name=self.schema_name,
+            session_key=self._session_key,
+            user_id=self.user.pk,
+            charge=problem is None,  # a question that will not run costs nothing
+        )
+        if not await self._keep_user(user):
+            return
+        if problem is not None:
+            code, params = problem
+            await self._send_error(code, **params)
+        elif wait:
             await self._send_error("rate_limited", seconds=wait)
         else:
             self.runner = AnswerStreamRunner(
@@ -121,6 +134,19 @@ class AskConsumer(AsyncJsonWebsocketConsumer):
                 conversation_id=conversation_id,  # type: ignore[arg-type]  # checked by _is_an_id
             )
             self.stream_task = asyncio.create_task(self._stream(self.runner))
+
+    def _question_problem(self, text: str, conversation_id: object) -> tuple[str, dict] | None:
+        """Why this question cannot start now (an error code and its parameters), or None."""
+        limit = settings.ANSWER_MAX_QUESTION_CHARS
+        if not text:
+            return "invalid_question", {}
+        if len(text) > limit:
+            return "question_too_long", {"limit": limit}
+        if conversation_id is not None and not _is_an_id(conversation_id):
+            return "invalid_message", {}
+        if self._streaming:
+            return "stream_busy", {}
+        return None
 
     async def _cancel_on_request(self) -> None:
         """Stop the running answer; `released_ms` says how long its provider call took to let go."""
@@ -259,15 +285,21 @@ class AskConsumer(AsyncJsonWebsocketConsumer):
 
     async def _still_signed_in(self) -> bool:
         """Re-read the session and the user; a signed-out, deactivated or changed user ends the socket."""
-        session = self.scope.get("session")
-        user = await database_sync_to_async(session_user_current)(
-            schema_name=self.schema_name, session_key=getattr(session, "session_key", None), user_id=self.user.pk
+        user = await on_stream_thread(
+            session_user_current, schema_name=self.schema_name, session_key=self._session_key, user_id=self.user.pk
         )
+        return await self._keep_user(user)
+
+    async def _keep_user(self, user: User | None) -> bool:
         if user is None:
             await self._close_with("unauthenticated", CLOSE_UNAUTHENTICATED)
             return False
         self.user = user  # today's flags and groups: the next answer uses today's principals
         return True
+
+    @property
+    def _session_key(self) -> str | None:
+        return getattr(self.scope.get("session"), "session_key", None)
 
     async def _close_with(self, code: str, close_code: int) -> None:
         await self._stop_stream()
