@@ -9,6 +9,7 @@ class AccountsConfig(AppConfig):
 
     def ready(self) -> None:
         from django.contrib.auth.models import Group
+        from django.contrib.sessions.models import Session
 
         from apps.core.process_cache import process_cache_invalidated_by, process_cache_invalidated_by_m2m
 
@@ -17,6 +18,9 @@ class AccountsConfig(AppConfig):
         # A login updates last_login only; it changes nothing the cache holds.
         process_cache_invalidated_by(User, ignore_fields=frozenset({"last_login"}))
         process_cache_invalidated_by(Group)
+        # A socket's session is read through the cache (apps/portal/realtime/identity.py): a sign-in,
+        # a sign-out or a session removed by hand makes every process read sessions again.
+        process_cache_invalidated_by(Session)
         process_cache_invalidated_by_m2m(User.groups.through)
 
         # The Compliance group's view permissions, after each tenant migration (roles live here).

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.contrib.auth.models import AnonymousUser
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from apps.accounts.models import User
 from apps.documents.acl import principals_for_user
@@ -66,15 +66,22 @@ def conversation_turns_for_rewrite(*, user: User | AnonymousUser, conversation_i
     """The latest earlier questions of the user's thread, oldest first, as a follow-up is read
     against them: questions only (never answers or passages), and only those that were answered
     or refused (a blocked question does not shape the next one). Raises Conversation.DoesNotExist
-    for anybody else's thread. Two indexed reads, whatever the thread's length: this runs before
-    every follow-up."""
-    if not _own_conversations(user).filter(pk=conversation_id).exists():
-        raise Conversation.DoesNotExist(f"no conversation {conversation_id} of this user")
-    rows = (
+    for anybody else's thread. One indexed read when the thread has such turns (the usual case),
+    a second only to tell an empty thread of the user's from anybody else's: this runs before every
+    follow-up."""
+    if isinstance(user, User) and user.is_active:
+        owner = Q(conversation__user=user, conversation__removed_at__isnull=True)
+    else:
+        owner = Q(pk__in=[])  # nobody's: the check below refuses
+    rows = list(
         QueryLog.objects.filter(
-            conversation_id=conversation_id, outcome__in=(QueryLog.Outcome.ANSWERED, QueryLog.Outcome.REFUSED)
+            owner,
+            conversation_id=conversation_id,
+            outcome__in=(QueryLog.Outcome.ANSWERED, QueryLog.Outcome.REFUSED),
         )
         .order_by("-created_at", "-id")
         .values_list("query", "standalone_query")[:TURNS_FOR_REWRITE]
     )
+    if not rows and not _own_conversations(user).filter(pk=conversation_id).exists():
+        raise Conversation.DoesNotExist(f"no conversation {conversation_id} of this user")
     return tuple(Turn(asked=asked, standalone=standalone) for asked, standalone in reversed(rows))

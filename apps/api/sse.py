@@ -1,8 +1,8 @@
 """Server-Sent Events over a stream of AnswerEvents.
 
 Under ASGI (daphne) Django must be given an async iterator, or it reads a sync one to the end
-before sending anything. Each event is then pulled on the request's own thread (thread-sensitive,
-so the tenant's database connection is the one in use). When the client disconnects Django
+before sending anything: the answer then runs on the shared answer-stream pool
+(apps/answers/streaming.py), as the portal's socket answers do. When the client disconnects Django
 cancels the response; either way the answer stream is closed, which cancels generation.
 """
 
@@ -17,10 +17,11 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from asgiref.sync import sync_to_async
-from django.db import connection
+from django.conf import settings
+from django_tenants.utils import tenant_context
 from redis.exceptions import RedisError
 
+from apps.answers.streaming import CRASHED, NO_TENANT, AnswerStreamRunner, on_stream_thread
 from apps.core.metrics import active_streams
 from apps.core.stream_slots import SlotVerdict, SyncStreamSlots
 
@@ -87,20 +88,20 @@ def _failure_frame() -> bytes:
 
 
 def _next_in(tenant: Any, events: Iterator[Any], lease: StreamLease | None) -> Any:
-    # The stream outlives the view: make sure each step runs in the caller's tenant schema, whatever
-    # the server did with the connection in between.
-    connection.set_tenant(tenant)  # type: ignore[attr-defined]
-    if lease is not None:
-        lease.renew_if_due()
-    return next(events, _END)
+    # The stream outlives the view: each step runs in the caller's tenant schema, whatever the server
+    # does with the connection in between.
+    with tenant_context(tenant):
+        if lease is not None:
+            lease.renew_if_due()
+        return next(events, _END)
 
 
 def _close_in(tenant: Any, events: Iterator[Any], lease: StreamLease | None) -> None:
     try:
         close = getattr(events, "close", None)
         if close is not None:
-            connection.set_tenant(tenant)  # type: ignore[attr-defined]
-            close()  # the answer service records the question as cancelled
+            with tenant_context(tenant):
+                close()  # the answer service records the question as cancelled
     finally:
         if lease is not None:
             lease.release()
@@ -122,17 +123,26 @@ def sse_sync(events: Iterator[Any], *, tenant: Any, lease: StreamLease | None = 
         active_streams.labels(channel="sse").dec()
 
 
-async def sse_async(events: Iterator[Any], *, tenant: Any, lease: StreamLease | None = None) -> AsyncIterator[bytes]:
-    pull = sync_to_async(_next_in, thread_sensitive=True)
+async def sse_async(
+    events: Iterator[Any], *, tenant: Any, language: str, lease: StreamLease | None = None
+) -> AsyncIterator[bytes]:
+    """For ASGI (daphne): the events run on the answer-stream pool, as the portal's socket streams do."""
+    runner = AnswerStreamRunner(
+        schema_name=tenant.schema_name,
+        language=language,
+        open_events=lambda: events,
+        between_events=lease.renew_if_due if lease is not None else None,
+    )
     active_streams.labels(channel="sse").inc()
     try:
         yield STREAM_OPENED
-        while (event := await pull(tenant, events, lease)) is not _END:
-            yield sse_frame(event.type, event.data)
-    except Exception as error:  # noqa: BLE001 - see sse_sync
-        logger.error("answer stream failed: %s", type(error).__name__)
-        yield _failure_frame()
+        runner.start()
+        async for event in runner.events():
+            yield _failure_frame() if event.type in (CRASHED, NO_TENANT) else sse_frame(event.type, event.data)
     finally:
-        # Also reached when Django cancels us on disconnect: the generator's cleanup stops the provider.
-        await sync_to_async(_close_in, thread_sensitive=True)(tenant, events, lease)
+        # Also reached when Django cancels us on disconnect: the thread closes the answer stream,
+        # which stops the provider.
+        await runner.stop(settings.PORTAL_STREAM_CANCEL_GRACE_SECONDS)
+        if lease is not None:
+            await on_stream_thread(lease.release)
         active_streams.labels(channel="sse").dec()

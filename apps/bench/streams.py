@@ -1,9 +1,12 @@
 """The answer-stream benchmark behind `manage.py bench_streams`: many sockets, many questions.
 
-Each of `concurrency` clients signs in as its own bench user (a session created in the tenant's
-schema, so per-user limits do not bunch them up), keeps one socket open and asks question after
-question until the time is up, as one conversation (every question after the first is a follow-up,
-rewritten from the thread), timing the first token and the finished answer. Then `cancel_probes`
+Each of `concurrency` clients keeps one answer streaming at a time until the time is up, timing the
+first token and the finished answer. Its questions are asked in turn by `users_per_client` bench
+users (sessions created in the tenant's schema), one socket each, and each socket is one
+conversation (every question after its first is a follow-up, rewritten from the thread). Several
+users per client keep each user's pace near one question a second: every user's questions draw
+from their question budget (2 a second by default, apps/tenants/rate_limits.py), and a benchmark
+of the streams must not measure the budget instead. Then `cancel_probes`
 clients each ask once and cancel as soon as the stream starts; the server's `cancelled` frame says
 how long the provider call took to let go (`released_ms`).
 """
@@ -11,6 +14,7 @@ how long the provider call took to let go (`released_ms`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 import uuid
@@ -164,14 +168,18 @@ async def _ask_once(socket, question: str, result: BenchResult, conversation_id:
     return conversation_id
 
 
-async def _client(target: Target, session_key: str, deadline: float, offset: int, result: BenchResult) -> None:
+async def _client(target: Target, session_keys: list[str], deadline: float, offset: int, result: BenchResult) -> None:
+    """One stream at a time, its questions taken in turn by the client's users (one socket each)."""
     asked = offset
-    conversation_id: int | None = None
+    conversations: list[int | None] = [None] * len(session_keys)
     try:
-        async with await _open(target, session_key) as socket:
+        async with contextlib.AsyncExitStack() as stack:
+            sockets = [await stack.enter_async_context(await _open(target, key)) for key in session_keys]
             # Each socket is one conversation: every question after its first is a follow-up.
             while time.monotonic() < deadline:
-                conversation_id = await _ask_once(socket, target.question(asked), result, conversation_id)
+                turn = asked % len(sockets)
+                question = target.question(asked)
+                conversations[turn] = await _ask_once(sockets[turn], question, result, conversations[turn])
                 asked += 1
     except Exception as error:  # noqa: BLE001 - a refused, dropped or broken socket counts as a failure
         result.failed += 1
@@ -195,10 +203,13 @@ async def _cancel_probe(target: Target, session_key: str, result: BenchResult) -
 
 
 async def bench_run(*, target: Target, concurrency: int, seconds: float, cancel_probes: int) -> BenchResult:
+    """`target.session_keys` are dealt out to the `concurrency` clients in equal shares."""
     result = BenchResult()
     deadline = time.monotonic() + seconds
     keys = target.session_keys
-    await asyncio.gather(*(_client(target, keys[n % len(keys)], deadline, n, result) for n in range(concurrency)))
+    share = max(1, len(keys) // concurrency)
+    shares = [[keys[(n * share + k) % len(keys)] for k in range(share)] for n in range(concurrency)]
+    await asyncio.gather(*(_client(target, shares[n], deadline, n, result) for n in range(concurrency)))
     for number in range(cancel_probes):
         await _cancel_probe(target, keys[number % len(keys)], result)
     return result

@@ -202,10 +202,8 @@ def test_closing_the_stream_response_cancels_the_answer(ask, answer_corpus):
     assert (row.outcome, row.reason) == ("cancelled", "client_went_away")
 
 
-def asgi_post_until_first_event(*, host: str, path: str, key: str, body: dict) -> list[dict]:
-    """Drive Django's real ASGI handler (what daphne runs) and hang up after the first SSE event."""
-    payload = json.dumps(body).encode()
-    scope = {
+def asgi_scope(*, host: str, path: str, key: str, payload: bytes) -> dict:
+    return {
         "type": "http",
         "asgi": {"version": "3.0"},
         "http_version": "1.1",
@@ -224,6 +222,12 @@ def asgi_post_until_first_event(*, host: str, path: str, key: str, body: dict) -
         "client": ("127.0.0.1", 50000),
         "server": ("127.0.0.1", 80),
     }
+
+
+def asgi_post_until_first_event(*, host: str, path: str, key: str, body: dict) -> list[dict]:
+    """Drive Django's real ASGI handler (what daphne runs) and hang up after the first SSE event."""
+    payload = json.dumps(body).encode()
+    scope = asgi_scope(host=host, path=path, key=key, payload=payload)
     sent: list[dict] = []
 
     async def run() -> None:
@@ -248,6 +252,65 @@ def asgi_post_until_first_event(*, host: str, path: str, key: str, body: dict) -
 
     asyncio.run(run())
     return sent
+
+
+async def asgi_post_to_the_end(*, name: str, host: str, key: str, body: dict, log: list[tuple[str, bytes]]) -> None:
+    """POST /query/stream through the ASGI handler, reading every body chunk into `log` as (name, chunk)."""
+    payload = json.dumps(body).encode()
+    finished = asyncio.Event()
+    delivered = False
+
+    async def receive() -> dict:
+        nonlocal delivered
+        if not delivered:
+            delivered = True
+            return {"type": "http.request", "body": payload, "more_body": False}
+        await finished.wait()  # the client stays until the response is complete
+        return {"type": "http.disconnect"}
+
+    async def send(message: Any) -> None:
+        log.append((name, message.get("body", b"")))
+        if message["type"] == "http.response.body" and not message.get("more_body"):
+            finished.set()
+
+    scope = asgi_scope(host=host, path="/api/v1/query/stream", key=key, payload=payload)
+    await asyncio.wait_for(OneHopASGIHandler()(scope, receive, send), timeout=30)
+
+
+def test_a_stream_waiting_for_its_provider_does_not_hold_up_other_streams_under_asgi(answer_corpus, committed_db):
+    """Both SSE streams of a process share one event loop: the slow one must not block the other."""
+    log: list[tuple[str, bytes]] = []
+
+    async def both(fake: FakeAnthropicServer) -> None:
+        slow = asyncio.create_task(
+            asgi_post_to_the_end(
+                name="slow",
+                host=answer_corpus.host,
+                key=answer_corpus.alice_key,
+                body={"question": REFUND_QUESTION},
+                log=log,
+            )
+        )
+        while not fake.requests:  # the slow stream has reached its provider call
+            await asyncio.sleep(0.01)
+        await asgi_post_to_the_end(
+            name="fast",
+            host=answer_corpus.host,
+            key=answer_corpus.carol_key,
+            body={"question": "How are refunds paid out?"},
+            log=log,
+        )
+        await slow
+
+    with FakeAnthropicServer() as fake, claude_answers(fake):
+        fake.reply_stream(GROUNDED, delay_seconds=3)  # the first request: no byte for three seconds
+        fake.reply_stream(GROUNDED)
+        asyncio.run(both(fake))
+
+    fast_done = next(i for i, (name, chunk) in enumerate(log) if name == "fast" and b"event: done" in chunk)
+    slow_first_event = next(i for i, (name, chunk) in enumerate(log) if name == "slow" and b"event: " in chunk)
+    assert fast_done < slow_first_event
+    assert any(name == "slow" and b"event: done" in chunk for name, chunk in log)
 
 
 def test_a_client_disconnect_under_asgi_stops_generation_upstream(answer_corpus, committed_db):

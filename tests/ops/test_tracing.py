@@ -9,13 +9,20 @@ from collections.abc import Iterator
 import pytest
 from django.test import Client, override_settings
 from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.sdk.trace.export import ConsoleSpanExporter
+from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 from opentelemetry.trace import SpanKind
 
 from apps.accounts.models import User
 from apps.core.errors import AdapterConfigurationError
 from apps.core.observability.context import REQUEST_ID_HEADER
-from apps.core.observability.tracing import span_exporter, tracer
+from apps.core.observability.tracing import (
+    ExportAwareTracerProvider,
+    RecordedWhenExported,
+    span_exporter,
+    tracer,
+)
 from apps.ingestion.services import UploadedFile, document_upload
 from apps.retrieval.search import retrieve
 from apps.tenants.context import in_tenant
@@ -113,3 +120,20 @@ def test_one_answer_is_one_trace_with_a_span_per_step(tenant, committed_db, span
     (retrieval,) = by_name(finished, "retrieval.retrieve")
     assert retrieval.context.trace_id == root.context.trace_id
     assert retrieval.parent.span_id in {span.context.span_id for span in steps}
+
+
+def test_spans_are_recorded_only_once_something_receives_them():
+    """With OTEL_EXPORTER=none nothing is built for SQL and Redis spans, yet trace ids stay real."""
+    provider = ExportAwareTracerProvider(sampler=RecordedWhenExported(ParentBased(TraceIdRatioBased(1.0))))
+    quiet_tracer = provider.get_tracer("test")
+
+    with quiet_tracer.start_as_current_span("unexported") as unexported:
+        pass
+    provider.add_span_processor(SimpleSpanProcessor(InMemorySpanExporter()))
+    with quiet_tracer.start_as_current_span("exported") as exported:
+        pass
+
+    assert not isinstance(unexported, ReadableSpan)  # a NonRecordingSpan: no attributes, no events
+    assert unexported.get_span_context().is_valid  # logs and query logs still carry its trace id
+    assert isinstance(exported, ReadableSpan)
+    assert exported.get_span_context().trace_flags.sampled

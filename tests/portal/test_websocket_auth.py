@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
@@ -87,7 +89,7 @@ def _in_site(site, change) -> None:
 @pytest.mark.parametrize(
     "change",
     [
-        pytest.param(lambda user: User.objects.filter(pk=user.pk).update(is_active=False), id="deactivated"),
+        pytest.param(lambda user: _saved(user, is_active=False), id="deactivated"),
         pytest.param(lambda user: Session.objects.all().delete(), id="signed-out"),
         pytest.param(lambda user: _password_changed(user), id="password-changed"),
     ],
@@ -116,7 +118,7 @@ async def test_a_demoted_superuser_asks_with_todays_principals(site):
     try:
         await communicator.send_json_to({"type": "ask", "question": question})
         before = (await frames_until(communicator, "done"))[-1]
-        await _in_site(site, lambda: User.objects.filter(pk=boss.user.pk).update(is_superuser=False))
+        await _in_site(site, lambda: _saved(User.objects.get(pk=boss.user.pk), is_superuser=False))
         await frames_until(communicator, "end")
         await communicator.send_json_to({"type": "ask", "question": question})
         after = (await frames_until(communicator, "done"))[-1]
@@ -125,6 +127,14 @@ async def test_a_demoted_superuser_asks_with_todays_principals(site):
 
     assert "BLUEHERON" in before["answer"]
     assert "BLUEHERON" not in after["answer"]
+
+
+def _saved(user: User, **fields: object) -> None:
+    """A change as the admin and the services make it: saved through the model, so every process's
+    cached copy of the user is dropped (a raw UPDATE shows within PROCESS_CACHE_TTL_SECONDS)."""
+    for name, value in fields.items():
+        setattr(user, name, value)
+    user.save(update_fields=list(fields))
 
 
 def _superusers_only_memo() -> None:
@@ -136,3 +146,32 @@ def _password_changed(user: User) -> None:
     fresh = User.objects.get(pk=user.pk)
     fresh.set_password("a different long password")
     fresh.save(update_fields=["password"])
+
+
+def _session_expires_in(site, member, seconds: int) -> None:
+    from django.contrib.sessions.backends.db import SessionStore
+
+    with schema_context(site.schema):
+        store = SessionStore(session_key=member.session_key)
+        store.load()
+        store.set_expiry(seconds)
+        store.save()
+
+
+async def test_a_session_that_expires_between_questions_ends_the_socket(site, member):
+    """The session is read through the process cache; its expiry is still checked on every question."""
+    await database_sync_to_async(_session_expires_in)(site, member, 2)
+    communicator = await open_socket(site, member)
+    try:
+        await communicator.send_json_to({"type": "ask", "question": "What is the refund policy?"})
+        first = await frames_until(communicator, "end")
+        await asyncio.sleep(2.2)
+        await communicator.send_json_to({"type": "ask", "question": "What is the refund policy?"})
+        frame = await communicator.receive_json_from(timeout=10)
+        closed = await communicator.receive_output(timeout=10)
+    finally:
+        await communicator.disconnect()
+
+    assert "done" in [each["type"] for each in first]
+    assert (frame["type"], frame["code"]) == ("error", "unauthenticated")
+    assert closed == {"type": "websocket.close", "code": 4401}

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.core.handlers.asgi import ASGIRequest
 from django.db import connection
 from django.http import StreamingHttpResponse
+from django.utils import translation
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
@@ -170,7 +171,7 @@ class QueryStreamApi(ApiView):
             lease.release()
             raise
         body = (
-            sse_async(events, tenant=tenant, lease=lease)
+            sse_async(events, tenant=tenant, language=translation.get_language(), lease=lease)
             if isinstance(request._request, ASGIRequest)
             else sse_sync(events, tenant=tenant, lease=lease)
         )

@@ -15,17 +15,17 @@ import logging
 import math
 import time
 import uuid
+from functools import partial
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from redis.exceptions import RedisError
 
-from apps.accounts.models import User
+from apps.answers.streaming import CRASHED, NO_TENANT, AnswerStreamRunner, StreamEvent, on_stream_thread
 from apps.core.metrics import active_streams, stream_cancel_release_seconds, stream_rejections_total, tenant_label
 from apps.core.stream_slots import SlotVerdict, StreamSlots
 
-from ..question_limits import question_wait_seconds
-from .answer_runner import CRASHED, AnswerStreamRunner, on_stream_thread
+from .admission import ADMITTED, SIGNED_OUT, admitted_answer_events
 from .frames import citation_frame, done_frame, error_frame, language_of
 from .identity import session_user_current
 
@@ -41,16 +41,6 @@ def estimated_tokens(text: str) -> int:
     return math.ceil(len(text) / 4)
 
 
-def question_admission(
-    *, schema_name: str, session_key: str | None, user_id: int, charge: bool
-) -> tuple[User | None, int]:
-    """The socket's user as of now (None: end the socket) and, when `charge`, the seconds to wait (0: ask)."""
-    user = session_user_current(schema_name=schema_name, session_key=session_key, user_id=user_id)
-    if user is None or not charge:
-        return user, 0
-    return user, question_wait_seconds(schema_name=schema_name, user=user)
-
-
 def _is_an_id(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**63
 
@@ -61,6 +51,7 @@ class AskConsumer(AsyncJsonWebsocketConsumer):
     heartbeat_task: asyncio.Task | None = None
     slots: StreamSlots | None = None
     gone = False  # the client disconnected: frames have nowhere to go
+    signed_out = False  # found on a question's admission: the socket closes after it
 
     async def connect(self) -> None:
         user, tenant = self.scope.get("user"), self.scope.get("tenant")
@@ -109,31 +100,24 @@ class AskConsumer(AsyncJsonWebsocketConsumer):
     async def _ask(self, question: object, conversation_id: object = None) -> None:
         self.last_active = time.monotonic()
         text = question.strip() if isinstance(question, str) else ""
-        problem = self._question_problem(text, conversation_id)
-        # Who is asking and whether their budget allows it, read in one call off the event loop.
-        user, wait = await on_stream_thread(
-            question_admission,
-            schema_name=self.schema_name,
-            session_key=self._session_key,
-            user_id=self.user.pk,
-            charge=problem is None,  # a question that will not run costs nothing
-        )
-        if not await self._keep_user(user):
-            return
-        if problem is not None:
+        if problem := self._question_problem(text, conversation_id):
             code, params = problem
             await self._send_error(code, **params)
-        elif wait:
-            await self._send_error("rate_limited", seconds=wait)
-        else:
-            self.runner = AnswerStreamRunner(
+            return
+        # Who is asking and their question budget are checked on the answer's thread, first thing.
+        self.runner = AnswerStreamRunner(
+            schema_name=self.schema_name,
+            language=self.language,
+            open_events=partial(
+                admitted_answer_events,
                 schema_name=self.schema_name,
-                user=self.user,
+                session_key=self._session_key,
+                user_id=self.user.pk,
                 question=text,
-                language=self.language,
                 conversation_id=conversation_id,  # type: ignore[arg-type]  # checked by _is_an_id
-            )
-            self.stream_task = asyncio.create_task(self._stream(self.runner))
+            ),
+        )
+        self.stream_task = asyncio.create_task(self._stream(self.runner))
 
     def _question_problem(self, text: str, conversation_id: object) -> tuple[str, dict] | None:
         """Why this question cannot start now (an error code and its parameters), or None."""
@@ -164,12 +148,16 @@ class AskConsumer(AsyncJsonWebsocketConsumer):
         return self.stream_task is not None and not self.stream_task.done()
 
     async def _stream(self, runner: AnswerStreamRunner) -> None:
-        """One question, start to finish; always ends with an `end` frame."""
+        """One question, start to finish; ends with an `end` frame, or the socket when signed out."""
         stream_id = uuid.uuid4().hex
         try:
             await self._stream_with_slot(runner, stream_id)
         finally:
-            await self.send_json({"type": "end", "stream_id": stream_id})
+            if self.signed_out:
+                await self._send_error("unauthenticated")
+                await self.close(code=CLOSE_UNAUTHENTICATED)
+            else:
+                await self.send_json({"type": "end", "stream_id": stream_id})
 
     async def _stream_with_slot(self, runner: AnswerStreamRunner, stream_id: str) -> None:
         assert self.slots is not None
@@ -181,8 +169,7 @@ class AskConsumer(AsyncJsonWebsocketConsumer):
         try:
             if not runner.start():
                 return  # cancelled while waiting for the slot
-            await self.send_json({"type": "started", "stream_id": stream_id})
-            await asyncio.wait_for(self._forward(runner), timeout=settings.PORTAL_STREAM_MAX_SECONDS)
+            await asyncio.wait_for(self._forward(runner, stream_id), timeout=settings.PORTAL_STREAM_MAX_SECONDS)
         except TimeoutError:
             self._count_rejection("stream_timeout")
             await self._send_error("stream_timeout")
@@ -222,7 +209,7 @@ class AskConsumer(AsyncJsonWebsocketConsumer):
             except (RedisError, OSError):
                 logger.warning("stream lease renewal failed", exc_info=True)
 
-    async def _forward(self, runner: AnswerStreamRunner) -> None:
+    async def _forward(self, runner: AnswerStreamRunner, stream_id: str) -> None:
         tokens = 0
         async for event in runner.events():
             if event.type == "token":
@@ -233,24 +220,34 @@ class AskConsumer(AsyncJsonWebsocketConsumer):
                     await self._send_error("token_limit")
                     return
                 await self.send_json({"type": "token", "text": event.data.get("text", "")})
-            elif event.type == "citation":
-                await self.send_json(citation_frame(event.data))
-            elif event.type == "done":
-                await self.send_json(done_frame(event.data))
-            elif event.type == "error":  # its message is already in the page's language
-                await self._send_error(str(event.data.get("code") or "failed"), message=event.data.get("message", ""))
-            elif event.type == CRASHED:
-                await self._send_error("internal_error")
-            # `trace` stays on the server: it names internal steps and timings.
+            elif event.type in (SIGNED_OUT, NO_TENANT):  # nobody may be answered on this socket any more
+                self.signed_out = True
+                return
+            else:
+                await self._send_other(event, stream_id)
+
+    async def _send_other(self, event: StreamEvent, stream_id: str) -> None:
+        if event.type == ADMITTED:
+            self.user = event.data["user"]  # today's flags and groups, as the answer used them
+            await self.send_json({"type": "started", "stream_id": stream_id})
+        elif event.type == "citation":
+            await self.send_json(citation_frame(event.data))
+        elif event.type == "done":
+            await self.send_json(done_frame(event.data))
+        elif event.type == "error":  # its message, if any, is already in the page's language
+            code, message = str(event.data.get("code") or "failed"), event.data.get("message", "")
+            params = {key: value for key, value in event.data.items() if key not in ("code", "message")}
+            await self._send_error(code, message=message, **params)
+        elif event.type == CRASHED:
+            await self._send_error("internal_error")
+        # `trace` stays on the server: it names internal steps and timings.
 
     async def _let_go(self, runner: AnswerStreamRunner) -> None:
         """Cancel the thread and wait a moment for it to release its provider call."""
-        if runner.finished or not runner.started:
-            return
-        runner.cancel()
-        if await runner.wait_finished(settings.PORTAL_STREAM_CANCEL_GRACE_SECONDS):
+        released = await runner.stop(settings.PORTAL_STREAM_CANCEL_GRACE_SECONDS)
+        if released:
             stream_cancel_release_seconds.observe(runner.release_seconds or 0.0)
-        else:
+        elif released is False:
             # The thread is blocked inside a provider call; it stops at its next event or timeout.
             logger.warning(
                 "answer stream still running %.1fs after cancel", settings.PORTAL_STREAM_CANCEL_GRACE_SECONDS
@@ -288,9 +285,6 @@ class AskConsumer(AsyncJsonWebsocketConsumer):
         user = await on_stream_thread(
             session_user_current, schema_name=self.schema_name, session_key=self._session_key, user_id=self.user.pk
         )
-        return await self._keep_user(user)
-
-    async def _keep_user(self, user: User | None) -> bool:
         if user is None:
             await self._close_with("unauthenticated", CLOSE_UNAUTHENTICATED)
             return False

@@ -24,6 +24,12 @@ class Command(BaseCommand):
         parser.add_argument("--url", default="ws://demo.localhost:8000/ws/ask/", help="the ask socket of a tenant host")
         parser.add_argument("--concurrency", type=int, default=50)
         parser.add_argument("--seconds", type=float, default=30.0)
+        parser.add_argument(
+            "--users-per-client",
+            type=int,
+            default=3,
+            help="bench users taking turns on each client's stream (keeps each under its question budget)",
+        )
         parser.add_argument("--cancel-probes", type=int, default=10)
         parser.add_argument("--question", action="append", help="repeatable; default: questions on the sample handbook")
         parser.add_argument("--unique-questions", action="store_true", help="defeat the response cache")
@@ -34,8 +40,8 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options) -> None:
-        if options["concurrency"] < 1 or options["seconds"] <= 0:
-            raise CommandError("--concurrency must be at least 1 and --seconds positive.")
+        if options["concurrency"] < 1 or options["seconds"] <= 0 or options["users_per_client"] < 1:
+            raise CommandError("--concurrency and --users-per-client must be at least 1 and --seconds positive.")
         parts = urlsplit(options["url"])
         if parts.scheme not in {"ws", "wss"} or not parts.hostname:
             raise CommandError(f"--url must be a ws:// or wss:// URL, not {options['url']!r}.")
@@ -43,7 +49,8 @@ class Command(BaseCommand):
         if domain is None:
             raise CommandError(f"No tenant serves {parts.hostname!r}; create one with create_portal_tenant.")
         connect_to = options["connect_to"] or ("127.0.0.1" if parts.hostname.endswith(".localhost") else None)
-        sessions = bench_sessions(schema_name=domain.tenant.schema_name, count=options["concurrency"])
+        users = options["concurrency"] * options["users_per_client"]
+        sessions = bench_sessions(schema_name=domain.tenant.schema_name, count=users)
         target = Target(
             url=options["url"],
             connect_host=connect_to,

@@ -1,13 +1,17 @@
-"""Run the (synchronous) answer service on a worker thread and hand its events to the event loop.
+"""Answer events for an event loop: the one bridge the portal's socket and the API's SSE both use.
 
 The answer pipeline does blocking I/O (PostgreSQL, Neo4j, the provider's HTTP stream), so each
-stream runs on a thread of a per-process pool (settings.PORTAL_STREAM_THREADS); the per-user and
-per-tenant slots bound how many streams exist. Between streams a thread gives its database
-connection back to the web process's connection pool (apps/core/database.py); opening one per
-stream cost more than a cached answer.
+stream runs on a thread of a per-process pool (settings.PORTAL_STREAM_THREADS, shared by both
+surfaces); their stream slots bound how many streams exist. Events reach the loop through a queue,
+so a stream waiting for its provider holds only its own thread. (Pulling each event through
+`sync_to_async(thread_sensitive=True)` instead ran every stream of the process on one shared thread:
+fifty streams took turns.) Between streams a thread gives its database connection back to the
+web process's connection pool (apps/core/database.py); opening one per stream cost more than a
+cached answer.
+
 Cancelling sets a flag the thread checks after every event; it then closes the event iterator,
 which closes the provider's stream and with it the upstream HTTP request
-(apps/integrations/llm/base.py).
+(apps/integrations/llm/base.py), and the answer service records the question as cancelled.
 """
 
 from __future__ import annotations
@@ -26,14 +30,18 @@ from django.core.exceptions import ValidationError
 from django.db import close_old_connections
 from django.utils import translation
 
-from apps.answers.events import AnswerEvent
-from apps.answers.models import Conversation
-from apps.answers.services import answer_question
+from apps.core.errors import TenantContextRequired
 from apps.core.process_cache import process_cache_scope
 from apps.tenants.context import in_tenant
 
+from .events import AnswerEvent
+from .models import Conversation
+
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
+
+CRASHED = "crashed"  # the runner's own event type when the answer service raised
+NO_TENANT = "no_tenant"  # ... and when the tenant was switched off or removed: nobody may act in it
 
 
 @dataclass(frozen=True)
@@ -57,40 +65,43 @@ def stream_pool() -> ThreadPoolExecutor:
 
 
 async def on_stream_thread(function: Callable[..., T], /, **kwargs: object) -> T:
-    """Run a short blocking call (a session re-read, a budget check) on the stream pool.
+    """Run a short blocking call (a session re-read, a budget check, a lease release) on the pool.
 
-    Not Channels' `database_sync_to_async`: that runs every call of the process on one shared
-    thread, so 50 sockets asking at once queued behind each other's checks before their first token.
+    Not Channels' `database_sync_to_async`: that runs every such call of the process on one shared
+    thread, so fifty sockets asking at once queued behind each other's checks before their first token.
     """
 
     def call() -> T:
         close_old_connections()
         try:
-            return function(**kwargs)
+            with process_cache_scope():  # a scope, like a request: the tenant row is not read each time
+                return function(**kwargs)
         finally:
             close_old_connections()  # back to the pool, as after a stream
 
     return await asyncio.get_running_loop().run_in_executor(stream_pool(), call)
 
 
-CRASHED = "crashed"  # the runner's own event type when the answer service raised
-
-
-def answer_events(*, user, question: str, conversation_id: int | None = None) -> Iterator[AnswerEvent]:
-    return answer_question(user=user, question=question, stream=True, channel="portal", conversation_id=conversation_id)
-
-
 class AnswerStreamRunner:
-    """One answer stream. `events()` yields StreamEvents until the thread is done."""
+    """One answer stream: `start()` it, then read `events()` until the thread is done.
+
+    `open_events` is called on the stream's thread, inside the tenant's schema, and returns the
+    answer service's event iterator (or an iterator already made: a generator has not run yet).
+    `between_events`, if given, runs on that thread after each event (an SSE lease's renewal).
+    """
 
     def __init__(
-        self, *, schema_name: str, user, question: str, language: str, conversation_id: int | None = None
+        self,
+        *,
+        schema_name: str,
+        language: str,
+        open_events: Callable[[], Iterator[AnswerEvent]],
+        between_events: Callable[[], None] | None = None,
     ) -> None:
         self.schema_name = schema_name
-        self.user = user
-        self.question = question
-        self.conversation_id = conversation_id
-        self.language = language  # the pipeline's own texts (refusals, errors) follow the page
+        self.language = language  # the pipeline's own texts (refusals, errors) follow the caller's
+        self._open_events = open_events
+        self._between_events = between_events
         self._cancelled = threading.Event()
         self._finished = threading.Event()
         self._queue: asyncio.Queue[StreamEvent] = asyncio.Queue()
@@ -112,6 +123,19 @@ class AnswerStreamRunner:
             self.cancel_requested_at = time.monotonic()
         self._cancelled.set()
 
+    async def stop(self, grace_seconds: float) -> bool | None:
+        """Cancel and wait (without blocking the loop) for the thread to let go of its provider call.
+
+        None when there was nothing to stop; False when the thread is still blocked in a provider call
+        after the grace period (it stops at its next event or at the provider's timeout)."""
+        if self.finished or not self.started:
+            return None
+        self.cancel()
+        deadline = time.monotonic() + grace_seconds
+        while not self._finished.is_set() and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        return self._finished.is_set()
+
     @property
     def finished(self) -> bool:
         return self._finished.is_set()
@@ -130,13 +154,6 @@ class AnswerStreamRunner:
                 return
             yield event
 
-    async def wait_finished(self, timeout: float) -> bool:
-        """Wait (without blocking the loop) until the thread let go of the provider call."""
-        deadline = time.monotonic() + timeout
-        while not self._finished.is_set() and time.monotonic() < deadline:
-            await asyncio.sleep(0.01)
-        return self._finished.is_set()
-
     def _emit(self, event: StreamEvent) -> None:
         try:
             self._loop.call_soon_threadsafe(self._queue.put_nowait, event)
@@ -148,12 +165,15 @@ class AnswerStreamRunner:
         try:
             with process_cache_scope(), in_tenant(self.schema_name), translation.override(self.language):
                 self._forward()
+        except TenantContextRequired:
+            self._emit(StreamEvent(type=NO_TENANT, data={}))
         except ValidationError:  # the service refused the question before running anything
             self._emit(StreamEvent(type="error", data={"code": "invalid_question"}))
         except Conversation.DoesNotExist:  # not the user's thread (or removed from their history)
             self._emit(StreamEvent(type="error", data={"code": "no_such_conversation"}))
-        except Exception:  # the thread must always report back; the page gets an error frame
-            logger.exception("answer stream failed", extra={"tenant": self.schema_name})
+        except Exception as error:  # noqa: BLE001 - the thread must always report back; the caller says it failed
+            # The type only: an exception's message may quote the question or a passage.
+            logger.error("answer stream failed: %s", type(error).__name__, extra={"tenant": self.schema_name})
             self._emit(StreamEvent(type=CRASHED, data={}))
         finally:
             close_old_connections()  # back to the pool (or kept, with persistent connections)
@@ -162,12 +182,14 @@ class AnswerStreamRunner:
             self._emit(_FINISHED)
 
     def _forward(self) -> None:
-        stream = answer_events(user=self.user, question=self.question, conversation_id=self.conversation_id)
+        stream = self._open_events()
         try:
             for event in stream:
                 if self._cancelled.is_set():
                     break
                 self._emit(StreamEvent(type=event.type, data=event.data))
+                if self._between_events is not None:
+                    self._between_events()
         finally:
             close = getattr(stream, "close", None)
             if close is not None:
