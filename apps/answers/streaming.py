@@ -3,9 +3,8 @@
 The answer pipeline does blocking I/O (PostgreSQL, Neo4j, the provider's HTTP stream), so each
 stream runs on a thread of a per-process pool (settings.PORTAL_STREAM_THREADS, shared by both
 surfaces); their stream slots bound how many streams exist. Events reach the loop through a queue,
-so a stream waiting for its provider holds only its own thread. (Pulling each event through
-`sync_to_async(thread_sensitive=True)` instead ran every stream of the process on one shared thread:
-fifty streams took turns.) Between streams a thread gives its database connection back to the
+so a stream waiting for its provider holds only its own thread, and both surfaces cancel, log and
+give back their connections the same way. Between streams a thread gives its database connection back to the
 web process's connection pool (apps/core/database.py); opening one per stream cost more than a
 cached answer.
 
@@ -67,8 +66,8 @@ def stream_pool() -> ThreadPoolExecutor:
 async def on_stream_thread(function: Callable[..., T], /, **kwargs: object) -> T:
     """Run a short blocking call (a session re-read, a budget check, a lease release) on the pool.
 
-    Not Channels' `database_sync_to_async`: that runs every such call of the process on one shared
-    thread, so fifty sockets asking at once queued behind each other's checks before their first token.
+    Not Channels' `database_sync_to_async`: outside a request (a consumer has no
+    ThreadSensitiveContext) that runs every such call of the process on one shared thread.
     """
 
     def call() -> T:
