@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
-from opentelemetry import trace
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from apps.answers.services import answer_question
 from apps.tenants.context import in_tenant
+from tests.support.spans import captured_spans
 
 pytestmark = pytest.mark.integration
 
@@ -17,17 +17,9 @@ QUESTION = "Who approves refunds above EUR 5,000?"
 
 
 @pytest.fixture
-def spans() -> InMemorySpanExporter:
-    """Finished spans, from whatever SDK provider the process has (installing one if there is none)."""
-    provider = trace.get_tracer_provider()
-    if not isinstance(provider, TracerProvider):
-        provider = TracerProvider()
-        trace.set_tracer_provider(provider)
-        provider = trace.get_tracer_provider()
-    exporter = InMemorySpanExporter()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    yield exporter
-    exporter.shutdown()
+def spans() -> Iterator[InMemorySpanExporter]:
+    with captured_spans() as exporter:
+        yield exporter
 
 
 def test_each_step_has_a_span_under_the_question_span(answers_corpus, committed_db, spans):

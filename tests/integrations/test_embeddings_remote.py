@@ -14,6 +14,7 @@ from apps.core.errors import AdapterConfigurationError
 from apps.integrations.embeddings.base import EmbeddingError, Vector, l2_normalised
 from apps.integrations.embeddings.remote import OpenAICompatibleEmbedder, embeddings_endpoint, retry_after_seconds
 from tests.support.fake_embeddings_server import FakeEmbeddingsServer, Reply, fake_vector
+from tests.support.spans import attributes_of, captured_spans
 
 from .embedding_support import API_KEY, DIMENSIONS
 
@@ -227,3 +228,14 @@ def test_retry_after_accepts_seconds_and_http_dates():
 def test_remote_needs_a_url():
     with override_settings(REMOTE_EMBEDDINGS_URL=""), pytest.raises(AdapterConfigurationError):
         OpenAICompatibleEmbedder()
+
+
+def test_a_remote_embedding_request_is_traced_without_its_key(server):
+    with captured_spans() as spans:
+        remote(server).embed_query("hello")
+
+    # The instrumentation's default (pre-stable) HTTP attribute names.
+    [request] = [span for span in spans.get_finished_spans() if attributes_of(span).get("http.method") == "POST"]
+    assert attributes_of(request)["http.status_code"] == 200
+    assert attributes_of(request)["http.url"].endswith("/v1/embeddings")
+    assert all(API_KEY not in str(value) for value in attributes_of(request).values())

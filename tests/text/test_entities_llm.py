@@ -10,8 +10,9 @@ import pytest
 from django.test import override_settings
 
 from apps.text.entities import OfflineEntityExtractor, entity_extractor
-from apps.text.entities.llm import BATCH_SIZE, MAX_OUTPUT_TOKENS, TOOL_NAME, LlmEntityExtractor
+from apps.text.entities.llm import BATCH_SIZE, MAX_OUTPUT_TOKENS, OUTPUT_TOKENS_PER_CHUNK, TOOL_NAME, LlmEntityExtractor
 from tests.support.fake_anthropic import FakeAnthropicServer, error_body, text_message, tool_use_message
+from tests.support.spans import attributes_of, captured_spans, named
 
 from .entity_helpers import keys_of
 
@@ -178,3 +179,19 @@ def test_chunks_are_sent_in_batches_and_empty_chunks_are_not_sent(fake_claude):
     assert len(fake_claude.requests) == 2
     assert fake_claude.requests[1].body["messages"][0]["content"].count("<chunk index=") == 2
     assert results[-2:] == [[], []]
+
+
+def test_each_extraction_call_has_a_genai_span(fake_claude):
+    fake_claude.reply(body=scripted_entities([{"index": 0, "entities": []}, {"index": 1, "entities": []}]))
+
+    with captured_spans() as spans:
+        entity_extractor().extract(texts=CHUNKS)
+
+    [call] = named(spans, "chat ")
+    attributes = attributes_of(call)
+    assert attributes["gen_ai.provider.name"] == "anthropic"
+    assert attributes["gen_ai.request.max_tokens"] == min(MAX_OUTPUT_TOKENS, OUTPUT_TOKENS_PER_CHUNK * len(CHUNKS))
+    assert attributes["portal.llm.tool"] == TOOL_NAME
+    assert (attributes["gen_ai.usage.input_tokens"], attributes["gen_ai.usage.output_tokens"]) == (10, 10)
+    assert tuple(attributes["gen_ai.response.finish_reasons"]) == ("tool_use",)
+    assert all(CHUNKS[0] not in str(value) for value in attributes.values())

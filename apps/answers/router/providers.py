@@ -13,6 +13,7 @@ from django.utils.module_loading import import_string
 
 from apps.core import metrics
 from apps.core.errors import AdapterConfigurationError
+from apps.core.observability.genai import ModelCallSpan
 from apps.integrations.llm.base import Completion, GenerationRequest, LLMProvider, ProviderError, TextDelta
 
 from .budget import CHARS_PER_TOKEN, estimated_input_tokens
@@ -63,6 +64,8 @@ class ProviderConfig:
         )
 
 
+_END = object()
+
 # Process-wide: every router built in this process shares one semaphore per provider name and size,
 # so a settings change (or a test's override) gets a fresh one instead of resizing one in use.
 _semaphores: dict[tuple[str, int], threading.BoundedSemaphore] = {}
@@ -91,9 +94,13 @@ class ProviderAttempt:
         began = time.perf_counter()
         outcome = "cancelled"  # unless the stream ends or fails: the consumer closed it
         events: Iterator[Any] | None = None
+        call: ModelCallSpan | None = None
         try:
-            events = self.config.build().stream(self.request)
-            yield from self._texts(events, began)
+            provider = self.config.build()
+            call = self._call_span(provider)
+            with call.active():
+                events = provider.stream(self.request)
+            yield from self._texts(self._steps(events, call), began, call)
             outcome = "ok"
         except ProviderError as error:
             outcome = fallback_reason(error)
@@ -106,9 +113,37 @@ class ProviderAttempt:
             if close is not None:
                 close()  # stops the provider and releases its upstream connection (also on GeneratorExit)
             self._observe(outcome, time.perf_counter() - began)
+            if call is not None:
+                self._end_call_span(call, outcome)
         self._finish()
 
-    def _texts(self, events: Iterator[Any], began: float) -> Iterator[str]:
+    def _call_span(self, provider: LLMProvider) -> ModelCallSpan:
+        return ModelCallSpan.start(
+            provider=str(getattr(provider, "name", "") or self.config.name),
+            model=self.request.model,
+            max_tokens=self.request.max_tokens,
+            extra={"portal.llm.provider": self.config.name, "portal.llm.attempt": len(self.record.fallbacks) + 1},
+        )
+
+    @staticmethod
+    def _steps(events: Iterator[Any], call: ModelCallSpan) -> Iterator[Any]:
+        """The provider's events, each produced with the call's span current (the SDK's spans nest under it)."""
+        while True:
+            with call.active():
+                event = next(events, _END)
+            if event is _END:
+                return
+            yield event
+
+    @staticmethod
+    def _end_call_span(call: ModelCallSpan, outcome: str) -> None:
+        if outcome == "cancelled":
+            call.span.set_attribute("portal.llm.cancelled", True)
+        elif outcome != "ok":
+            call.failed(outcome, reason=outcome)
+        call.end()
+
+    def _texts(self, events: Iterator[Any], began: float, call: ModelCallSpan) -> Iterator[str]:
         for event in events:
             if isinstance(event, TextDelta) and event.text:
                 if not self.started:
@@ -121,6 +156,12 @@ class ProviderAttempt:
                 yield event.text
             elif isinstance(event, Completion):
                 self.completion = event
+                call.completed(
+                    model=event.model or self.request.model,
+                    input_tokens=event.input_tokens,
+                    output_tokens=event.output_tokens,
+                    finish_reason=event.stop_reason,
+                )
 
     def _finish(self) -> None:
         self.succeeded = True

@@ -3,10 +3,13 @@
 The SDK tracer provider is installed even when OTEL_EXPORTER is "none", so logs and query logs
 still get real trace ids; but until a span processor is added (an exporter, or a test's in-memory
 one) spans are not recorded: building spans for every SQL statement and Redis command that nobody
-receives took about a tenth of the web process's CPU per answer. Django requests, PostgreSQL (psycopg), Redis and
-Celery are instrumented by the upstream instrumentations; Celery's carries the trace context in
-task headers, so a task's spans join the trace of the request that queued it. Our own code opens
-spans with `span()`: retrieval legs, Neo4j calls, orchestrator steps, LLM calls.
+receives took about a tenth of the web process's CPU per answer.
+
+Django requests, PostgreSQL (psycopg), Redis, Celery and outgoing httpx requests (the remote
+embedders) are traced by the upstream instrumentations; Celery's carries the trace context in task
+headers, so a task's spans join the trace of the request that queued it. Each model call gets a
+GenAI span (genai.py), with the Anthropic SDK's own client span under it. Our own code opens spans
+with `span()`: retrieval legs, Neo4j calls, orchestrator steps.
 """
 
 from __future__ import annotations
@@ -103,6 +106,7 @@ def span_exporter(name: str) -> SpanExporter | None:
 def _instrument_libraries() -> None:
     from opentelemetry.instrumentation.celery import CeleryInstrumentor
     from opentelemetry.instrumentation.django import DjangoInstrumentor
+    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
     from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
     from opentelemetry.instrumentation.redis import RedisInstrumentor
 
@@ -113,6 +117,7 @@ def _instrument_libraries() -> None:
     PsycopgInstrumentor().instrument(enable_commenter=False)
     RedisInstrumentor().instrument()
     CeleryInstrumentor().instrument()
+    HTTPXClientInstrumentor().instrument()  # remote embedders; the Anthropic SDK traces its own calls
 
 
 def _django_middleware_position() -> int:

@@ -15,6 +15,7 @@ from anthropic.types import ToolChoiceToolParam, ToolParam
 from django.conf import settings
 
 from apps.core.errors import AdapterConfigurationError
+from apps.core.observability.genai import ModelCallSpan
 
 
 def anthropic_client(*, api_key: str = "", base_url: str = "") -> anthropic.Anthropic:
@@ -56,17 +57,35 @@ def anthropic_tool_input(
 ) -> Any:
     """Ask the model to answer by calling `tool` (forced); the call's input, or None when the
     answer holds no such call. Raises AnthropicCallFailed."""
+    call = ModelCallSpan.start(
+        provider="anthropic", model=model, max_tokens=max_tokens, extra={"portal.llm.tool": str(tool["name"])}
+    )
     try:
-        message = client.messages.create(
-            model=model,
-            max_tokens=max_tokens,
-            system=system,
-            messages=[{"role": "user", "content": user_text}],
-            tools=[cast(ToolParam, tool)],
-            tool_choice=ToolChoiceToolParam(type="tool", name=tool["name"]),
-        )
+        with call.active():
+            message = client.messages.create(
+                model=model,
+                max_tokens=max_tokens,
+                system=system,
+                messages=[{"role": "user", "content": user_text}],
+                tools=[cast(ToolParam, tool)],
+                tool_choice=ToolChoiceToolParam(type="tool", name=tool["name"]),
+            )
     except anthropic.AnthropicError as error:
+        call.failed(type(error).__name__)
         raise AnthropicCallFailed(kind=type(error).__name__, status=getattr(error, "status_code", None)) from error
+    else:
+        usage = message.usage
+        call.completed(
+            model=message.model,
+            # Prompt-cache reads and writes are input tokens too (the GenAI conventions count them in).
+            input_tokens=usage.input_tokens
+            + (usage.cache_creation_input_tokens or 0)
+            + (usage.cache_read_input_tokens or 0),
+            output_tokens=usage.output_tokens,
+            finish_reason=message.stop_reason or "end_turn",
+        )
+    finally:
+        call.end()
     return next(
         (
             block.input
