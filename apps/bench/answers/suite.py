@@ -1,7 +1,8 @@
 """Every evaluation dataset through retrieval and answer evaluation, each on a fresh tenant, in one table.
 
 The figures docs/retrieval.md and docs/answers.md publish come from here (`make eval`): per dataset,
-retrieval quality of every leg and of the fusion (recall@5, nDCG@10), and, for datasets whose
+retrieval quality of every leg and of the fusion (recall@5, nDCG@10), what each leg adds to the
+fusion (hybrid minus hybrid without it), and, for datasets whose
 questions carry answers or answerability labels, the answers' accuracy, token recall, refusal rates,
 citation precision and time to first token.
 """
@@ -16,12 +17,11 @@ from apps.bench.corpus import EVALUATION_PRINCIPALS
 from apps.bench.fresh_tenants import evaluation_tenant_fresh
 from apps.bench.retrieval.beir import BeirDataset, load_dataset
 from apps.bench.retrieval.ingest import dataset_corpus_ingest
-from apps.bench.retrieval.runner import evaluate
+from apps.bench.retrieval.runner import SINGLE_LEGS, evaluate
 from apps.tenants.context import in_tenant
 
 from .runner import answers_evaluate, evaluation_user
 
-SINGLE_LEGS = ("dense", "keyword", "graph")
 TABLE_COLUMNS = (
     ("dataset", "dataset"),
     ("documents", "docs"),
@@ -29,6 +29,7 @@ TABLE_COLUMNS = (
     ("hybrid_recall@5", "hybrid R@5"),
     ("hybrid_ndcg@10", "hybrid nDCG@10"),
     ("best_leg_ndcg@10", "best leg nDCG@10"),
+    ("graph_gain_recall@5", "graph adds R@5"),
     ("answer_accuracy", "answer accuracy"),
     ("answer_token_recall", "token recall"),
     ("refusal_rate_answerable", "answerable refused"),
@@ -99,6 +100,7 @@ def _row(entry: SuiteDataset, dataset: BeirDataset, *, ingest: dict, retrieval: 
         "hybrid_recall@5": hybrid["recall@5"],
         "hybrid_ndcg@10": hybrid["ndcg@10"],
         "best_leg_ndcg@10": max(configurations[leg]["ndcg@10"] for leg in SINGLE_LEGS),
+        "graph_gain_recall@5": retrieval["leg_gains"].get("graph", {}).get("recall@5"),
     }
     if answers:
         for key in (

@@ -15,8 +15,31 @@ CONFIGURATIONS: dict[str, tuple[str, ...]] = {
     "keyword": ("keyword",),
     "graph": ("graph",),
     "hybrid": ("dense", "keyword", "graph"),
+    "hybrid_without_dense": ("keyword", "graph"),
+    "hybrid_without_keyword": ("dense", "graph"),
     "hybrid_without_graph": ("dense", "keyword"),
 }
+SINGLE_LEGS = ("dense", "keyword", "graph")
+GAIN_METRICS = ("recall@5", "ndcg@10")
+
+
+def leg_gains(configurations: dict[str, dict]) -> dict:
+    """What each leg adds to the fusion (hybrid minus hybrid without it) and how the fusion compares
+    with the best single leg, per metric; only for the configurations that were run."""
+    hybrid = configurations.get("hybrid")
+    if hybrid is None:
+        return {}
+    gains: dict = {}
+    for leg in SINGLE_LEGS:
+        without = configurations.get(f"hybrid_without_{leg}")
+        if without is not None:
+            gains[leg] = {metric: round(hybrid[metric] - without[metric], 4) for metric in GAIN_METRICS}
+    singles = [configurations[leg] for leg in SINGLE_LEGS if leg in configurations]
+    if singles:
+        gains["hybrid_minus_best_single_leg"] = {
+            metric: round(hybrid[metric] - max(single[metric] for single in singles), 4) for metric in GAIN_METRICS
+        }
+    return gains
 
 
 def external_ids_by_chunk() -> dict[int, str]:
@@ -63,4 +86,5 @@ def evaluate(
             "queries_with_failed_legs": leg_failures,
             "queries": len(queries),
         }
+    report["leg_gains"] = leg_gains(report["configurations"])
     return report
