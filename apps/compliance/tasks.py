@@ -1,4 +1,5 @@
-"""Scheduled retention (Celery beat, daily: CELERY_BEAT_SCHEDULE in config/settings/parts/processes.py).
+"""Scheduled retention and backups (Celery beat, daily: CELERY_BEAT_SCHEDULE in
+config/settings/parts/processes.py).
 
 The task names are the ones they had in apps.feedback: the beat schedule and messages already queued
 in the broker name them, so they stay when the code moves.
@@ -7,11 +8,13 @@ in the broker name them, so they stay when the code moves.
 from __future__ import annotations
 
 from celery import shared_task
+from django.conf import settings
 
 from apps.tenants.context import runs_in_tenant
 from apps.tenants.fan_out import tenants_fan_out
 
 from .retention import expired_data_purge
+from .tenant_backups import tenant_backup_create, tenant_backups_prune
 
 
 @shared_task(name="apps.feedback.tasks.purge_expired_all_tenants")
@@ -24,3 +27,16 @@ def purge_expired_all_tenants() -> int:
 def purge_expired_for_tenant(*, schema_name: str) -> dict:
     report = expired_data_purge()
     return {"schema_name": schema_name, "purged": report.total}
+
+
+@shared_task(name="apps.compliance.tasks.backup_all_tenants")
+def backup_all_tenants() -> int:
+    return tenants_fan_out(backup_tenant)
+
+
+@shared_task(name="apps.compliance.tasks.backup_tenant")
+def backup_tenant(*, schema_name: str) -> dict:
+    """Back up one tenant, then delete its backups past BACKUP_RETENTION_DAYS (never the newest)."""
+    backup = tenant_backup_create(schema_name=schema_name)
+    pruned = tenant_backups_prune(schema_name=schema_name, keep_days=settings.BACKUP_RETENTION_DAYS)
+    return {"schema_name": schema_name, "backup": backup.name, "size": backup.size, "pruned": pruned}

@@ -73,3 +73,7 @@ NEO4J_QUERY_TIMEOUT = env.float("NEO4J_QUERY_TIMEOUT", default=10.0)
 
 # --- Graph store adapter (chosen by dotted path, like EMAIL_BACKEND) ----------------------------
 GRAPH_STORE_BACKEND = env.str("GRAPH_STORE_BACKEND", default="apps.integrations.graph.neo4j_store.Neo4jGraphStore")
+
+# PostgreSQL client tools (pg_dump, pg_restore, psql) for tenant backups; empty: the embedded
+# server's (development and tests). Use tools at least as new as the server.
+POSTGRES_BIN_DIR = env.str("POSTGRES_BIN_DIR", default="")

@@ -65,6 +65,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "apps.feedback.tasks.purge_expired_all_tenants",
         "schedule": crontab(hour=env.int("RETENTION_PURGE_HOUR_UTC", default=3), minute=17),
     },
+    # Backups: every tenant's schema and graph, daily; older ones pruned (docs/operations.md).
+    "backup-tenants": {
+        "task": "apps.compliance.tasks.backup_all_tenants",
+        "schedule": crontab(hour=env.int("BACKUP_HOUR_UTC", default=2), minute=7),
+    },
 }
 
 # Production turns this on: web and worker processes refuse to start without their critical

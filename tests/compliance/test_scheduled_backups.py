@@ -1,0 +1,127 @@
+"""Scheduled tenant backups (docs/operations.md, "Backups"): the daily task dumps each tenant into the
+backup storage, keeps them for BACKUP_RETENTION_DAYS, and `restore_tenant` brings one back under a
+new schema that is served, searchable and verifiable."""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.core.management import CommandError, call_command
+from django.db import connection
+from django.test import override_settings
+
+from apps.audit.selectors import audit_chain_verify
+from apps.audit.services import audit_event_record
+from apps.compliance.tasks import backup_tenant
+from apps.compliance.tenant_backups import (
+    BackupError,
+    backup_storage,
+    tenant_backup_create,
+    tenant_backup_restore,
+    tenant_backups_list,
+    tenant_backups_prune,
+)
+from apps.documents.models import Chunk, Document
+from apps.tenants.context import in_tenant
+from apps.tenants.models import Tenant
+from tests.documents.factories import indexed_document
+from tests.support.committed import committed_tenant
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def tenant(django_db_setup, django_db_blocker) -> Iterator[str]:
+    with django_db_blocker.unblock(), committed_tenant("sbak") as tenant, in_tenant(tenant.schema_name):
+        indexed_document(owner=None, title="Refund policy", texts=["Refunds within 30 days.", "Ask Finance."])
+        audit_event_record(action="test.before_backup")
+        yield tenant.schema_name
+
+
+@pytest.fixture
+def storage_dir(tmp_path: Path) -> Iterator[Path]:
+    config = {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(tmp_path)}}
+    with override_settings(BACKUP_STORAGE=config):
+        yield tmp_path
+
+
+def test_the_daily_task_backs_up_every_tenant_on_a_schedule():
+    entry = settings.CELERY_BEAT_SCHEDULE["backup-tenants"]
+    assert entry["task"] == "apps.compliance.tasks.backup_all_tenants"
+
+
+def test_a_backup_holds_the_schema_the_graph_and_the_settings(tenant, storage_dir, committed_db):
+    result = backup_tenant(schema_name=tenant)
+
+    [backup] = tenant_backups_list(schema_name=tenant)
+    assert result["backup"] == backup.name
+    assert backup.size > 0
+    with backup_storage().open(backup.name, "rb") as stored, tarfile.open(fileobj=io.BytesIO(stored.read())) as tar:
+        names = set(tar.getnames())
+        manifest = json.loads(tar.extractfile("manifest.json").read())  # type: ignore[union-attr]
+        settings_row = json.loads(tar.extractfile("settings.json").read())  # type: ignore[union-attr]
+    assert names == {"manifest.json", "schema.dump", "graph.jsonl", "settings.json"}
+    assert manifest["schema"] == tenant
+    assert "query_retention_days" in settings_row
+
+
+def test_a_backup_restores_under_a_new_schema_and_is_served(tenant, storage_dir, committed_db):
+    backup = tenant_backup_create(schema_name=tenant)
+    restored = f"{tenant}_restored"
+    try:
+        call_command(
+            "restore_tenant",
+            "--backup",
+            backup.name,
+            "--schema",
+            restored,
+            "--domain",
+            f"{restored}.localhost",
+            "--admin-email",
+            "it@example.com",
+        )
+        with in_tenant(restored):  # registered: an active tenant
+            assert set(Document.objects.values_list("title", flat=True)) == {"Refund policy"}
+            assert Chunk.objects.filter(text="Refunds within 30 days.").exclude(embedding=None).exists()
+            verdict = audit_chain_verify()
+            assert verdict.ok, verdict.describe()
+        with in_tenant(tenant):
+            assert Document.objects.count() == 1  # the live tenant is untouched
+        with pytest.raises(BackupError, match="already exists"):
+            tenant_backup_restore(name=backup.name, schema_name=restored)
+    finally:
+        Tenant.objects.filter(schema_name=restored).delete()
+        with connection.cursor() as cursor:
+            cursor.execute(f'DROP SCHEMA IF EXISTS "{restored}" CASCADE')
+
+
+def test_old_backups_are_pruned_but_never_the_newest(tenant, storage_dir, committed_db):
+    now = datetime(2026, 12, 6, 2, 7, tzinfo=UTC)
+    for days_ago in (45, 31, 10):
+        tenant_backup_create(schema_name=tenant, now=now - timedelta(days=days_ago))
+
+    deleted = tenant_backups_prune(schema_name=tenant, keep_days=30, now=now)
+
+    assert len(deleted) == 2
+    assert [backup.created_at for backup in tenant_backups_list(schema_name=tenant)] == [now - timedelta(days=10)]
+    # Even a newest backup past the retention is kept: a tenant always has one.
+    assert tenant_backups_prune(schema_name=tenant, keep_days=1, now=now) == []
+
+
+def test_bad_requests_get_clear_errors(tenant, storage_dir, committed_db):
+    with pytest.raises(BackupError, match="not a backup name"):
+        tenant_backup_restore(name="../etc/passwd", schema_name="x_restored")
+    with pytest.raises(BackupError, match="no backup"):
+        tenant_backup_restore(name=f"{tenant}/{tenant}-20260101T000000Z.tar.gz", schema_name="x_restored")
+    backup = tenant_backup_create(schema_name=tenant)
+    with pytest.raises(BackupError, match="not a schema name"):
+        tenant_backup_restore(name=backup.name, schema_name='bad"; DROP SCHEMA public; --')
+    with pytest.raises(CommandError, match="no active tenant"):
+        call_command("backup_tenant", "--tenant", "nobody_here")
