@@ -65,8 +65,8 @@ def test_a_backup_holds_the_schema_the_graph_and_the_settings(tenant, storage_di
     assert backup.size > 0
     with backup_storage().open(backup.name, "rb") as stored, tarfile.open(fileobj=io.BytesIO(stored.read())) as tar:
         names = set(tar.getnames())
-        manifest = json.loads(tar.extractfile("manifest.json").read())  # type: ignore[union-attr]
-        settings_row = json.loads(tar.extractfile("settings.json").read())  # type: ignore[union-attr]
+        manifest = json.loads(tar.extractfile("manifest.json").read())
+        settings_row = json.loads(tar.extractfile("settings.json").read())
     assert names == {"manifest.json", "schema.dump", "graph.jsonl", "settings.json"}
     assert manifest["schema"] == tenant
     assert "query_retention_days" in settings_row
