@@ -177,7 +177,12 @@ def test_web_workers_share_the_port_a_dead_one_is_replaced_and_sigterm_stops_the
             timeout=30,
             what="a replacement worker",
         )
-        assert "exited with -9: restarting" in log_path.read_text()
+        devservices.wait_until(
+            lambda: "exited with -9: restarting" in log_path.read_text(),
+            timeout=10,
+            what="the supervisor's restart line",
+            log_file=log_path,
+        )
 
         workers = live_children(server)
         server.send_signal(signal.SIGTERM)

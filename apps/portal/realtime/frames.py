@@ -6,8 +6,10 @@ is in the language of the page (the language cookie, else Accept-Language), neve
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from django.http import HttpRequest
-from django.urls import reverse
+from django.urls import get_script_prefix, reverse
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
@@ -54,8 +56,16 @@ def error_frame(code: str, *, language: str, message: str = "", **params: object
 
 def source_url(*, document_id: int, chunk_id: int | None = None) -> str:
     """The document page, opened at the cited passage."""
-    url = reverse("portal:document_detail", args=[document_id])
+    url = _reversed("portal:document_detail", document_id, get_script_prefix())
     return f"{url}?chunk={chunk_id}#chunk-{chunk_id}" if chunk_id else url
+
+
+@lru_cache(maxsize=4096)
+def _reversed(name: str, object_id: int, script_prefix: str) -> str:
+    # `reverse()` costs tens of microseconds and ran on the event loop for every citation and source
+    # of every answer; the same documents are cited again and again. (The portal's URLs carry no
+    # language prefix; the script prefix is part of the key.)
+    return reverse(name, args=[object_id])
 
 
 def citation_frame(data: dict) -> dict:
