@@ -8,10 +8,10 @@ in the broker name them, so they stay when the code moves.
 from __future__ import annotations
 
 from celery import shared_task
-from django.conf import settings
 
 from apps.tenants.context import runs_in_tenant
 from apps.tenants.fan_out import tenants_fan_out
+from apps.tenants.selectors import tenant_settings_get
 
 from .retention import expired_data_purge
 from .tenant_backups import tenant_backup_create, tenant_backups_prune
@@ -36,7 +36,8 @@ def backup_all_tenants() -> int:
 
 @shared_task(name="apps.compliance.tasks.backup_tenant")
 def backup_tenant(*, schema_name: str) -> dict:
-    """Back up one tenant, then delete its backups past BACKUP_RETENTION_DAYS (never the newest)."""
+    """Back up one tenant, then delete its backups past its `backup_retention_days` (never the newest)."""
     backup = tenant_backup_create(schema_name=schema_name)
-    pruned = tenant_backups_prune(schema_name=schema_name, keep_days=settings.BACKUP_RETENTION_DAYS)
+    keep_days = tenant_settings_get(schema_name=schema_name).backup_retention_days
+    pruned = tenant_backups_prune(schema_name=schema_name, keep_days=keep_days)
     return {"schema_name": schema_name, "backup": backup.name, "size": backup.size, "pruned": pruned}

@@ -1,4 +1,4 @@
-"""Per-tenant backups on a schedule, kept for BACKUP_RETENTION_DAYS, and restored under a new schema.
+"""Per-tenant backups on a schedule, kept for the tenant's backup_retention_days, and restored under a new schema.
 
 One backup is one `.tar.gz` in settings.BACKUP_STORAGE (a directory by default, any Django
 storage backend otherwise), named `<schema>/<schema>-<UTC time>.tar.gz`, holding:

@@ -45,6 +45,7 @@ TENANT_SETTINGS_EDITABLE_FIELDS = (
     "query_retention_days",
     "feedback_retention_days",
     "audit_retention_days",
+    "backup_retention_days",
     "rate_limits",
 )
 
@@ -70,6 +71,8 @@ class TenantSettings(models.Model):
     query_retention_days = models.PositiveIntegerField(default=90)
     feedback_retention_days = models.PositiveIntegerField(default=365)
     audit_retention_days = models.PositiveIntegerField(default=365)
+    # Days a scheduled backup is kept (apps/compliance/tenant_backups.py); the newest is always kept.
+    backup_retention_days = models.PositiveIntegerField(default=30)
     # Route class -> {"capacity": int, "refill_per_second": float}; missing classes use the API defaults.
     rate_limits = models.JSONField(default=dict, blank=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -140,7 +140,12 @@ def _validate_retention(value: Any) -> int:
     return _int_in_range(value, low=1, high=RETENTION_DAYS_MAX)
 
 
-for _retention_field in ("query_retention_days", "feedback_retention_days", "audit_retention_days"):
+for _retention_field in (
+    "query_retention_days",
+    "feedback_retention_days",
+    "audit_retention_days",
+    "backup_retention_days",
+):
     _SETTINGS_VALIDATORS[_retention_field] = _validate_retention
 
 

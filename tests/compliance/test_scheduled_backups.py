@@ -1,5 +1,5 @@
 """Scheduled tenant backups (docs/operations.md, "Backups"): the daily task dumps each tenant into the
-backup storage, keeps them for BACKUP_RETENTION_DAYS, and `restore_tenant` brings one back under a
+backup storage, keeps them for the tenant's `backup_retention_days`, and `restore_tenant` brings one back under a
 new schema that is served, searchable and verifiable."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test import override_settings
@@ -31,6 +32,7 @@ from apps.compliance.tenant_backups import (
 from apps.documents.models import Chunk, Document
 from apps.tenants.context import in_tenant
 from apps.tenants.models import Tenant
+from apps.tenants.services import tenant_settings_update
 from tests.documents.factories import indexed_document
 from tests.support.committed import committed_tenant
 
@@ -125,3 +127,19 @@ def test_bad_requests_get_clear_errors(tenant, storage_dir, committed_db):
         tenant_backup_restore(name=backup.name, schema_name='bad"; DROP SCHEMA public; --')
     with pytest.raises(CommandError, match="no active tenant"):
         call_command("backup_tenant", "--tenant", "nobody_here")
+
+
+def test_the_daily_task_keeps_backups_for_the_tenants_own_retention(tenant, storage_dir, committed_db):
+    tenant_settings_update(schema_name=tenant, actor=None, backup_retention_days=5)
+    try:
+        old = tenant_backup_create(schema_name=tenant, now=datetime.now(UTC) - timedelta(days=6))
+        recent = tenant_backup_create(schema_name=tenant, now=datetime.now(UTC) - timedelta(days=4))
+
+        result = backup_tenant(schema_name=tenant)
+    finally:
+        tenant_settings_update(schema_name=tenant, actor=None, backup_retention_days=30)
+
+    assert result["pruned"] == [old.name]
+    assert [backup.name for backup in tenant_backups_list(schema_name=tenant)] == [recent.name, result["backup"]]
+    with pytest.raises(ValidationError):
+        tenant_settings_update(schema_name=tenant, actor=None, backup_retention_days=0)

@@ -22,6 +22,7 @@ def _form(**overrides) -> dict:
         "query_retention_days": "90",
         "feedback_retention_days": "365",
         "audit_retention_days": "365",
+        "backup_retention_days": "30",
         "rate_limits": "{}",
     }
     return {**data, **overrides}

@@ -154,6 +154,7 @@ class TenantSettingsPatch(serializers.Serializer):
     query_retention_days = serializers.IntegerField(required=False)
     feedback_retention_days = serializers.IntegerField(required=False)
     audit_retention_days = serializers.IntegerField(required=False)
+    backup_retention_days = serializers.IntegerField(required=False)
     rate_limits = serializers.DictField(child=BucketInput(), required=False)
 
     def to_internal_value(self, data):

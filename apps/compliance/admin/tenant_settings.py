@@ -57,7 +57,14 @@ class TenantSettingsForm(forms.ModelForm):
 
 class TenantSettingsAdmin(admin.ModelAdmin):
     form = TenantSettingsForm
-    list_display = ("tenant", "query_retention_days", "feedback_retention_days", "audit_retention_days", "updated_at")
+    list_display = (
+        "tenant",
+        "query_retention_days",
+        "feedback_retention_days",
+        "audit_retention_days",
+        "backup_retention_days",
+        "updated_at",
+    )
     readonly_fields = ("tenant", "updated_at")
     fields = ("tenant", *EDITABLE, "updated_at")
 

@@ -14,12 +14,11 @@ AUDIT_ARCHIVE_STORAGE = {
     "OPTIONS": {"location": env.str("AUDIT_ARCHIVE_DIR", default=str(BASE_DIR / "var" / "audit-archive"))},
 }
 # Tenant backups (docs/operations.md, "Backups"): a daily dump per tenant into this storage (any
-# Django storage backend, e.g. storages.backends.s3.S3Storage), each kept BACKUP_RETENTION_DAYS
-# (a tenant's newest backup is never deleted).
+# Django storage backend, e.g. storages.backends.s3.S3Storage), each kept for the tenant's
+# `backup_retention_days` (TenantSettings, default 30; a tenant's newest backup is never deleted).
 BACKUP_STORAGE = {
     "BACKEND": env.str("BACKUP_STORAGE_BACKEND", default="django.core.files.storage.FileSystemStorage"),
     "OPTIONS": {"location": env.str("BACKUP_DIR", default=str(BASE_DIR / "var" / "backups"))},
 }
-BACKUP_RETENTION_DAYS = env.int("BACKUP_RETENTION_DAYS", default=30)
 # django-auditlog: JSON change lists (which models it tracks: apps/audit/registry.py).
 AUDITLOG_STORE_JSON_CHANGES = True

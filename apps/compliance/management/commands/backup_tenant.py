@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from apps.compliance.tenant_backups import (
@@ -12,6 +11,7 @@ from apps.compliance.tenant_backups import (
     tenant_backups_prune,
 )
 from apps.core.errors import TenantContextRequired
+from apps.tenants.selectors import tenant_settings_get
 
 
 class Command(BaseCommand):
@@ -20,7 +20,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:
         parser.add_argument("--tenant", required=True, help="tenant schema name")
         parser.add_argument("--list", action="store_true", help="list the tenant's backups instead")
-        parser.add_argument("--prune", action="store_true", help="then delete backups past BACKUP_RETENTION_DAYS")
+        parser.add_argument(
+            "--prune", action="store_true", help="then delete backups past the tenant's backup_retention_days"
+        )
 
     def handle(self, *args, **options) -> None:
         schema = options["tenant"]
@@ -34,5 +36,6 @@ class Command(BaseCommand):
             raise CommandError(str(error)) from error
         self.stdout.write(f"tenant {schema}: {backup.name} ({backup.size} bytes)")
         if options["prune"]:
-            for name in tenant_backups_prune(schema_name=schema, keep_days=settings.BACKUP_RETENTION_DAYS):
+            keep_days = tenant_settings_get(schema_name=schema).backup_retention_days
+            for name in tenant_backups_prune(schema_name=schema, keep_days=keep_days):
                 self.stdout.write(f"deleted {name}")
