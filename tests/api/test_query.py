@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -224,40 +225,11 @@ def asgi_scope(*, host: str, path: str, key: str, payload: bytes) -> dict:
     }
 
 
-def asgi_post_until_first_event(*, host: str, path: str, key: str, body: dict) -> list[dict]:
-    """Drive Django's real ASGI handler (what daphne runs) and hang up after the first SSE event."""
+async def asgi_post(*, host: str, path: str, key: str, body: dict, on_message: Callable[[dict], bool]) -> None:
+    """Drive Django's real ASGI handler (what daphne runs, its chain synchronous on the request's
+    thread) with one POST; the client hangs up once `on_message` returns True for a sent message."""
     payload = json.dumps(body).encode()
-    scope = asgi_scope(host=host, path=path, key=key, payload=payload)
-    sent: list[dict] = []
-
-    async def run() -> None:
-        first_event = asyncio.Event()
-        delivered = False
-
-        async def receive() -> dict:
-            nonlocal delivered
-            if not delivered:
-                delivered = True
-                return {"type": "http.request", "body": payload, "more_body": False}
-            await first_event.wait()
-            return {"type": "http.disconnect"}
-
-        async def send(message: Any) -> None:
-            sent.append(message)
-            if b"event: " in message.get("body", b""):
-                first_event.set()
-
-        # The handler config.asgi serves HTTP with (its chain runs synchronously on the request's thread).
-        await asyncio.wait_for(OneHopASGIHandler()(scope, receive, send), timeout=30)
-
-    asyncio.run(run())
-    return sent
-
-
-async def asgi_post_to_the_end(*, name: str, host: str, key: str, body: dict, log: list[tuple[str, bytes]]) -> None:
-    """POST /query/stream through the ASGI handler, reading every body chunk into `log` as (name, chunk)."""
-    payload = json.dumps(body).encode()
-    finished = asyncio.Event()
+    hang_up = asyncio.Event()
     delivered = False
 
     async def receive() -> dict:
@@ -265,16 +237,37 @@ async def asgi_post_to_the_end(*, name: str, host: str, key: str, body: dict, lo
         if not delivered:
             delivered = True
             return {"type": "http.request", "body": payload, "more_body": False}
-        await finished.wait()  # the client stays until the response is complete
+        await hang_up.wait()
         return {"type": "http.disconnect"}
 
     async def send(message: Any) -> None:
-        log.append((name, message.get("body", b"")))
-        if message["type"] == "http.response.body" and not message.get("more_body"):
-            finished.set()
+        if on_message(message):
+            hang_up.set()
 
-    scope = asgi_scope(host=host, path="/api/v1/query/stream", key=key, payload=payload)
+    scope = asgi_scope(host=host, path=path, key=key, payload=payload)
     await asyncio.wait_for(OneHopASGIHandler()(scope, receive, send), timeout=30)
+
+
+def asgi_post_until_first_event(*, host: str, path: str, key: str, body: dict) -> list[dict]:
+    """POST and hang up after the first SSE event."""
+    sent: list[dict] = []
+
+    def keep(message: dict) -> bool:
+        sent.append(message)
+        return b"event: " in message.get("body", b"")
+
+    asyncio.run(asgi_post(host=host, path=path, key=key, body=body, on_message=keep))
+    return sent
+
+
+async def asgi_post_to_the_end(*, name: str, host: str, key: str, body: dict, log: list[tuple[str, bytes]]) -> None:
+    """POST /query/stream and read every body chunk into `log` as (name, chunk), to the end."""
+
+    def keep(message: dict) -> bool:
+        log.append((name, message.get("body", b"")))
+        return message["type"] == "http.response.body" and not message.get("more_body")
+
+    await asgi_post(host=host, path="/api/v1/query/stream", key=key, body=body, on_message=keep)
 
 
 def test_a_stream_waiting_for_its_provider_does_not_hold_up_other_streams_under_asgi(answer_corpus, committed_db):
