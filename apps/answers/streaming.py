@@ -31,6 +31,7 @@ from django.utils import translation
 
 from apps.core.errors import TenantContextRequired
 from apps.core.process_cache import process_cache_scope
+from apps.core.thread_pools import process_thread_pool
 from apps.tenants.context import in_tenant
 
 from .events import AnswerEvent
@@ -50,17 +51,11 @@ class StreamEvent:
 
 
 _FINISHED = StreamEvent(type="_finished", data={})
-_pool: ThreadPoolExecutor | None = None
-_pool_lock = threading.Lock()
 
 
 def stream_pool() -> ThreadPoolExecutor:
-    """The process's answer-stream threads, created on first use (after any fork)."""
-    global _pool
-    with _pool_lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(max_workers=settings.PORTAL_STREAM_THREADS, thread_name_prefix="answer-stream")
-        return _pool
+    """The process's answer-stream threads."""
+    return process_thread_pool("answer-stream", size=settings.PORTAL_STREAM_THREADS)
 
 
 async def on_stream_thread(function: Callable[..., T], /, **kwargs: object) -> T:

@@ -16,10 +16,10 @@ The password travels in PGPASSWORD, never on a command line another user could r
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import re
+import shutil
 import subprocess
 import tarfile
 import tempfile
@@ -70,7 +70,8 @@ def tenant_backup_create(*, schema_name: str, now: datetime | None = None) -> Te
     tenant_for_schema(schema_name)
     created_at = (now or datetime.now(UTC)).replace(microsecond=0)
     with tempfile.TemporaryDirectory(prefix="tenant-backup-") as work:
-        folder = Path(work)
+        folder = Path(work) / "parts"
+        folder.mkdir()
         _schema_dump(schema_name, folder / "schema.dump")
         with open(folder / "graph.jsonl", "w", encoding="utf-8") as out:
             graph = tenant_graph_export(tenant=schema_name, out=out)
@@ -85,7 +86,7 @@ def tenant_backup_create(*, schema_name: str, now: datetime | None = None) -> Te
             "parts": parts,
         }
         (folder / "manifest.json").write_text(json.dumps(manifest, sort_keys=True))
-        archive = folder.with_suffix(".tar.gz")
+        archive = Path(work) / "backup.tar.gz"
         with tarfile.open(archive, "w:gz") as tar:
             for part in ["manifest.json", *parts]:
                 tar.add(folder / part, arcname=part)
@@ -93,7 +94,6 @@ def tenant_backup_create(*, schema_name: str, now: datetime | None = None) -> Te
         with open(archive, "rb") as data:
             saved = backup_storage().save(name, File(data))
         size = archive.stat().st_size
-        archive.unlink()
     return TenantBackup(name=saved, schema_name=schema_name, created_at=created_at, size=size)
 
 
@@ -189,9 +189,11 @@ def _schema_exists(schema_name: str) -> bool:
 def _extracted(name: str) -> Iterator[Path]:
     with tempfile.TemporaryDirectory(prefix="tenant-restore-") as work:
         folder = Path(work)
-        with backup_storage().open(name, "rb") as stored:
-            data = io.BytesIO(stored.read())
-        with tarfile.open(fileobj=data, mode="r:gz") as tar:
+        archive = folder / "backup.tar.gz"
+        # Through a file, not memory: a tenant's dump can be gigabytes.
+        with backup_storage().open(name, "rb") as stored, archive.open("wb") as local:
+            shutil.copyfileobj(stored, local)
+        with tarfile.open(archive, mode="r:gz") as tar:
             tar.extractall(folder, filter="data")  # no absolute paths, links or devices
         yield folder
 

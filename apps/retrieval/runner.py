@@ -21,22 +21,16 @@ from django.utils.module_loading import import_string
 
 from apps.core.metrics import retrieval_leg_seconds
 from apps.core.observability.tracing import span
+from apps.core.thread_pools import process_thread_pool
 from apps.tenants.context import in_resolved_tenant
 
 from .legs.base import Candidate, LegQuery, RetrievalLeg
 
 logger = logging.getLogger(__name__)
 
-_pool_lock = threading.Lock()
-_pool: ThreadPoolExecutor | None = None
-
 
 def leg_pool() -> ThreadPoolExecutor:
-    global _pool
-    with _pool_lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(max_workers=settings.RETRIEVAL_THREADS, thread_name_prefix="retrieval-leg")
-        return _pool
+    return process_thread_pool("retrieval-leg", size=settings.RETRIEVAL_THREADS)
 
 
 def leg_adapter(name: str) -> RetrievalLeg:

@@ -42,8 +42,6 @@ class SessionFacts:
 
 def session_user_current(*, schema_name: str, session_key: str | None, user_id: int) -> User | None:
     """The socket's user as of now, or None when the socket must not act for anyone any more."""
-    if not session_key:
-        return None
     try:
         with in_tenant(schema_name):
             return session_user(session_key=session_key, user_id=user_id)
