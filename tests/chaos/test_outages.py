@@ -10,6 +10,7 @@ defaults; what recovers is the same code.
 | scenario                          | case |
 | PostgreSQL stopped mid-batch      | 1    |
 | Redis stopped during an upload    | 2    |
+| Redis stopped with jobs running   | 2    |
 | Neo4j stopped past its retries    | 3    |
 | worker killed (-9) at random      | 4    |
 | one file uploaded twice at once   | 8    |
@@ -226,6 +227,21 @@ def test_an_upload_while_redis_is_down_is_kept_and_runs_once_redis_is_back(chaos
         chaos.stack.services["redis"].start()
 
     assert chaos.settled(list(files)) == expected(files)
+
+
+def test_redis_stopped_with_jobs_running_the_worker_reconnects_and_finishes_the_batch(chaos):
+    # One job running and the worker's other slot waiting on the broker when it goes: Celery 5.7's
+    # worker used to exit there (apps/core/broker_consumer.py). It must reconnect and finish alone.
+    files = chaos.upload_batch("broker", 1)
+    wait_for(lambda: chaos.batch_state(list(files)).get("running", 0) > 0, what="a job to run")
+    chaos.stack.services["redis"].stop()
+    time.sleep(5)
+    chaos.stack.services["redis"].start()
+
+    assert chaos.worker is not None
+    assert chaos.worker.poll() is None, "the worker exited on the broker outage"
+    assert chaos.settled(list(files)) == expected(files)
+    assert chaos.worker.poll() is None
 
 
 def test_neo4j_stopped_past_the_graph_retries_catches_up_when_it_is_back(chaos):

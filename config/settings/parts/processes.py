@@ -49,6 +49,11 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 # are handed back to the broker instead of being lost.
 CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT = env.float("CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT", default=20.0)
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Survives a broker restart with tasks in flight (Celery 5.7 exits there: apps/core/broker_consumer.py).
+CELERY_WORKER_CONSUMER = "apps.core.broker_consumer:BrokerLossTolerantConsumer"
+# A task running when the broker goes keeps running: its work commits; the broker redelivers its
+# unacknowledged message later, and the job's state makes that rerun a no-op.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
