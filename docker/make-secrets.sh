@@ -12,6 +12,9 @@ write_once postgres_password "$(random)"
 write_once redis_password "$(random)"
 write_once neo4j_password "$(random)"
 write_once secret_key "$(random 64)"
+# The key-encryption key of every tenant's data keys: back it up apart from the database; losing it
+# loses every tenant's documents (docs/compliance.md, "Encryption at rest").
+write_once tenant_kek "$(head -c 32 /dev/urandom | base64)"
 write_once metrics_token "$(random)"
 write_once anthropic_api_key "${ANTHROPIC_API_KEY:-}"
 # Derived from the passwords above; rewritten every time so they always match.

@@ -13,6 +13,7 @@ from django_tenants.utils import schema_context
 
 from apps.retrieval.runner import leg_connections_close
 from apps.tenants.context import reset_to_public_schema
+from apps.tenants.encryption.keys import data_keys_forget
 from apps.tenants.models import Tenant
 from apps.tenants.services import ProvisionedTenant, portal_tenant_provision, public_tenant_ensure
 
@@ -80,6 +81,8 @@ def tenant_beta(provisioned_tenants, db) -> Tenant:
 def _reset_schema_after_test() -> Iterator[None]:
     yield
     reset_to_public_schema()
+    # A test's rolled-back transaction may have made or destroyed data keys this process remembers.
+    data_keys_forget()
 
 
 @pytest.fixture(autouse=True)

@@ -1,7 +1,8 @@
 """Per-tenant backups on a schedule, kept for the tenant's backup_retention_days, and restored under a new schema.
 
-One backup is one `.tar.gz` in settings.BACKUP_STORAGE (a directory by default, any Django
-storage backend otherwise), named `<schema>/<schema>-<UTC time>.tar.gz`, holding:
+One backup is one `.tar.gz` sealed under the tenant's data key (apps/compliance/sealed_archives.py)
+in settings.BACKUP_STORAGE (a directory by default, any Django storage backend otherwise), named
+`<schema>/<schema>-<UTC time>.tar.gz.sealed`, holding:
 
 - `schema.dump`: `pg_dump --format=custom` of the tenant's schema (documents, chunks and their
   embeddings, users, history, feedback, the audit trail);
@@ -9,6 +10,10 @@ storage backend otherwise), named `<schema>/<schema>-<UTC time>.tar.gz`, holding
   a restore rebuilds the graph from the restored chunks instead, as PostgreSQL is the source of truth;
 - `settings.json`: the tenant's settings row (it lives in the shared schema);
 - `manifest.json`: schema, time, format version and what each part holds.
+
+Deleting the tenant destroys its data keys, so its backups cannot be opened any more; a key
+rotation keeps the old keys its backups need until they are pruned. Backups made before sealing
+(`.tar.gz`) are still listed and restored.
 
 The PostgreSQL client tools come from settings.POSTGRES_BIN_DIR (default: the embedded server's).
 The password travels in PGPASSWORD, never on a command line another user could read.
@@ -38,14 +43,16 @@ from django.forms.models import model_to_dict
 from django.utils.module_loading import import_string
 
 from apps.tenants.context import tenant_for_schema
+from apps.tenants.encryption.rotation import tenant_keys_destroy_unused
 from apps.tenants.selectors import tenant_settings_get
 
 from .backups import tenant_graph_export
+from .sealed_archives import SealedArchiveError, archive_header, archive_open, archive_seal
 
 FORMAT_VERSION = 1
 STAMP_FORMAT = "%Y%m%dT%H%M%SZ"
 _SCHEMA = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
-_NAME = re.compile(r"^(?P<schema>[a-z_][a-z0-9_]*)/(?P=schema)-(?P<stamp>\d{8}T\d{6}Z)\.tar\.gz$")
+_NAME = re.compile(r"^(?P<schema>[a-z_][a-z0-9_]*)/(?P=schema)-(?P<stamp>\d{8}T\d{6}Z)\.tar\.gz(?P<sealed>\.sealed)?$")
 
 
 class BackupError(Exception):
@@ -86,11 +93,14 @@ def tenant_backup_create(*, schema_name: str, now: datetime | None = None) -> Te
             "parts": parts,
         }
         (folder / "manifest.json").write_text(json.dumps(manifest, sort_keys=True))
-        archive = Path(work) / "backup.tar.gz"
-        with tarfile.open(archive, "w:gz") as tar:
+        plain = Path(work) / "backup.tar.gz"
+        with tarfile.open(plain, "w:gz") as tar:
             for part in ["manifest.json", *parts]:
                 tar.add(folder / part, arcname=part)
-        name = f"{schema_name}/{schema_name}-{created_at.strftime(STAMP_FORMAT)}.tar.gz"
+        archive = Path(work) / "backup.tar.gz.sealed"
+        archive_seal(plain, archive, schema_name=schema_name)
+        plain.unlink()
+        name = f"{schema_name}/{schema_name}-{created_at.strftime(STAMP_FORMAT)}.tar.gz.sealed"
         with open(archive, "rb") as data:
             saved = backup_storage().save(name, File(data))
         size = archive.stat().st_size
@@ -100,10 +110,12 @@ def tenant_backup_create(*, schema_name: str, now: datetime | None = None) -> Te
 def tenant_backups_list(*, schema_name: str) -> list[TenantBackup]:
     """The tenant's backups, oldest first (files in its folder that are not backups are ignored)."""
     storage = backup_storage()
-    if not storage.exists(schema_name):
+    try:
+        filenames = storage.listdir(schema_name)[1]
+    except FileNotFoundError:  # a directory storage with no folder yet (object stores list nothing)
         return []
     found = []
-    for filename in storage.listdir(schema_name)[1]:
+    for filename in filenames:
         name = f"{schema_name}/{filename}"
         match = _NAME.match(name)
         if match and match["schema"] == schema_name:
@@ -114,13 +126,25 @@ def tenant_backups_list(*, schema_name: str) -> list[TenantBackup]:
 
 
 def tenant_backups_prune(*, schema_name: str, keep_days: int, now: datetime | None = None) -> list[str]:
-    """Delete the tenant's backups older than `keep_days`, but never its newest one."""
+    """Delete the tenant's backups older than `keep_days`, but never its newest one; then the
+    retired data keys that only those backups needed."""
     backups = tenant_backups_list(schema_name=schema_name)
     cutoff = (now or datetime.now(UTC)) - timedelta(days=keep_days)
     expired = [backup.name for backup in backups[:-1] if backup.created_at < cutoff]
     for name in expired:
         backup_storage().delete(name)
+    tenant_keys_destroy_unused(schema_name=schema_name, keep_key_ids=tenant_backup_key_ids(schema_name=schema_name))
     return expired
+
+
+def tenant_backup_key_ids(*, schema_name: str) -> set[uuid.UUID]:
+    """The data keys the tenant's sealed backups need (read from their clear headers)."""
+    needed: set[uuid.UUID] = set()
+    for backup in tenant_backups_list(schema_name=schema_name):
+        if backup.name.endswith(".sealed"):
+            with backup_storage().open(backup.name, "rb") as stored:
+                needed.update(uuid.UUID(key_id) for key_id in archive_header(stored)["key_ids"])
+    return needed
 
 
 def tenant_backup_restore(*, name: str, schema_name: str) -> dict:
@@ -130,7 +154,7 @@ def tenant_backup_restore(*, name: str, schema_name: str) -> dict:
     backup's manifest. Register the schema as a tenant afterwards (create_portal_tenant) and rebuild
     its graph."""
     if not _NAME.match(name):
-        raise BackupError(f"{name!r} is not a backup name (<schema>/<schema>-<time>.tar.gz)")
+        raise BackupError(f"{name!r} is not a backup name (<schema>/<schema>-<time>.tar.gz.sealed)")
     if not _SCHEMA.match(schema_name) or schema_name.startswith("pg_"):
         raise BackupError(f"{schema_name!r} is not a schema name (lower-case letters, digits, underscores)")
     if not backup_storage().exists(name):
@@ -191,8 +215,15 @@ def _extracted(name: str) -> Iterator[Path]:
         folder = Path(work)
         archive = folder / "backup.tar.gz"
         # Through a file, not memory: a tenant's dump can be gigabytes.
-        with backup_storage().open(name, "rb") as stored, archive.open("wb") as local:
-            shutil.copyfileobj(stored, local)
+        with backup_storage().open(name, "rb") as stored:
+            if name.endswith(".sealed"):
+                try:
+                    archive_open(stored, archive)
+                except SealedArchiveError as error:
+                    raise BackupError(str(error)) from error
+            else:
+                with archive.open("wb") as local:
+                    shutil.copyfileobj(stored, local)
         with tarfile.open(archive, mode="r:gz") as tar:
             tar.extractall(folder, filter="data")  # no absolute paths, links or devices
         yield folder

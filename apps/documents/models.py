@@ -14,6 +14,7 @@ from django.db import models
 from pgvector.django import HnswIndex, VectorField
 
 from apps.core.models import TimeStampedModel
+from apps.tenants.encryption.fields import EncryptedBinaryField, EncryptedTextField
 
 
 class Document(TimeStampedModel):
@@ -62,7 +63,7 @@ class DocumentVersion(TimeStampedModel):
     declared_media_type = models.CharField(max_length=200, blank=True)
     content_hash = models.CharField(max_length=64)
     size_bytes = models.BigIntegerField()
-    content = models.BinaryField()
+    content = EncryptedBinaryField()
     uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
 
     class Meta:
@@ -78,7 +79,7 @@ class Chunk(models.Model):
     document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="chunks")
     version = models.ForeignKey(DocumentVersion, on_delete=models.CASCADE, related_name="chunks")
     ordinal = models.PositiveIntegerField()
-    text = models.TextField()
+    text = EncryptedTextField()
     heading_path = models.JSONField(default=list, blank=True)
     char_start = models.PositiveIntegerField()
     char_end = models.PositiveIntegerField()

@@ -16,6 +16,7 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
 from apps.integrations.graph.factory import graph_store
+from apps.tenants.encryption.keys import tenant_keys_verify
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,13 @@ def _neo4j() -> str:
     return "reachable"
 
 
-CHECKS: dict[str, Callable[[], str]] = {"postgres": _postgres, "redis": _redis, "neo4j": _neo4j}
+CHECKS: dict[str, Callable[[], str]] = {
+    "postgres": _postgres,
+    "redis": _redis,
+    "neo4j": _neo4j,
+    # A wrong or missing key-encryption key must stop a process before it serves anything.
+    "tenant_keys": tenant_keys_verify,
+}
 
 
 def run_checks(names: list[str]) -> dict[str, CheckResult]:

@@ -83,3 +83,35 @@ class TenantSettings(models.Model):
 
     def __str__(self) -> str:
         return f"settings of {self.tenant_id}"
+
+
+class TenantDataKey(models.Model):
+    """One of a tenant's data keys, stored only wrapped by the key-encryption key (apps/tenants/encryption).
+
+    `key_id` is random and global: every ciphertext names the key that sealed it. The newest key
+    that is not retired seals new values; retired keys still open old values until a rotation has
+    re-sealed them all (`resealed_at`), and are destroyed once no backup needs them either.
+    Deleting the tenant deletes its keys (crypto-shredding).
+    """
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="data_keys")
+    key_id = models.UUIDField(unique=True)
+    wrapped_key = models.BinaryField()
+    kek_id = models.CharField(max_length=100, help_text="which key-encryption key wrapped it")
+    created_at = models.DateTimeField(auto_now_add=True)
+    retired_at = models.DateTimeField(null=True, blank=True, help_text="no longer seals new values")
+    resealed_at = models.DateTimeField(
+        null=True, blank=True, help_text="no live value needs it any more; kept only while a backup does"
+    )
+
+    class Meta:
+        ordering = ["tenant_id", "created_at"]
+        constraints = [
+            # At most one key seals new values for a tenant.
+            models.UniqueConstraint(
+                fields=["tenant"], condition=models.Q(retired_at__isnull=True), name="one_active_data_key_per_tenant"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tenant_id}:{self.key_id}"

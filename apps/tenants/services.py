@@ -15,6 +15,7 @@ from django_tenants.utils import get_public_schema_name, schema_context
 from apps.accounts.services import AdminAccount, default_groups_ensure, tenant_admin_ensure
 from apps.audit.services import AuditTarget, audit_event_record
 
+from .encryption.keys import tenant_data_key_create
 from .models import MAX_ANSWER_TOKENS_LIMIT, PII_KINDS, Domain, Tenant, TenantSettings
 from .selectors import tenant_settings_get
 
@@ -66,6 +67,8 @@ def portal_tenant_provision(
             domain_row, _ = Domain.objects.get_or_create(
                 domain=domain, defaults={"tenant": tenant, "is_primary": not tenant.domains.exists()}
             )
+        if not tenant.data_keys.filter(retired_at__isnull=True).exists():
+            tenant_data_key_create(tenant=tenant)  # its documents are sealed under it from the first upload
     with schema_context(schema_name):
         default_groups_ensure()
         admin = tenant_admin_ensure(email=admin_email, reset_password=reset_password)

@@ -2,8 +2,10 @@
 
 from django.core.exceptions import ImproperlyConfigured
 
+from apps.tenants.encryption.kek import kek_secret_parse
+
 from .base import *  # noqa: F403
-from .base import DATABASE_URL, DEBUG, INSECURE_DEFAULT_SECRET_KEY, SECRET_KEY
+from .base import DATABASE_URL, DEBUG, INSECURE_DEFAULT_SECRET_KEY, SECRET_KEY, TENANT_KEK, TENANT_KEK_BACKEND
 from .environment import env
 
 if DEBUG:
@@ -13,6 +15,8 @@ if not SECRET_KEY or SECRET_KEY == INSECURE_DEFAULT_SECRET_KEY or len(SECRET_KEY
         "SECRET_KEY must be set to a random value of at least 32 characters in production "
         "(SECRET_KEY or SECRET_KEY_FILE); the development default is refused."
     )
+if TENANT_KEK_BACKEND.endswith(".LocalKeyEncryptionKey"):
+    kek_secret_parse(TENANT_KEK)  # a missing or malformed key-encryption key stops the process here
 if not DATABASE_URL:
     raise ImproperlyConfigured("DATABASE_URL (or DATABASE_URL_FILE) must be set in production.")
 

@@ -17,7 +17,9 @@ devservices_engines.py): the failure-mode tests start throwaway instances and re
 from __future__ import annotations
 
 import argparse
+import base64
 import os
+import secrets
 import subprocess
 import sys
 import time
@@ -99,10 +101,23 @@ def services_up(profile: str) -> dict[str, str]:
         print(f"{name:9} {verb:18} 127.0.0.1:{service.state.port}  data: {service.home}")  # type: ignore[union-attr]
     env_file = env_file_for(profile)
     env_file.parent.mkdir(parents=True, exist_ok=True)
+    urls["TENANT_KEK_FILE"] = str(tenant_kek_file(profile))
     env_file.write_text("".join(f"{key}={value}\n" for key, value in urls.items()))
     env_file.chmod(0o600)
     print(f"wrote {env_file}")
     return urls
+
+
+def tenant_kek_file(profile: str) -> Path:
+    """The profile's key-encryption key (apps/tenants/encryption), made once and never replaced:
+    a new one would leave every tenant's documents unreadable."""
+    path = VAR_ROOT / profile / "tenant-kek.key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as out:
+            out.write(base64.b64encode(secrets.token_bytes(32)).decode("ascii") + "\n")
+    return path
 
 
 def services_down(profile: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import subprocess
 import sys
@@ -16,8 +17,8 @@ STRONG_KEY = "k" * 20 + "0123456789abcdefghijklmnop"
 START_WEB_PROCESS = "import config.asgi"
 
 
-def start_production(**overrides: str) -> subprocess.CompletedProcess:
-    env = {
+def start_production(**overrides: str | None) -> subprocess.CompletedProcess:
+    env: dict[str, str | None] = {
         key: value
         for key, value in os.environ.items()
         if key not in {"SECRET_KEY", "DEBUG", "DATABASE_URL", "PORTAL_ENV_FILE"}
@@ -30,9 +31,13 @@ def start_production(**overrides: str) -> subprocess.CompletedProcess:
         SECRET_KEY=STRONG_KEY,
     )
     env.update(overrides)
-    env = {key: value for key, value in env.items() if value is not None}
     return subprocess.run(
-        [sys.executable, "-c", START_WEB_PROCESS], cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", START_WEB_PROCESS],
+        cwd=BASE_DIR,
+        env={key: value for key, value in env.items() if value is not None},
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
@@ -51,6 +56,26 @@ def test_refuses_a_default_empty_or_weak_secret_key(key):
     result = start_production(SECRET_KEY=key)
     assert result.returncode != 0
     assert "SECRET_KEY must be set" in result.stderr
+
+
+@pytest.mark.parametrize(("kek", "message"), [("", "No key-encryption key"), ("c2hvcnQ=", "must be 32 bytes")])
+def test_refuses_a_missing_or_malformed_key_encryption_key(kek, message):
+    result = start_production(TENANT_KEK_FILE=None, TENANT_KEK=kek)
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+@pytest.mark.django_db
+def test_refuses_a_key_encryption_key_that_does_not_open_the_tenant_keys(provisioned_tenants):
+    from django.db import connection
+
+    url = settings.DATABASE_URL.rsplit("/", 1)[0] + "/" + connection.settings_dict["NAME"]
+    other = base64.b64encode(os.urandom(32)).decode()
+    result = start_production(DATABASE_URL=url, TENANT_KEK_FILE=None, TENANT_KEK=other)
+    assert result.returncode != 0
+    assert "critical dependencies unavailable" in result.stderr
+    assert "tenant_keys" in result.stderr
+    assert other not in result.stderr
 
 
 def test_refuses_debug():

@@ -34,7 +34,7 @@ def test_ready_with_every_service_up(stack):
     assert status == 200
     assert body["ready"] is True
     assert body["status"] == "ok"
-    assert body["checks"] == {"postgres": True, "redis": True, "neo4j": True}
+    assert body["checks"] == {"postgres": True, "tenant_keys": True, "redis": True, "neo4j": True}
 
 
 def test_ready_answers_by_ip_without_a_tenant_host(stack):

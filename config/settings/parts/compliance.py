@@ -20,5 +20,18 @@ BACKUP_STORAGE = {
     "BACKEND": env.str("BACKUP_STORAGE_BACKEND", default="django.core.files.storage.FileSystemStorage"),
     "OPTIONS": {"location": env.str("BACKUP_DIR", default=str(BASE_DIR / "var" / "backups"))},
 }
+if env.str("BACKUP_S3_BUCKET", default=""):
+    # S3 or an S3-compatible store (MinIO, Ceph: BACKUP_S3_ENDPOINT_URL); credentials from the
+    # instance role or the AWS_* variables boto3 reads. Backups are sealed before they leave.
+    BACKUP_STORAGE = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env.str("BACKUP_S3_BUCKET"),
+            "region_name": env.str("BACKUP_S3_REGION", default="") or None,
+            "endpoint_url": env.str("BACKUP_S3_ENDPOINT_URL", default="") or None,
+            "location": env.str("BACKUP_S3_PREFIX", default=""),
+            "file_overwrite": False,
+        },
+    }
 # django-auditlog: JSON change lists (which models it tracks: apps/audit/registry.py).
 AUDITLOG_STORE_JSON_CHANGES = True

@@ -10,7 +10,7 @@ from .data_stores import REDIS_URL
 # --- Health -------------------------------------------------------------------------------------
 # Critical dependencies make /health/ready 503 and stop a production start; optional ones only
 # mark the portal degraded (answers still work without cache or graph).
-HEALTH_CRITICAL_CHECKS = ["postgres"]
+HEALTH_CRITICAL_CHECKS = ["postgres", "tenant_keys"]
 HEALTH_OPTIONAL_CHECKS = ["redis", "neo4j"]
 # Graceful shutdown of the web process (`manage.py serve`): on SIGTERM readiness turns 503, and
 # in-flight requests and streams get up to SHUTDOWN_DRAIN_SECONDS (keep it below the orchestrator's

@@ -13,6 +13,13 @@ INSECURE_DEFAULT_SECRET_KEY = "insecure-development-key-change-me"  # noqa: S105
 SECRET_KEY = secret("SECRET_KEY", default=INSECURE_DEFAULT_SECRET_KEY)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[".localhost", "localhost", "127.0.0.1"])
 
+# --- Encryption at rest (apps/tenants/encryption) ----------------------------------------------
+# The key-encryption key wraps every tenant's data keys: 32 random bytes, base64 (TENANT_KEK or
+# TENANT_KEK_FILE; `make services` writes var/<profile>/tenant-kek.key for development). Losing it
+# loses every tenant's documents; a KMS adapter replaces the local one in TENANT_KEK_BACKEND.
+TENANT_KEK = secret("TENANT_KEK", default="")
+TENANT_KEK_BACKEND = env.str("TENANT_KEK_BACKEND", default="apps.tenants.encryption.kek.LocalKeyEncryptionKey")
+
 # --- Users and authentication backends ----------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [

@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 from apps.compliance.tenant_backups import BackupError, tenant_backup_restore
 from apps.ingestion.backfills import graph_rebuild
 from apps.tenants.context import in_tenant
+from apps.tenants.encryption.rotation import tenant_key_rotate
 from apps.tenants.services import portal_tenant_provision
 
 
@@ -27,6 +28,8 @@ class Command(BaseCommand):
             portal_tenant_provision(schema_name=schema, domain=options["domain"], admin_email=options["admin_email"])
         except (BackupError, ValidationError) as error:
             raise CommandError(str(error)) from error
+        # The copy's documents are sealed under the backed-up tenant's keys: re-seal them under its own.
+        tenant_key_rotate(schema_name=schema, new_key=False, opened_as=manifest["schema"])
         with in_tenant(schema):
             failed = graph_rebuild()  # the graph is derived: rebuilt from the restored chunks
         self.stdout.write(
