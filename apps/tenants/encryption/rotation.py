@@ -28,7 +28,7 @@ from apps.tenants.models import TenantDataKey
 
 from .cipher import bytes_open, bytes_seal, sealing_key_id, text_open, text_seal
 from .fields import EncryptedBinaryField, EncryptedTextField
-from .keys import SEALING_KEY_SECONDS, sealing_key, tenant_data_key_create
+from .keys import SEALING_KEY_SECONDS, DataKey, sealing_key, tenant_data_key_create
 
 Progress = Callable[[str, int], None]  # (column label, rows just walked)
 
@@ -137,31 +137,41 @@ def _column_reseal(
     label = column_label(model, model_field)
     key = sealing_key(schema_name)
     is_text = isinstance(model_field, EncryptedTextField)
+    # Uploaded files can be tens of megabytes each: far fewer of them per batch than passages.
+    rows_per_batch = batch_size if is_text else max(1, batch_size // 50)
     last, resealed = None, 0
     while True:
         with connection.cursor() as cursor:
             after = f"WHERE {pk} > %s " if last is not None else ""
             cursor.execute(
                 f"SELECT {pk}, {column} FROM {table} {after}ORDER BY {pk} LIMIT %s",  # noqa: S608
-                [last, batch_size] if last is not None else [batch_size],
+                [last, rows_per_batch] if last is not None else [rows_per_batch],
             )
             rows = cursor.fetchall()
         if not rows:
             return resealed
-        for row_pk, stored in rows:
-            if stored is None or sealing_key_id(stored) == key.key_id:
-                continue
-            if is_text:
-                value: Any = text_seal(text_open(stored, schema_name=opened_as, column=label), key=key, column=label)
-            else:
-                stored = bytes(stored)
-                value = bytes_seal(bytes_open(stored, schema_name=opened_as, column=label), key=key, column=label)
+        changes = [_resealed(stored, key=key, label=label, opened_as=opened_as) for _row_pk, stored in rows]
+        batch = [(row_pk, stored, new) for (row_pk, stored), new in zip(rows, changes, strict=True) if new is not None]
+        if batch:
+            # One statement per batch; a row changed since it was read keeps its value (next pass).
+            kind = "text" if is_text else "bytea"
             with connection.cursor() as cursor:
                 cursor.execute(
-                    f"UPDATE {table} SET {column} = %s WHERE {pk} = %s AND {column} = %s",  # noqa: S608
-                    [value, row_pk, stored],
+                    f"UPDATE {table} AS t SET {column} = v.new "  # noqa: S608
+                    f"FROM unnest(%s::bigint[], %s::{kind}[], %s::{kind}[]) AS v(id, old, new) "
+                    f"WHERE t.{pk} = v.id AND t.{column} = v.old",
+                    [[row[0] for row in batch], [row[1] for row in batch], [row[2] for row in batch]],
                 )
                 resealed += cursor.rowcount
         last = rows[-1][0]
         if progress is not None:
             progress(label, len(rows))
+
+
+def _resealed(stored: Any, *, key: DataKey, label: str, opened_as: str) -> Any:
+    """The value sealed under `key`, or None when it already is (or is empty)."""
+    if stored is None or sealing_key_id(stored) == key.key_id:
+        return None
+    if isinstance(stored, str):
+        return text_seal(text_open(stored, schema_name=opened_as, column=label), key=key, column=label)
+    return bytes_seal(bytes_open(bytes(stored), schema_name=opened_as, column=label), key=key, column=label)
