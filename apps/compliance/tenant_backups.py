@@ -133,7 +133,9 @@ def tenant_backups_prune(*, schema_name: str, keep_days: int, now: datetime | No
     expired = [backup.name for backup in backups[:-1] if backup.created_at < cutoff]
     for name in expired:
         backup_storage().delete(name)
-    tenant_keys_destroy_unused(schema_name=schema_name, keep_key_ids=tenant_backup_key_ids(schema_name=schema_name))
+    tenant_keys_destroy_unused(
+        schema_name=schema_name, backups_need=lambda: tenant_backup_key_ids(schema_name=schema_name)
+    )
     return expired
 
 

@@ -87,8 +87,7 @@ def sealing_key(schema_name: str) -> DataKey:
         if tenant is None or schema_name == "public":
             raise DataKeyUnavailable(f"no tenant {schema_name!r} to seal data for")
         try:
-            with transaction.atomic():
-                row = tenant_data_key_create(tenant=tenant)
+            row = tenant_data_key_create(tenant=tenant)  # atomic: a failure rolls back only itself
         except IntegrityError:  # another process made it first
             row = _active_row(schema_name)
             if row is None:
@@ -122,12 +121,7 @@ def opening_key(key_id: uuid.UUID, schema_name: str) -> DataKey:
     if cached and now - cached[0] < OPENING_KEY_SECONDS:
         key = cached[1]
     else:
-        row = TenantDataKey.objects.select_related("tenant").filter(key_id=key_id).first()
-        if row is None:
-            raise DataKeyUnavailable(
-                f"the data key {key_id} that sealed this value no longer exists (its tenant was deleted)"
-            )
-        key = _unwrapped(row, row.tenant.schema_name)
+        key = stored_data_key(key_id)
         with _lock:
             _opening[key_id] = (now, key)
     if key.schema_name != schema_name:

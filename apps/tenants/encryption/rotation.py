@@ -3,7 +3,7 @@
 Resumable by construction: each stored value names the key that sealed it, so a rotation that was
 interrupted (killed, a lost connection) is finished by running it again, which skips what is
 already sealed under the active key. Old keys are marked re-sealed only after a full pass found
-nothing left under them, and destroyed then unless a backup still needs them (`keep_key_ids`;
+nothing left under them, and destroyed then unless a backup still needs them (`backups_need`;
 `tenant_keys_destroy_unused` destroys them once their last backup is pruned). A value is replaced
 only if it is still the one read (compare and swap), so a row changed meanwhile is left to the
 next pass, never overwritten.
@@ -31,6 +31,7 @@ from .fields import EncryptedBinaryField, EncryptedTextField
 from .keys import SEALING_KEY_SECONDS, DataKey, sealing_key, tenant_data_key_create
 
 Progress = Callable[[str, int], None]  # (column label, rows just walked)
+KeptKeys = Callable[[], Collection[uuid.UUID]]  # the data keys the tenant's backups still need
 
 
 @dataclass
@@ -41,7 +42,7 @@ class RotationReport:
     keys_destroyed: int = 0
 
 
-def sealed_columns() -> Iterator[tuple[type[models.Model], models.Field]]:
+def sealed_columns() -> Iterator[tuple[type[models.Model], EncryptedTextField | EncryptedBinaryField]]:
     """Every encrypted column of the tenant schemas' models."""
     for model in apps.get_models():
         for model_field in model._meta.concrete_fields:
@@ -55,7 +56,7 @@ def tenant_key_rotate(
     new_key: bool = True,
     batch_size: int = 500,
     progress: Progress | None = None,
-    keep_key_ids: Collection[uuid.UUID] = (),
+    backups_need: KeptKeys = lambda: (),
     opened_as: str | None = None,
 ) -> RotationReport:
     """Rotate (or, with new_key=False, only seal what is not under the active key) and destroy old keys.
@@ -81,7 +82,7 @@ def tenant_key_rotate(
         )
         while True:
             resealed = {
-                column_label(model, model_field): _column_reseal(
+                model_field.column_label: _column_reseal(
                     schema_name, model, model_field, batch_size, progress, opened_as=opened_as or schema_name
                 )
                 for model, model_field in sealed_columns()
@@ -91,7 +92,7 @@ def tenant_key_rotate(
             if not any(resealed.values()):
                 break  # a full pass found every value under the active key
         unfinished.update(resealed_at=timezone.now())
-        report.keys_destroyed = tenant_keys_destroy_unused(schema_name=schema_name, keep_key_ids=keep_key_ids)
+        report.keys_destroyed = tenant_keys_destroy_unused(schema_name=schema_name, backups_need=backups_need)
         audit_event_record(
             action="tenant.key_rotation_finished",
             actor="system:key-rotation",
@@ -101,23 +102,21 @@ def tenant_key_rotate(
     return report
 
 
-def column_label(model: type[models.Model], model_field: Any) -> str:
-    return f"{model._meta.label_lower}.{model_field.attname}"
-
-
 def column_rows(model: type[models.Model]) -> int:
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT count(*) FROM {connection.ops.quote_name(model._meta.db_table)}")  # noqa: S608
         return cursor.fetchone()[0]
 
 
-def tenant_keys_destroy_unused(*, schema_name: str, keep_key_ids: Collection[uuid.UUID]) -> int:
-    """Destroy the tenant's re-sealed keys that no backup needs (`keep_key_ids`); returns how many."""
-    destroyed, _ = (
-        TenantDataKey.objects.filter(tenant__schema_name=schema_name, resealed_at__isnull=False)
-        .exclude(key_id__in=list(keep_key_ids))
-        .delete()
-    )
+def tenant_keys_destroy_unused(*, schema_name: str, backups_need: KeptKeys) -> int:
+    """Destroy the tenant's re-sealed keys that no backup needs; returns how many.
+
+    `backups_need` reads the backups' headers, so it is asked only when there is a re-sealed key
+    to decide about (rarely: after a rotation), not on every daily prune."""
+    resealed = TenantDataKey.objects.filter(tenant__schema_name=schema_name, resealed_at__isnull=False)
+    if not resealed.exists():
+        return 0
+    destroyed, _ = resealed.exclude(key_id__in=list(backups_need())).delete()
     return destroyed
 
 
@@ -134,7 +133,7 @@ def _column_reseal(
     table = connection.ops.quote_name(model._meta.db_table)
     column = connection.ops.quote_name(model_field.column)
     pk = connection.ops.quote_name(str(model._meta.pk.column))
-    label = column_label(model, model_field)
+    label = model_field.column_label
     key = sealing_key(schema_name)
     is_text = isinstance(model_field, EncryptedTextField)
     # Uploaded files can be tens of megabytes each: far fewer of them per batch than passages.

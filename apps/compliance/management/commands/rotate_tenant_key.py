@@ -40,7 +40,7 @@ class Command(BaseCommand):
                     new_key=not options["seal_only"],
                     batch_size=options["batch_size"],
                     progress=lambda _label, rows: bar.update(rows),
-                    keep_key_ids=tenant_backup_key_ids(schema_name=schema),  # old backups stay readable
+                    backups_need=lambda: tenant_backup_key_ids(schema_name=schema),  # old backups stay readable
                     opened_as=options["opened_as"],
                 )
         except TenantContextRequired as error:
