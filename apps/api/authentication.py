@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 
-from django.db import connection
 from django_tenants.utils import get_public_schema_name
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, SessionAuthentication, get_authorization_header
@@ -18,6 +17,7 @@ from rest_framework.request import Request
 from apps.accounts.models import User
 from apps.core.process_cache import process_cache_get
 from apps.documents.acl import users_with_group_ids
+from apps.tenants.context import active_schema_name, request_tenant_enter
 from apps.tenants.models import Tenant
 from apps.tenants.rate_limits import user_rate_principal as rate_principal_of_user
 
@@ -33,7 +33,7 @@ CHALLENGE = 'Bearer realm="api", ApiKey realm="api"'
 
 def _enter_tenant(request: Request, tenant: Tenant) -> None:
     """Serve this request from `tenant`'s schema, or refuse a credential of another tenant."""
-    current = getattr(connection, "schema_name", get_public_schema_name())
+    current = active_schema_name()
     if current == tenant.schema_name:
         return
     if current != get_public_schema_name():
@@ -41,15 +41,13 @@ def _enter_tenant(request: Request, tenant: Tenant) -> None:
             "This credential belongs to another tenant. Use its own host or the platform host.",
             code="wrong_tenant",
         )
-    tenant = copy.copy(tenant)  # a key's tenant is shared with other requests (process cache)
-    connection.set_tenant(tenant)  # type: ignore[attr-defined]
-    request._request.tenant = tenant  # type: ignore[attr-defined]
+    request._request.tenant = request_tenant_enter(tenant)  # type: ignore[attr-defined]
 
 
 def _active_user(**lookup: object) -> User:
     """The active user with their group ids (for ACL principals), in the current tenant's schema.
     A copy per call: the request's user collects per-request state (permission caches)."""
-    cache_key = (connection.schema_name, *sorted(lookup.items()))  # type: ignore[attr-defined]
+    cache_key = (active_schema_name(), *sorted(lookup.items()))
     user = process_cache_get("api-user", cache_key, lambda: _active_user_read(**lookup))
     if user is None:
         raise exceptions.AuthenticationFailed("The credential's user does not exist or is inactive.")
@@ -61,7 +59,7 @@ def _active_user_read(**lookup: object) -> User | None:
 
 
 def user_rate_principal(user: User) -> str:
-    return rate_principal_of_user(schema_name=connection.schema_name, user_id=user.pk)  # type: ignore[attr-defined]
+    return rate_principal_of_user(schema_name=active_schema_name(), user_id=user.pk)
 
 
 class ApiKeyAuthentication(BaseAuthentication):
@@ -130,7 +128,7 @@ class TenantSessionAuthentication(SessionAuthentication):
     (a session on the platform host belongs to platform staff, who have no tenant data)."""
 
     def authenticate(self, request: Request) -> tuple[User, Credential] | None:
-        if getattr(connection, "schema_name", get_public_schema_name()) == get_public_schema_name():
+        if active_schema_name() == get_public_schema_name():
             return None
         result = super().authenticate(request)
         if result is None:

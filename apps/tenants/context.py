@@ -82,6 +82,16 @@ def active_schema_name() -> str:
     return str(getattr(connection, "schema_name", get_public_schema_name()))
 
 
+def request_tenant_enter(tenant: Tenant) -> Tenant:
+    """Serve the rest of this request from `tenant`'s schema (a credential that names its tenant,
+    presented on the platform host). The tenant middleware sets the schema afresh for the next
+    request on this connection, so nothing leaks past the request. Returns the copy entered: the
+    tenant given may be shared with other requests through the process cache."""
+    entered = copy.copy(tenant)
+    connection.set_tenant(entered)  # type: ignore[attr-defined]
+    return entered
+
+
 def reset_to_public_schema() -> None:
     connection.set_schema_to_public()  # type: ignore[attr-defined]
 

@@ -3,6 +3,7 @@ test in the schema it was in (a request switches the connection to the caller's 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -154,3 +155,25 @@ def answer_corpus(django_db_setup, django_db_blocker) -> Iterator[AnswerCorpus]:
             carol_key=make_key(tenant, carol, scopes=("query",)),
             falcon_memo_id=memo_id,
         )
+
+
+@pytest.fixture
+def ask(answer_corpus, committed_db):
+    """POST a question as alice (or `key=`) on the corpus tenant's host."""
+    client = SchemaKeepingClient()
+
+    def post(path: str = "/api/v1/query", *, key: str | None = None, **body):
+        return client.post(
+            path, body, format="json", HTTP_HOST=answer_corpus.host, HTTP_X_API_KEY=key or answer_corpus.alice_key
+        )
+
+    return post
+
+
+def parse_sse(raw: bytes) -> list[tuple[str, dict]]:
+    events = []
+    for block in raw.decode().split("\n\n"):
+        lines = dict(line.split(": ", 1) for line in block.splitlines() if line and not line.startswith(":"))
+        if lines:
+            events.append((lines["event"], json.loads(lines["data"])))
+    return events

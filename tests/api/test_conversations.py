@@ -8,8 +8,7 @@ import pytest
 from apps.answers.models import QueryLog
 from apps.tenants.context import in_tenant
 
-from .conftest import SchemaKeepingClient
-from .test_query import parse_sse
+from .conftest import SchemaKeepingClient, parse_sse
 
 pytestmark = pytest.mark.integration
 
