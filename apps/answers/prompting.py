@@ -22,6 +22,13 @@ Rules:
 5. Answer briefly, in the language of the question, in plain sentences."""
 
 
+# Appended when the tenant masks personal data in prompts (TenantSettings.pii_in_prompts).
+MASKED_VALUES_RULE = (
+    "\n6. Placeholders such as [PHONE_1] or [EMAIL_2] stand for personal data withheld from you. "
+    "Copy a placeholder exactly where its value belongs; never guess the value."
+)
+
+
 def prompt_build(*, question: str, passages: Sequence[EvidencePassage]) -> str:
     blocks = "\n".join(
         f'<passage number="{passage.number}" title="{escape(passage.title)}">\n'

@@ -33,6 +33,7 @@ def _key(state: AnswerState) -> str | None:
         return None
     if not state.index_version:
         state.index_version = current_index_version()
+    policy = tenant_settings_get(schema_name=state.tenant_schema)
     return cache_key(
         KIND,
         tenant=state.tenant_schema,
@@ -41,7 +42,9 @@ def _key(state: AnswerState) -> str | None:
         question=" ".join(state.question.split()),
         legs=state.plan.legs,
         k=state.plan.k,
-        providers=tenant_settings_get(schema_name=state.tenant_schema).llm_provider_order or settings.LLM_DEFAULT_ORDER,
+        providers=policy.llm_provider_order or settings.LLM_DEFAULT_ORDER,
+        # An answer cached under one PII policy is not shown under another.
+        pii=[policy.pii_in_answers, policy.pii_in_prompts, *sorted(policy.pii_kinds)],
         min_confidence=evidence_threshold(),
         evidence_model=evidence_model_version(),
     )

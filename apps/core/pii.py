@@ -221,11 +221,56 @@ def pii_redact(text: str, *, kinds: Iterable[str] = PII_KINDS) -> RedactionResul
     spans = pii_spans(text, kinds=kinds)
     if not spans:
         return RedactionResult(text=text, counts={})
+    redacted = _spans_replaced(text, spans, lambda span, _value: PLACEHOLDERS[span.kind])
+    return RedactionResult(text=redacted, counts=dict(Counter(span.kind for span in spans)))
+
+
+def _spans_replaced(text: str, spans: list[Span], replacement: Callable[[Span, str], str]) -> str:
     parts: list[str] = []
     position = 0
     for span in spans:
         parts.append(text[position : span.start])
-        parts.append(PLACEHOLDERS[span.kind])
+        parts.append(replacement(span, text[span.start : span.end]))
         position = span.end
     parts.append(text[position:])
-    return RedactionResult(text="".join(parts), counts=dict(Counter(span.kind for span in spans)))
+    return "".join(parts)
+
+
+_NUMBERED_PLACEHOLDER = re.compile(r"\[(?:" + "|".join(kind.upper() for kind in PII_KINDS) + r")_\d+\]")
+
+
+class PiiMasker:
+    """Numbered placeholders ("[PHONE_1]") in place of personal data, and the values put back.
+
+    For text that leaves for an outside model and comes back: the same value gets the same
+    placeholder in every text masked by one masker, so the model can still tell two numbers apart
+    and its answer can name them; `restore` puts back only values this masker took out.
+    """
+
+    def __init__(self, kinds: Iterable[str] = PII_KINDS) -> None:
+        self.kinds = tuple(_checked_kinds(kinds))
+        self._placeholders: dict[tuple[str, str], str] = {}
+        self._values: dict[str, str] = {}
+
+    def mask(self, text: str) -> str:
+        spans = pii_spans(text, kinds=self.kinds) if self.kinds else []
+        return _spans_replaced(text, spans, self._placeholder) if spans else text
+
+    def restore(self, text: str) -> str:
+        if not self._values:
+            return text
+        return _NUMBERED_PLACEHOLDER.sub(lambda match: self._values.get(match.group(), match.group()), text)
+
+    @property
+    def masked(self) -> int:
+        """How many distinct values were masked."""
+        return len(self._values)
+
+    def _placeholder(self, span: Span, value: str) -> str:
+        key = (span.kind, value)
+        if key not in self._placeholders:
+            numbered = sum(1 for kind, _ in self._placeholders if kind == span.kind) + 1
+            placeholder = f"[{span.kind.upper()}_{numbered}]"
+            self._placeholders[key] = placeholder
+            self._values[placeholder] = value
+        return self._placeholders[key]

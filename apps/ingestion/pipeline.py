@@ -1,4 +1,4 @@
-"""The ingestion pipeline: parse -> chunk -> text filters (INGESTION_TEXT_FILTERS) -> embed -> store.
+"""The ingestion pipeline: parse -> PII policy -> chunk -> text filters (INGESTION_TEXT_FILTERS) -> embed -> store.
 
 Several jobs run together so the embedder sees full batches. Each embedding group's documents are
 stored in one transaction, together with their jobs' success, so a crash leaves either the old
@@ -43,6 +43,7 @@ from apps.text.analyzer import term_frequencies
 from .chunking import ChunkDraft
 from .models import IngestionJob
 from .parsing import DocumentRejected, ParsedDocument
+from .personal_data import IngestionPiiPolicy, pii_policy_applied
 from .preparation import chunk_drafts, parsed_upload, truncation_warning
 from .signals import job_progressed
 
@@ -118,8 +119,9 @@ def _prepared_groups(jobs: Sequence[IngestionJob]) -> Iterator[list[PreparedDocu
     """Prepared documents, a group at a time, each group about EMBEDDING_GROUP_CHUNKS chunks."""
     group: list[PreparedDocument] = []
     chunks = 0
+    pii_policy = IngestionPiiPolicy.of_tenant(current_tenant_schema())
     for job in jobs:
-        item = _prepare(job)
+        item = _prepare(job, pii_policy)
         if item is None:
             continue
         group.append(item)
@@ -177,7 +179,7 @@ def _timed(job: IngestionJob, stage: str) -> Iterator[None]:
     job.timings[stage] = round(job.timings.get(stage, 0.0) + time.perf_counter() - started, 4)
 
 
-def _prepare(job: IngestionJob) -> PreparedDocument | None:
+def _prepare(job: IngestionJob, pii_policy: IngestionPiiPolicy) -> PreparedDocument | None:
     version = job.version
     if version is None or job.document is None:
         _fail(job, code="missing_upload", reason="The uploaded file is no longer available.")
@@ -189,6 +191,7 @@ def _prepare(job: IngestionJob) -> PreparedDocument | None:
                 filename=version.filename,
                 declared_media_type=version.declared_media_type,
             )
+            parsed = pii_policy_applied(parsed, pii_policy)
         with _timed(job, "chunk"):
             drafts = chunk_drafts(parsed)
     except DocumentRejected as rejected:

@@ -35,6 +35,28 @@ def default_pii_kinds() -> list[str]:
     return list(PII_KINDS)
 
 
+class PiiAtIngestion(models.TextChoices):
+    """What ingestion does with personal data in a document (docs/compliance.md, "PII policy")."""
+
+    KEEP = "keep", "index as is"
+    MASK = "mask", "mask before chunking and indexing (the original stays, encrypted)"
+    DROP = "drop", "leave out paragraphs and rows that contain it (the original stays, encrypted)"
+
+
+class PiiInPrompts(models.TextChoices):
+    """What a prompt to an outside model provider carries."""
+
+    SEND = "send", "send as is"
+    MASK = "mask", "mask, and put the values back in the answer shown"
+
+
+class PiiInAnswers(models.TextChoices):
+    """What the answer shown to the asker carries."""
+
+    SHOW = "show", "show as is"
+    MASK = "mask", "mask"
+
+
 # The fields a tenant administrator may change (API control plane and Django admin alike).
 TENANT_SETTINGS_EDITABLE_FIELDS = (
     "llm_provider_order",
@@ -42,6 +64,9 @@ TENANT_SETTINGS_EDITABLE_FIELDS = (
     "max_answer_tokens",
     "pii_redaction_enabled",
     "pii_kinds",
+    "pii_at_ingestion",
+    "pii_in_prompts",
+    "pii_in_answers",
     "query_retention_days",
     "feedback_retention_days",
     "audit_retention_days",
@@ -51,7 +76,7 @@ TENANT_SETTINGS_EDITABLE_FIELDS = (
 
 
 class TenantSettings(models.Model):
-    """Per-tenant policy: answer providers and budgets, PII redaction, retention, rate limits.
+    """Per-tenant policy: answer providers and budgets, PII at each stage, retention, rate limits.
 
     Lives in the public schema next to the tenant, so platform staff and the model router read it
     without entering the tenant; one row per tenant, created with these defaults on first read
@@ -66,8 +91,13 @@ class TenantSettings(models.Model):
     max_answer_tokens = models.PositiveIntegerField(
         default=1024, help_text="Capped again by settings.ANSWER_MAX_TOKENS."
     )
-    pii_redaction_enabled = models.BooleanField(default=True)
+    # The PII policy, stage by stage, over the kinds in `pii_kinds`: stored questions and answers
+    # (`pii_redaction_enabled`), ingestion, prompts to outside providers, answers shown.
+    pii_redaction_enabled = models.BooleanField(default=True, help_text="redact stored questions and answers")
     pii_kinds = models.JSONField(default=default_pii_kinds, blank=True)
+    pii_at_ingestion = models.CharField(max_length=10, choices=PiiAtIngestion.choices, default=PiiAtIngestion.KEEP)
+    pii_in_prompts = models.CharField(max_length=10, choices=PiiInPrompts.choices, default=PiiInPrompts.MASK)
+    pii_in_answers = models.CharField(max_length=10, choices=PiiInAnswers.choices, default=PiiInAnswers.SHOW)
     query_retention_days = models.PositiveIntegerField(default=90)
     feedback_retention_days = models.PositiveIntegerField(default=365)
     audit_retention_days = models.PositiveIntegerField(default=365)

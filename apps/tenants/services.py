@@ -9,14 +9,23 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import models, transaction
 from django_tenants.utils import get_public_schema_name, schema_context
 
 from apps.accounts.services import AdminAccount, default_groups_ensure, tenant_admin_ensure
 from apps.audit.services import AuditTarget, audit_event_record
 
 from .encryption.keys import tenant_data_key_create
-from .models import MAX_ANSWER_TOKENS_LIMIT, PII_KINDS, Domain, Tenant, TenantSettings
+from .models import (
+    MAX_ANSWER_TOKENS_LIMIT,
+    PII_KINDS,
+    Domain,
+    PiiAtIngestion,
+    PiiInAnswers,
+    PiiInPrompts,
+    Tenant,
+    TenantSettings,
+)
 from .selectors import tenant_settings_get
 
 SCHEMA_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{1,62}$")
@@ -120,6 +129,20 @@ def _validate_provider_order(value: Any) -> list[str]:
 @_setting("pii_kinds")
 def _validate_pii_kinds(value: Any) -> list[str]:
     return _names_from(value, allowed=PII_KINDS)
+
+
+def _choice_of(choices: type[models.TextChoices]) -> Callable[[Any], str]:
+    def validate(value: Any) -> str:
+        if value not in choices.values:
+            raise ValidationError(f"choose one of {list(choices.values)}")
+        return str(value)
+
+    return validate
+
+
+_SETTINGS_VALIDATORS["pii_at_ingestion"] = _choice_of(PiiAtIngestion)
+_SETTINGS_VALIDATORS["pii_in_prompts"] = _choice_of(PiiInPrompts)
+_SETTINGS_VALIDATORS["pii_in_answers"] = _choice_of(PiiInAnswers)
 
 
 @_setting("daily_token_budget")

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Generator, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 from apps.answers import messages
@@ -21,6 +22,7 @@ from apps.answers.events import CITATION, TOKEN, AnswerEvent
 from apps.answers.response_cache import response_cache_get, response_cache_set
 from apps.answers.router import AllProvidersFailedError, GenerationRecord
 from apps.answers.safety.content_filter import content_filters_run
+from apps.answers.safety.pii import pii_mask_for_answers
 from apps.answers.steps.contextualizer import contextualizer_run
 from apps.answers.steps.critic import answer_critique
 from apps.answers.steps.formatter import formatter_run
@@ -146,6 +148,8 @@ def _verified(
     evidence: Evidence,
     registry: CitationRegistry,
 ) -> Iterator[AnswerEvent]:
+    if state.prompt_masker is not None:
+        sentence = replace(sentence, text=state.prompt_masker.restore(sentence.text))
     with runner.step("verifier") as record:
         verdict = sentence_verify(sentence.text, evidence=evidence)
         tally: Counter = Counter(record.summary.get("dropped", {}))
@@ -184,6 +188,8 @@ def _replay(state: AnswerState, cached: dict[str, Any], registry: CitationRegist
 
 
 def _piece(state: AnswerState, piece: EmittedPiece) -> Iterator[AnswerEvent]:
+    # The tenant's answer policy applies to everything shown, a cached answer's replay included.
+    piece = replace(piece, text=pii_mask_for_answers(piece.text, schema_name=state.tenant_schema))
     state.pieces.append(piece)
     for citation in piece.citations:
         yield AnswerEvent(CITATION, citation)

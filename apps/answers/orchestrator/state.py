@@ -9,6 +9,7 @@ from typing import Any
 from apps.accounts.models import User
 from apps.answers.evidence import EvidenceAssessment, RetrievalSignals
 from apps.answers.followups import Turn
+from apps.core.pii import PiiMasker
 from apps.integrations.llm.base import EvidencePassage
 from apps.retrieval.search import RetrievedChunk
 
@@ -57,6 +58,8 @@ class AnswerState:
     retrieval_signals: RetrievalSignals = field(default_factory=RetrievalSignals)
     assessment: EvidenceAssessment | None = None
 
+    # Set when the tenant masks personal data in prompts: puts the values back in the answer's sentences.
+    prompt_masker: PiiMasker | None = None
     provider: str = ""
     model: str = ""
     fallbacks: list[dict] = field(default_factory=list)

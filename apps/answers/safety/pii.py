@@ -1,4 +1,5 @@
-"""A tenant's PII policy applied to its content: whether redaction is on, and which kinds.
+"""A tenant's PII policy applied to its content: stored questions and answers (whether redaction is
+on, and which kinds) and the answers shown (`pii_in_answers`).
 
 The recognisers live in apps.core.pii (shared with the log filter); this module reads the tenant's
 settings and applies them.
@@ -9,6 +10,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from apps.core.pii import PII_KINDS, RedactionResult, pii_redact
+from apps.tenants.models import PiiInAnswers
 from apps.tenants.selectors import tenant_settings_get
 
 
@@ -24,6 +26,14 @@ def pii_redact_many_for_tenant(texts: list[str], *, schema_name: str) -> list[Re
         return [RedactionResult(text=text, counts={}) for text in texts]
     kinds = tuple(kind for kind in policy.pii_kinds if kind in PII_KINDS)
     return [_copy(_redacted(text, kinds)) for text in texts]
+
+
+def pii_mask_for_answers(text: str, *, schema_name: str) -> str:
+    """The answer text as the tenant lets it be shown (TenantSettings.pii_in_answers)."""
+    policy = tenant_settings_get(schema_name=schema_name)
+    if policy.pii_in_answers != PiiInAnswers.MASK:
+        return text
+    return _redacted(text, tuple(kind for kind in policy.pii_kinds if kind in PII_KINDS)).text
 
 
 @lru_cache(maxsize=1024)

@@ -20,10 +20,12 @@ from apps.answers.evidence import EvidenceAssessment, RetrievalSignals, evidence
 from apps.answers.evidence.sentences import focus_rank
 from apps.answers.orchestrator.state import AnswerState
 from apps.answers.orchestrator.trace import StepRecord
-from apps.answers.prompting import SYSTEM_PROMPT, prompt_build
+from apps.answers.prompting import MASKED_VALUES_RULE, SYSTEM_PROMPT, prompt_build
 from apps.answers.router import GenerationRecord, model_router
 from apps.answers.router.prefetch import PrefetchedStream
+from apps.core.pii import PiiMasker
 from apps.integrations.llm.base import GenerationRequest
+from apps.tenants.pii_policy import prompt_masker
 from apps.tenants.selectors import tenant_settings_get
 
 
@@ -44,17 +46,18 @@ def synthesis_start(
     state: AnswerState, record: StepRecord, *, generation: GenerationRecord, timeout_seconds: float
 ) -> Iterator[str] | None:
     """The router's stream of text deltas, or None when the evidence does not justify an answer."""
+    tenant_settings = tenant_settings_get(schema_name=state.tenant_schema)
+    state.prompt_masker = masker = prompt_masker(state.tenant_schema)
     request = GenerationRequest(
         question=state.question,
         passages=state.passages,
-        system=SYSTEM_PROMPT,
-        prompt=prompt_build(question=state.question, passages=state.passages),
+        system=SYSTEM_PROMPT if masker is None else SYSTEM_PROMPT + MASKED_VALUES_RULE,
+        prompt=_prompt(state, masker),
         max_tokens=settings.ANSWER_MAX_TOKENS,
         timeout_seconds=timeout_seconds,
         focus=state.focus,
     )
     router = model_router()
-    tenant_settings = tenant_settings_get(schema_name=state.tenant_schema)
 
     def start(request: GenerationRequest) -> Generator[str, None, None]:
         return router.stream(
@@ -78,6 +81,19 @@ def synthesis_start(
     # fallback happens only if the judging provider fails before its first token.)
     borderline = state.assessment is not None and state.assessment.borderline
     return prefetched or start(replace(request, evidence_borderline=borderline))
+
+
+def _prompt(state: AnswerState, masker: PiiMasker | None) -> str:
+    """The chat prompt; with the tenant's prompt policy at "mask", personal data in the question and
+    passages leaves as numbered placeholders (the extractive provider runs here and reads the
+    passages themselves). The pipeline puts the values back in each sentence before it is verified:
+    they come from passages retrieved for this user, or from the question, so the user may see them."""
+    if masker is None:
+        return prompt_build(question=state.question, passages=state.passages)
+    masked = [
+        replace(passage, title=masker.mask(passage.title), text=masker.mask(passage.text)) for passage in state.passages
+    ]
+    return prompt_build(question=masker.mask(state.question), passages=masked)
 
 
 def _left_to_the_model(state: AnswerState, record: StepRecord, *, judging: bool) -> bool:

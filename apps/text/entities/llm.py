@@ -20,6 +20,8 @@ from typing import Any
 from django.conf import settings
 
 from apps.integrations.llm.anthropic_client import AnthropicCallFailed, anthropic_client, anthropic_tool_input
+from apps.tenants.context import active_schema_name
+from apps.tenants.pii_policy import prompt_masker
 
 from .base import ExtractedEntity
 from .keys import entity_key, singular, strip_latin_accents
@@ -120,6 +122,7 @@ class LlmEntityExtractor:
         wanted = [index for index, text in enumerate(texts) if text and text.strip()]
         if not wanted:
             return [[] for _ in texts]
+        original, texts = texts, _as_the_tenant_lets_them_leave(texts)
         try:
             payload = anthropic_tool_input(
                 self._client,
@@ -137,14 +140,16 @@ class LlmEntityExtractor:
                 error.status,
                 len(texts),
             )
-            return self._fallback.extract(texts=texts)
+            return self._fallback.extract(texts=original)
+        # Grounded in the text the model saw: a masked value ("[PHONE_1]") is never an entity.
         by_index = self._parse(payload, texts=texts)
         if by_index is None:
             logger.warning("LLM entity extraction returned no usable answer; using the offline extractor")
-            return self._fallback.extract(texts=texts)
+            return self._fallback.extract(texts=original)
         missing = [index for index in wanted if index not in by_index]
         if missing:
-            for index, entities in zip(missing, self._fallback.extract(texts=[texts[i] for i in missing]), strict=True):
+            fallback = self._fallback.extract(texts=[original[i] for i in missing])
+            for index, entities in zip(missing, fallback, strict=True):
                 by_index[index] = entities
         return [by_index.get(index, []) for index in range(len(texts))]
 
@@ -188,6 +193,12 @@ class LlmEntityExtractor:
                 found[key] = ExtractedEntity(key=key, name=name, kind=str(kind), weight=weight)
         ranked = sorted(found.values(), key=lambda entity: (-entity.weight, entity.key))
         return ranked[: self.max_per_chunk]
+
+
+def _as_the_tenant_lets_them_leave(texts: list[str]) -> list[str]:
+    """The chunks with personal data masked when the tenant's policy says so (pii_in_prompts)."""
+    masker = prompt_masker(active_schema_name())
+    return texts if masker is None else [masker.mask(text) for text in texts]
 
 
 def _clean_name(name: str) -> str:
