@@ -239,6 +239,11 @@ def _spans_replaced(text: str, spans: list[Span], replacement: Callable[[Span, s
 _NUMBERED_PLACEHOLDER = re.compile(r"\[(?:" + "|".join(kind.upper() for kind in PII_KINDS) + r")_\d+\]")
 
 
+def pii_placeholder_in(text: str) -> bool:
+    """Whether `text` holds a masker's placeholder (a model may quote one back, e.g. as an entity)."""
+    return _NUMBERED_PLACEHOLDER.search(text) is not None
+
+
 class PiiMasker:
     """Numbered placeholders ("[PHONE_1]") in place of personal data, and the values put back.
 

@@ -9,6 +9,7 @@ import time
 import pytest
 from django.test import override_settings
 
+from apps.tenants.services import tenant_settings_update
 from apps.text.entities import OfflineEntityExtractor, entity_extractor
 from apps.text.entities.llm import BATCH_SIZE, MAX_OUTPUT_TOKENS, OUTPUT_TOKENS_PER_CHUNK, TOOL_NAME, LlmEntityExtractor
 from tests.support.fake_anthropic import FakeAnthropicServer, error_body, text_message, tool_use_message
@@ -195,3 +196,31 @@ def test_each_extraction_call_has_a_genai_span(fake_claude):
     assert (attributes["gen_ai.usage.input_tokens"], attributes["gen_ai.usage.output_tokens"]) == (10, 10)
     assert tuple(attributes["gen_ai.response.finish_reasons"]) == ("tool_use",)
     assert all(CHUNKS[0] not in str(value) for value in attributes.values())
+
+
+PHONE_CHUNK = "The IT security hotline of Contoso answers at +1 415 555 0132 around the clock."
+
+
+def test_personal_data_leaves_masked_when_the_tenant_masks_prompts(fake_claude, in_alpha):
+    tenant_settings_update(schema_name="alpha", actor=None, pii_in_prompts="mask")
+    fake_claude.reply(
+        body=scripted_entities(
+            [{"index": 0, "entities": [{"name": "Contoso", "kind": "organization"}, {"name": "[PHONE_1]"}]}]
+        )
+    )
+
+    (entities,) = entity_extractor().extract(texts=[PHONE_CHUNK])
+
+    content = fake_claude.requests[0].body["messages"][0]["content"]
+    assert "0132" not in content
+    assert "[PHONE_1]" in content
+    assert keys_of(entities) == {"contoso"}
+
+
+def test_personal_data_leaves_as_is_when_the_tenant_sends_it(fake_claude, in_alpha):
+    tenant_settings_update(schema_name="alpha", actor=None, pii_in_prompts="send")
+    fake_claude.reply(body=scripted_entities([{"index": 0, "entities": []}]))
+
+    entity_extractor().extract(texts=[PHONE_CHUNK])
+
+    assert "+1 415 555 0132" in fake_claude.requests[0].body["messages"][0]["content"]

@@ -19,6 +19,7 @@ from typing import Any
 
 from django.conf import settings
 
+from apps.core.pii import pii_placeholder_in
 from apps.integrations.llm.anthropic_client import AnthropicCallFailed, anthropic_client, anthropic_tool_input
 from apps.tenants.context import active_schema_name
 from apps.tenants.pii_policy import prompt_masker
@@ -185,8 +186,8 @@ class LlmEntityExtractor:
                 continue
             name = _clean_name(entry["name"])
             key = entity_key(name)
-            if not key or not _grounded(name, grounding):
-                continue  # not in the chunk: invented, canonicalised away from the text, or injected
+            if not key or not _grounded(name, grounding) or pii_placeholder_in(name):
+                continue  # not in the chunk (invented, canonicalised away, injected) or a masked value
             kind = entry.get("kind") if entry.get("kind") in KINDS else "other"
             weight = _weight(entry.get("salience"))
             if key not in found or found[key].weight < weight:
