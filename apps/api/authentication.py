@@ -8,7 +8,9 @@ On another tenant's host they are refused (403), whatever they would grant: we f
 from __future__ import annotations
 
 import copy
+from datetime import UTC, datetime
 
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django_tenants.utils import get_public_schema_name
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, SessionAuthentication, get_authorization_header
@@ -25,7 +27,7 @@ from .credentials import Credential
 from .jwt_tokens import TokenRejected, jwt_claims_verify
 from .key_material import key_material_parse, secret_matches
 from .selectors import api_key_by_prefix
-from .services import api_key_mark_used
+from .services import api_key_delegation_check, api_key_mark_used
 
 API_KEY_HEADER = "X-API-Key"
 CHALLENGE = 'Bearer realm="api", ApiKey realm="api"'
@@ -62,6 +64,21 @@ def user_rate_principal(user: User) -> str:
     return rate_principal_of_user(schema_name=active_schema_name(), user_id=user.pk)
 
 
+def _delegation_still_holds(key, user: User) -> None:
+    if key.created_by_id is None or key.created_by_id == key.user_id:
+        return  # the common case costs nothing: a key acting as its own creator
+    try:
+        creator = _active_user(pk=key.created_by_id)
+    except exceptions.AuthenticationFailed:
+        creator = None
+    try:
+        api_key_delegation_check(key=key, user=user, created_by=creator)
+    except DjangoPermissionDenied as lapsed:
+        raise exceptions.PermissionDenied(
+            f"This key acts as another user beyond what its creator holds today: {lapsed}", code="delegation_lapsed"
+        ) from None
+
+
 class ApiKeyAuthentication(BaseAuthentication):
     def authenticate(self, request: Request) -> tuple[User, Credential] | None:
         presented = request.META.get("HTTP_X_API_KEY")
@@ -79,6 +96,7 @@ class ApiKeyAuthentication(BaseAuthentication):
             raise exceptions.AuthenticationFailed("Invalid API key.", code="invalid_api_key")
         _enter_tenant(request, key.tenant)
         user = _active_user(pk=key.user_id)
+        _delegation_still_holds(key, user)
         api_key_mark_used(key=key)
         credential = Credential(
             kind="api_key",
@@ -86,6 +104,7 @@ class ApiKeyAuthentication(BaseAuthentication):
             rate_principal=f"key:{key.pk}",
             api_key_id=key.pk,
             rate_limits=key.rate_limits,
+            expires_at=key.expires_at,
         )
         return user, credential
 
@@ -117,7 +136,10 @@ class JwtAuthentication(BaseAuthentication):
         user = _active_user(username=subject)
         scope = claims.get("scope")
         scopes = frozenset(scope.split()) if isinstance(scope, str) else None
-        return user, Credential(kind="jwt", scopes=scopes, rate_principal=user_rate_principal(user))
+        expires_at = datetime.fromtimestamp(claims["exp"], tz=UTC)  # verified: required and numeric
+        return user, Credential(
+            kind="jwt", scopes=scopes, rate_principal=user_rate_principal(user), expires_at=expires_at
+        )
 
     def authenticate_header(self, request: Request) -> str:
         return CHALLENGE

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 
 @dataclass(frozen=True)
@@ -15,6 +16,8 @@ class Credential:
     api_key_id: int | None = None
     # A key's own quotas (route class -> {"capacity", "refill_per_second"}).
     rate_limits: dict | None = None
+    # When the credential stops working (a key's expiry, a token's exp); None: it does not expire.
+    expires_at: datetime | None = None
 
     def allows(self, scope: str) -> bool:
         return self.scopes is None or scope in self.scopes

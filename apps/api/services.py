@@ -65,6 +65,40 @@ def _check_delegation(*, created_by: User, user: User) -> None:
         raise PermissionDenied("you cannot create a key for a user who holds rights or documents you do not")
 
 
+def api_key_delegation_check(*, key: ApiKey, user: User, created_by: User | None) -> None:
+    """On every use of a key that acts as someone else: the delegation rule must still hold today.
+    A key does not keep rights its creator has lost (deactivated, demoted, a document taken away),
+    nor rights its user gained since (a document shared with the service account later), nor act as
+    a person who stopped being a service account. Keys made at the command line (no creator) are
+    the operator's."""
+    if key.created_by_id is None or key.created_by_id == key.user_id:
+        return
+    if created_by is None:
+        raise PermissionDenied("the user who created this key is no longer active; ask for a new key")
+    _check_delegation(created_by=created_by, user=user)
+
+
+@dataclass(frozen=True)
+class CreatorLimits:
+    """What the credential creating a key holds: a new key gets no more (no later expiry, no larger quota)."""
+
+    scopes: frozenset[str] | None = None
+    expires_at: datetime | None = None
+    rate_limits: dict[str, dict[str, Any]] | None = None
+
+    def expiry_capped(self, requested: datetime | None) -> datetime | None:
+        if self.expires_at is None:
+            return requested
+        return self.expires_at if requested is None else min(requested, self.expires_at)
+
+    def quotas_capped(self, requested: dict[str, Any] | None) -> dict[str, Any]:
+        quotas = dict(requested or {})
+        for route_class, own in (self.rate_limits or {}).items():
+            wanted = quotas.get(route_class, own)
+            quotas[route_class] = {field: min(wanted[field], own[field]) for field in ("capacity", "refill_per_second")}
+        return quotas
+
+
 @transaction.atomic
 def api_key_create(
     *,
@@ -75,10 +109,13 @@ def api_key_create(
     scopes: list[str],
     expires_at: datetime | None = None,
     rate_limits: dict[str, Any] | None = None,
-    creator_scopes: frozenset[str] | None = None,
+    creator_limits: CreatorLimits | None = None,
     request=None,
 ) -> CreatedApiKey:
-    """A new key acting as `user`. `creator_scopes` are the scopes of the key making this call, if any."""
+    """A new key acting as `user`, holding no more than the credential making this call
+    (`creator_limits`: its scopes, expiry and quotas; none for a session or the command line)."""
+    limits = creator_limits or CreatorLimits()
+    expires_at, rate_limits = limits.expiry_capped(expires_at), limits.quotas_capped(rate_limits)
     if not name.strip():
         raise ValidationError({"name": ["a name is required"]})
     if expires_at is not None and expires_at <= timezone.now():
@@ -92,11 +129,11 @@ def api_key_create(
         name=name.strip()[:200],
         prefix=material.prefix,
         secret_hash=material.secret_hash,
-        scopes=_validate_scopes(scopes, creator_scopes=creator_scopes),
+        scopes=_validate_scopes(scopes, creator_scopes=limits.scopes),
         user_id=user.pk,
         created_by_id=created_by.pk,
         expires_at=expires_at,
-        rate_limits=rate_limits or {},
+        rate_limits=rate_limits,
     )
     audit_event_record(
         action="api_key.create",

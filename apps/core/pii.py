@@ -14,6 +14,7 @@ content is the tenant's choice (TenantSettings.pii_kinds, applied by apps.answer
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -147,7 +148,16 @@ def _phones(text: str) -> Iterator[Span]:
             raw = match.raw_string  # may start with the separator before the number
             start = match.start + len(raw) - len(raw.lstrip())
             if _WRITTEN_LIKE_A_PHONE.match(text[start : match.end]):
-                yield Span(start, match.end, "phone")
+                yield Span(start, _with_alternates(text, match.end), "phone")
+
+
+# "+1 415 555 0132/0133": the alternate ending belongs to the number (it left "0133" behind).
+_ALTERNATE_ENDINGS = re.compile(r"(?:/\d{1,6})+(?!\w)")
+
+
+def _with_alternates(text: str, end: int) -> int:
+    alternates = _ALTERNATE_ENDINGS.match(text, end)
+    return alternates.end() if alternates else end
 
 
 # Earlier finders win where matches overlap: an IBAN or card number also looks like a phone number.
@@ -178,6 +188,21 @@ def _markers_blanked(text: str) -> str:
     return _CITATION_MARKERS.sub(lambda match: " " * len(match.group()), text)
 
 
+# Full-width forms (U+FF01-FF5E: a full-width "+1 415 ..." or e-mail address) read as their ASCII
+# twins, and other scripts' decimal digits as 0-9: one character for one, so spans still point
+# into the original text.
+_ASCII_TWINS = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)}
+
+
+def _ascii_read(text: str) -> str:
+    if text.isascii():
+        return text
+    translated = text.translate(_ASCII_TWINS)
+    return "".join(
+        str(unicodedata.digit(char)) if char.isdecimal() and not char.isascii() else char for char in translated
+    )
+
+
 # Numbers that are part of a longer token are not personal data: a UUID's groups, a hash's digits.
 _GLUED_KINDS = {"card", "phone", "national_id"}
 _ID_CHARACTER = re.compile(r"[A-Za-z0-9_]")
@@ -186,8 +211,11 @@ _ID_CHARACTER = re.compile(r"[A-Za-z0-9_]")
 def _glued_into_a_token(text: str, span: Span) -> bool:
     """Whether the span continues a longer token: a letter, digit or underscore right beside it, a
     hyphen joining it to one ("02530058-fdd0-4c59-..." is a UUID, not a phone number), or a point or
-    colon joining it to a digit (the fraction of "12:00:00.012345", not a phone number)."""
+    colon joining it to a digit (the fraction of "12:00:00.012345", not a phone number). A number
+    written with its "+" starts there, whatever comes before it ("number+1 415 555 0132")."""
     before, after = text[max(0, span.start - 2) : span.start], text[span.end : span.end + 2]
+    if text.startswith("+", span.start):
+        before = ""
     return bool(
         (before[-1:] and _ID_CHARACTER.match(before[-1]))
         or (after[:1] and _ID_CHARACTER.match(after[0]))
@@ -203,7 +231,7 @@ def _joins(separator: str, neighbour: str) -> bool:
 def pii_spans(text: str, *, kinds: Iterable[str] = PII_KINDS) -> list[Span]:
     """Non-overlapping spans of personal data in `text`, in order."""
     wanted = _checked_kinds(kinds)
-    readable = _markers_blanked(text)
+    readable = _ascii_read(_markers_blanked(text))
     taken: list[Span] = []
     for kind, finder in FINDERS:
         if kind not in wanted:

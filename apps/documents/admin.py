@@ -1,12 +1,14 @@
 from typing import Any
 
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
 from guardian.admin import GuardedModelAdmin
 from guardian.forms import GroupObjectPermissionsForm, UserObjectPermissionsForm
 
 from .models import Chunk, Document
+from .selectors import document_managed_by, documents_visible_to
 from .services import (
     GRANTABLE_PERMISSIONS,
     document_access_grant,
@@ -95,6 +97,34 @@ class DocumentAdmin(GuardedModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # documents arrive through an upload (portal, API, manage.py ingest)
+
+    def get_queryset(self, request: HttpRequest) -> Any:
+        """Staff see in the admin what they may see anywhere else: the documents they may view (the
+        list, each page and the object-permission pages all look documents up here)."""
+        documents = super().get_queryset(request)
+        if request.user.is_superuser:
+            return documents
+        return documents.filter(pk__in=documents_visible_to(user=request.user).values("pk"))  # type: ignore[arg-type]
+
+    def obj_perms_manage_view(self, request: HttpRequest, object_pk: str) -> Any:
+        self._may_manage_viewers(request, object_pk)
+        return super().obj_perms_manage_view(request, object_pk)
+
+    def obj_perms_manage_user_view(self, request: HttpRequest, object_pk: str, user_id: int) -> Any:
+        self._may_manage_viewers(request, object_pk)
+        return super().obj_perms_manage_user_view(request, object_pk, user_id)
+
+    def obj_perms_manage_group_view(self, request: HttpRequest, object_pk: str, group_id: int) -> Any:
+        self._may_manage_viewers(request, object_pk)
+        return super().obj_perms_manage_group_view(request, object_pk, group_id)
+
+    def _may_manage_viewers(self, request: HttpRequest, object_pk: str) -> None:
+        """Grants from the admin follow the portal's rule: only who manages a document they can see."""
+        document = self.get_queryset(request).filter(pk=object_pk).first()
+        if document is None:
+            raise Http404("No such document.")
+        if not document_managed_by(user=request.user, document=document):  # type: ignore[arg-type]
+            raise PermissionDenied("Only the document's owners and tenant administrators manage its viewers.")
 
     def save_model(self, request: HttpRequest, obj: Document, form: Any, change: bool) -> None:
         """Writes through the services, so a visibility change recomputes the ACL of the document and

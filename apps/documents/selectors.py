@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from django.db.models import QuerySet
 
 from apps.accounts.models import User
+from apps.accounts.roles import TENANT_ADMINS_GROUP
 
 from .acl import principals_for_user
 from .models import Chunk, Document
@@ -17,6 +18,17 @@ def documents_visible_to(*, user: User) -> QuerySet[Document]:
     if not principals:
         return Document.objects.none()
     return Document.objects.filter(acl__overlap=principals)
+
+
+def document_managed_by(*, user: User, document: Document) -> bool:
+    """Who manages the viewers of a document they can see (portal, admin): owners (change permission
+    on the document), tenant admins and superusers. Callers look the document up among those the
+    user may view first, so nobody manages, or learns of, a document they cannot see."""
+    if not user.is_authenticated or not user.is_active:
+        return False
+    if user.is_superuser or user.groups.filter(name=TENANT_ADMINS_GROUP).exists():
+        return True
+    return user.has_perm("documents.change_document", document)
 
 
 def document_for_user(*, user: User, document_id: int) -> Document:

@@ -14,7 +14,6 @@ from django.db.models import Q, QuerySet
 from guardian.shortcuts import get_groups_with_perms, get_users_with_perms
 
 from apps.accounts.models import User
-from apps.accounts.roles import TENANT_ADMINS_GROUP
 from apps.documents.acl import principals_for_user
 from apps.documents.models import Chunk, Document
 from apps.documents.selectors import chunks_visible_to, documents_visible_to
@@ -33,15 +32,6 @@ def documents_search_for_user(*, user: User, query: str = "") -> QuerySet[Docume
     if query:
         documents = documents.filter(Q(title__icontains=query) | Q(source__icontains=query))
     return documents.order_by("-created_at", "-pk")
-
-
-def document_managed_by(*, user: User, document: Document) -> bool:
-    """Owners (change permission on the document), tenant admins and superusers manage viewers."""
-    if not user.is_authenticated or not user.is_active:
-        return False
-    if user.is_superuser or user.groups.filter(name=TENANT_ADMINS_GROUP).exists():
-        return True
-    return user.has_perm("documents.change_document", document)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,9 @@ from apps.answers.safety.pii import pii_redact_for_tenant
 from apps.core.pii import PII_KINDS, pii_redact
 from apps.tenants.services import tenant_settings_update
 
+# "+1 415 555 0132" in full-width forms (U+FF0B, U+FF10-FF19).
+FULL_WIDTH_PHONE = "+1 415 555 0132".translate({ord("+"): 0xFF0B, **{ord(d): 0xFF10 + int(d) for d in "0123456789"}})
+
 
 @pytest.mark.parametrize(
     ("text", "expected", "kind"),
@@ -44,6 +47,16 @@ from apps.tenants.services import tenant_settings_update
         ("Reception: +49 30 5550 1000 [2][3].", "Reception: [PHONE] [2][3].", "phone"),
         ("Write to jane.doe@example.com [1].", "Write to [EMAIL] [1].", "email"),
         ("Card 4111 1111 1111 1111[4].", "Card [CARD][4].", "card"),
+        # third attack pass: glued to a word before its "+", alternate endings, full-width forms
+        ("the number+1 415 555 0132 [1].", "the number[PHONE] [1].", "phone"),
+        ("ID-+1 415 555 0132", "ID-[PHONE]", "phone"),
+        ("Call +1 415 555 0132/0133 or", "Call [PHONE] or", "phone"),
+        (
+            "Call \uff0b\uff11 \uff14\uff11\uff15 \uff15\uff15\uff15 \uff10\uff11\uff13\uff12 now",
+            "Call [PHONE] now",
+            "phone",
+        ),
+        ("Mail jane\uff20example\uff0ecom now", "Mail [EMAIL] now", "email"),
     ],
 )
 def test_personal_data_is_replaced_by_its_placeholder(text, expected, kind):

@@ -72,6 +72,8 @@ def test_history_export_is_filtered_audited_and_stays_in_the_tenant(officer_clie
         rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
 
     assert [row["query"] for row in rows] == ["Who approves travel?"]
+    # The model's own column, not the admin's model class (third attack pass: "query query 44 ...").
+    assert [(row["model"], row["provider"]) for row in rows] == [("extractive", "extractive")]
     assert events.actions() == ["export.csv"]
     assert events[0].details["model"] == "answers.querylog"
     everything = b"".join(officer_client.get(f"{HISTORY}export-csv/").streaming_content).decode()

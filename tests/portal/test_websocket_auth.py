@@ -6,12 +6,14 @@ import asyncio
 
 import pytest
 from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.contrib.sessions.models import Session
 from django_tenants.utils import schema_context
 
 from apps.accounts.models import User
 from apps.ingestion.services import UploadedFile, documents_upload
+from apps.portal.realtime.job_progress import MESSAGE_TYPE, user_jobs_group
 from config.asgi import application
 
 from .conftest import member_of, ws_headers
@@ -174,4 +176,33 @@ async def test_a_session_that_expires_between_questions_ends_the_socket(site, me
 
     assert "done" in [each["type"] for each in first]
     assert (frame["type"], frame["code"]) == ("error", "unauthenticated")
+    assert closed == {"type": "websocket.close", "code": 4401}
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param(lambda user: _saved(user, is_active=False), id="deactivated"),
+        pytest.param(lambda user: Session.objects.all().delete(), id="signed-out"),
+        pytest.param(lambda user: _password_changed(user), id="password-changed"),
+    ],
+)
+async def test_an_open_jobs_socket_hears_nothing_more_after_the_user_lost_the_right(site, member, change):
+    """Third attack pass: after a sign-out and a password change, an old /ws/jobs/ socket still
+    received the user's new uploads (file name, status, document link)."""
+    communicator = WebsocketCommunicator(application, "/ws/jobs/", headers=ws_headers(site, cookie=member.cookie))
+    assert (await communicator.connect(timeout=10))[0]
+    group = user_jobs_group(schema_name=site.schema, user_id=member.user.pk)
+    frame = {"type": "job", "job_id": "1", "filename": "merger-plan.md", "status": "queued"}
+    try:
+        await get_channel_layer().group_send(group, {"type": MESSAGE_TYPE, "frame": frame})
+        assert (await communicator.receive_json_from(timeout=10))["filename"] == "merger-plan.md"
+        await _in_site(site, lambda: change(member.user))
+        await get_channel_layer().group_send(group, {"type": MESSAGE_TYPE, "frame": frame})
+        refused = await communicator.receive_json_from(timeout=10)
+        closed = await communicator.receive_output(timeout=10)
+    finally:
+        await communicator.disconnect()
+
+    assert refused == {"type": "error", "code": "unauthenticated"}
     assert closed == {"type": "websocket.close", "code": 4401}

@@ -17,7 +17,7 @@ from apps.tenants.services import tenant_settings_update
 
 from ..models import ApiKey
 from ..selectors import api_key_for_tenant, api_keys_for_tenant
-from ..services import api_key_create, api_key_revoke
+from ..services import CreatorLimits, api_key_create, api_key_revoke
 from .base import ApiListView, ApiView, validated
 from .schema import errors
 
@@ -108,7 +108,11 @@ class ApiKeyListApi(ApiListView):
                 scopes=data["scopes"],
                 expires_at=data["expires_at"],
                 rate_limits=data.get("rate_limits"),
-                creator_scopes=request.auth.scopes,
+                creator_limits=CreatorLimits(
+                    scopes=request.auth.scopes,
+                    expires_at=request.auth.expires_at,
+                    rate_limits=request.auth.rate_limits,
+                ),
                 request=request,
             )
         except DjangoPermissionDenied as refused:

@@ -158,7 +158,11 @@ class ComplianceAdmin(admin.ModelAdmin):
             yield [self.csv_value(obj, name) for name in self.csv_fields]
 
     def csv_value(self, obj: Model, name: str) -> Any:
-        value = getattr(self, name)(obj) if hasattr(self, name) else getattr(obj, name)
+        """A column of the model's own (its field wins: `model` is also the admin's model class, and
+        the query log's "model" column once held a stray QueryLog's text), else an admin method."""
+        fields = self.opts.concrete_fields
+        own = {field.attname for field in fields} | {field.name for field in fields}
+        value = getattr(obj, name) if name in own or not hasattr(self, name) else getattr(self, name)(obj)
         return "" if value is None else value
 
     def export_url(self) -> str:

@@ -4,7 +4,7 @@ The signal is sent inside the Celery worker (apps/ingestion/pipeline.py); the re
 there, finds who uploaded the job, and publishes to that user's group after the surrounding
 transaction commits (a rolled-back state is never announced). `/ws/jobs/` joins the group of the
 signed-in user of the host's tenant and first sends a snapshot, so nothing is missed between the
-page render and the socket opening.
+page render and the socket opening; the session and the user are read again before every frame.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from apps.ingestion.signals import job_progressed
 from apps.tenants.context import in_schema
 
 from ..selectors import jobs_recent_for_user
+from .identity import session_user_current
 
 logger = logging.getLogger(__name__)
 
@@ -101,4 +102,19 @@ class JobProgressConsumer(AsyncJsonWebsocketConsumer):
         return  # the page only listens (pongs and stray frames are ignored)
 
     async def job_progress(self, message: dict) -> None:
+        # Who is listening is read again before each frame: a socket left open after a sign-out, a
+        # password change or a deactivation must not go on hearing of the user's uploads.
+        tenant, user = self.scope["tenant"], self.scope["user"]
+        current = await _current_user(schema_name=tenant.schema_name, session_key=self._session_key, user_id=user.pk)
+        if current is None:
+            await self.send_json({"type": "error", "code": "unauthenticated"})
+            await self.close(code=4401)
+            return
         await self.send_json(message["frame"])
+
+    @property
+    def _session_key(self) -> str | None:
+        return getattr(self.scope.get("session"), "session_key", None)
+
+
+_current_user = database_sync_to_async(session_user_current)

@@ -13,12 +13,12 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods, require_POST
 
 from apps.documents.models import Chunk, Document
-from apps.documents.selectors import document_for_user
+from apps.documents.selectors import document_for_user, document_managed_by
 from apps.documents.services import document_access_grant, document_access_revoke, document_visibility_set
 from apps.ingestion.services import UploadedFile, UploadRejected, documents_upload
 
 from ..forms import AccessChangeForm, DocumentSearchForm, UploadForm
-from ..selectors import document_managed_by, document_viewers, documents_search_for_user, jobs_recent_for_user
+from ..selectors import document_viewers, documents_search_for_user, jobs_recent_for_user
 from .strings import job_strings
 
 DOCUMENTS_PER_PAGE = 25

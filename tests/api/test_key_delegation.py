@@ -1,0 +1,130 @@
+"""A key never holds more than the credential that made it, on the day it is made and on every day
+it is used (third attack pass: a delegated key kept rights its creator lost and gained rights its
+service account was given later; a one-hour key minted a key that never expires)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from django_tenants.utils import schema_context
+
+from apps.accounts.models import User
+from apps.api.models import ApiKey
+from apps.documents.acl import SUPERUSER, user_principal
+from apps.documents.models import Document
+
+from .conftest import ALPHA_HOST, SchemaKeepingClient, make_key, tenant_user
+
+pytestmark = pytest.mark.integration
+
+KEYS = "/api/v1/admin/api-keys"
+HISTORY = "/api/v1/history"
+
+
+def call(key: str, method: str, path: str, body: dict | None = None):
+    client = SchemaKeepingClient()
+    return getattr(client, method)(path, body, format="json", HTTP_X_API_KEY=key, HTTP_HOST=ALPHA_HOST)
+
+
+@pytest.fixture
+def delegation(tenant_alpha):
+    """A tenant admin's key, and a key that admin minted for a service account."""
+    admin = tenant_user(tenant_alpha, admin=True, username="key-admin")
+    service = tenant_user(tenant_alpha, username="nightly-sync", is_service_account=True)
+    admin_key = make_key(tenant_alpha, admin, scopes=("query", "admin"))
+    minted = call(admin_key, "post", KEYS, {"name": "sync", "scopes": ["query"], "username": "nightly-sync"})
+    assert minted.status_code == 201, minted.json()
+    return admin, service, minted.json()["key"]
+
+
+def test_a_delegated_key_works_while_the_rule_holds(delegation):
+    _, _, service_key = delegation
+
+    assert call(service_key, "get", HISTORY).status_code == 200
+
+
+def test_a_delegated_key_stops_when_its_creator_is_deactivated(delegation):
+    admin, _, service_key = delegation
+    with schema_context("alpha"):
+        User.objects.filter(pk=admin.pk).update(is_active=False)
+        User.objects.get(pk=admin.pk).save()  # through the model, as the admin does: caches follow
+
+    response = call(service_key, "get", HISTORY)
+
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "delegation_lapsed"
+
+
+def test_a_delegated_key_stops_when_its_user_is_given_a_document_its_creator_may_not_read(delegation):
+    _, service, service_key = delegation
+    with schema_context("alpha"):
+        Document.objects.create(title="payroll codes", source="codes.md", acl=[SUPERUSER, user_principal(service.pk)])
+
+    response = call(service_key, "get", HISTORY)
+
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "delegation_lapsed"
+    assert "beyond what its creator holds" in response.json()["error"]["message"]
+
+
+def test_a_delegated_key_stops_when_its_user_is_no_longer_a_service_account(delegation):
+    _, service, service_key = delegation
+    with schema_context("alpha"):
+        service.is_service_account = False
+        service.save(update_fields=["is_service_account"])
+
+    response = call(service_key, "get", HISTORY)
+
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "delegation_lapsed"
+
+
+def test_a_key_cannot_mint_a_key_that_outlives_it_or_outspends_it(tenant_alpha):
+    admin = tenant_user(tenant_alpha, admin=True, username="short-lived-admin")
+    in_an_hour = timezone.now() + timedelta(hours=1)
+    quota = {"query": {"capacity": 2, "refill_per_second": 0.01}}
+    short_key = make_key(tenant_alpha, admin, scopes=("query", "admin"), expires_at=in_an_hour, rate_limits=quota)
+
+    response = call(
+        short_key,
+        "post",
+        KEYS,
+        {
+            "name": "forever",
+            "scopes": ["query", "admin"],
+            "expires_at": None,
+            "rate_limits": {"query": {"capacity": 1_000_000, "refill_per_second": 100_000}},
+        },
+    )
+
+    assert response.status_code == 201, response.json()
+    with schema_context("alpha"):
+        minted = ApiKey.objects.get(pk=response.json()["id"])
+    assert minted.expires_at == in_an_hour
+    assert minted.rate_limits == quota
+
+
+def test_a_key_without_limits_mints_what_is_asked(tenant_alpha):
+    admin = tenant_user(tenant_alpha, admin=True, username="plain-admin")
+    admin_key = make_key(tenant_alpha, admin, scopes=("query", "admin"))
+    next_week = timezone.now() + timedelta(days=7)
+
+    response = call(
+        admin_key,
+        "post",
+        KEYS,
+        {
+            "name": "weekly",
+            "scopes": ["query"],
+            "expires_at": next_week.isoformat(),
+            "rate_limits": {"query": {"capacity": 50, "refill_per_second": 1}},
+        },
+    )
+
+    assert response.status_code == 201, response.json()
+    with schema_context("alpha"):
+        minted = ApiKey.objects.get(pk=response.json()["id"])
+    assert abs((minted.expires_at - next_week).total_seconds()) < 1
+    assert minted.rate_limits == {"query": {"capacity": 50, "refill_per_second": 1.0}}

@@ -1,0 +1,168 @@
+"""Staff in the Django admin never give anyone, themselves included, more than they hold (third
+attack pass): a staff user with `change_user` ticked `is_superuser` on his own account and
+`is_service_account` on a colleague (then minted a key acting as her); one with document
+permissions listed every private title and granted himself a private document."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Group, Permission
+from django_tenants.utils import schema_context
+from guardian.shortcuts import get_perms
+
+from apps.accounts.models import User
+from apps.accounts.roles import TENANT_ADMINS_GROUP
+from tests.documents.factories import indexed_document
+
+pytestmark = pytest.mark.django_db
+ALPHA = {"HTTP_HOST": "alpha.localhost"}
+PERMISSIONS = (
+    "view_user",
+    "change_user",
+    "view_group",
+    "change_group",
+    "view_document",
+    "change_document",
+    "delete_document",
+)
+
+
+@pytest.fixture
+def helpdesk(tenant_alpha) -> User:
+    """A tenant administrator whom a superuser gave every user, group and document permission."""
+    with schema_context("alpha"):
+        user = User.objects.create_user(username="helpdesk", password="a long enough password", is_staff=True)
+        user.groups.add(Group.objects.get(name=TENANT_ADMINS_GROUP))
+        user.user_permissions.add(*Permission.objects.filter(codename__in=PERMISSIONS))
+    return user
+
+
+@pytest.fixture
+def staff_client(client, helpdesk):
+    with schema_context("alpha"):
+        client.force_login(helpdesk)
+    return client
+
+
+def user_form(user: User, **changes) -> dict:
+    form = {
+        "username": user.username,
+        "email": user.email,
+        "is_active": "on",
+        "is_staff": "on" if user.is_staff else "",
+        "date_joined_0": "2024-01-01",
+        "date_joined_1": "10:00:00",
+    }
+    with schema_context("alpha"):
+        form["groups"] = [str(pk) for pk in user.groups.values_list("pk", flat=True)]
+    return {**form, **changes}
+
+
+def reloaded(user: User) -> User:
+    with schema_context("alpha"):
+        return User.objects.get(pk=user.pk)
+
+
+def test_staff_cannot_make_themselves_superuser(staff_client, helpdesk):
+    response = staff_client.post(
+        f"/admin/accounts/user/{helpdesk.pk}/change/", user_form(helpdesk, is_superuser="on"), **ALPHA
+    )
+
+    assert response.status_code == 302
+    assert not reloaded(helpdesk).is_superuser
+
+
+def test_staff_cannot_turn_a_colleague_into_a_service_account(staff_client):
+    with schema_context("alpha"):
+        carol = User.objects.create_user(username="carol", password="a long enough password")
+
+    response = staff_client.post(
+        f"/admin/accounts/user/{carol.pk}/change/", user_form(carol, is_service_account="on"), **ALPHA
+    )
+
+    assert response.status_code == 302
+    assert not reloaded(carol).is_service_account
+
+
+def test_staff_cannot_change_a_superusers_account_or_password(staff_client):
+    with schema_context("alpha"):
+        boss = User.objects.get(username="admin")
+
+    changed = staff_client.post(
+        f"/admin/accounts/user/{boss.pk}/change/", user_form(boss, email="x@evil.test"), **ALPHA
+    )
+    password = staff_client.post(
+        f"/admin/accounts/user/{boss.pk}/password/",
+        {"password1": "a brand new password 1", "password2": "a brand new password 1"},
+        **ALPHA,
+    )
+
+    assert changed.status_code == 403
+    assert password.status_code == 403
+    assert reloaded(boss).email != "x@evil.test"
+    assert not reloaded(boss).check_password("a brand new password 1")
+
+
+def test_staff_add_people_only_to_groups_they_belong_to(staff_client, helpdesk):
+    with schema_context("alpha"):
+        carol = User.objects.create_user(username="carol", password="a long enough password")
+        finance = Group.objects.create(name="Finance")
+        admins = Group.objects.get(name=TENANT_ADMINS_GROUP)
+
+    refused = staff_client.post(
+        f"/admin/accounts/user/{carol.pk}/change/", user_form(carol, groups=[str(finance.pk)]), **ALPHA
+    )
+    allowed = staff_client.post(
+        f"/admin/accounts/user/{carol.pk}/change/", user_form(carol, groups=[str(admins.pk)]), **ALPHA
+    )
+
+    assert refused.status_code == 200
+    assert "groups you belong to yourself" in refused.content.decode()
+    assert allowed.status_code == 302
+    with schema_context("alpha"):
+        assert list(reloaded(carol).groups.values_list("name", flat=True)) == [TENANT_ADMINS_GROUP]
+
+
+def test_staff_cannot_add_permissions_to_a_group(staff_client):
+    with schema_context("alpha"):
+        admins = Group.objects.get(name=TENANT_ADMINS_GROUP)
+        before = set(admins.permissions.values_list("pk", flat=True))
+        everything = [str(pk) for pk in Permission.objects.values_list("pk", flat=True)]
+
+    staff_client.post(
+        f"/admin/auth/group/{admins.pk}/change/", {"name": TENANT_ADMINS_GROUP, "permissions": everything}, **ALPHA
+    )
+
+    with schema_context("alpha"):
+        assert set(admins.permissions.values_list("pk", flat=True)) == before
+
+
+@pytest.fixture
+def private_document(tenant_alpha):
+    with schema_context("alpha"):
+        alice = User.objects.create_user(username="alice", password="a long enough password")
+        return indexed_document(owner=alice, title="Project Nightingale", texts=["The budget is 412 million euros."])
+
+
+def test_the_document_admin_lists_only_what_the_staff_user_may_view(staff_client, private_document):
+    with schema_context("alpha"):
+        shared = indexed_document(
+            owner=User.objects.get(username="admin"), title="Parking", texts=["Park in bay 3."], visible_to_tenant=True
+        )
+
+    listing = staff_client.get("/admin/documents/document/", **ALPHA)
+
+    assert [row.pk for row in listing.context["cl"].result_list] == [shared.pk]
+    assert "Project Nightingale" not in listing.content.decode()
+
+
+def test_staff_cannot_grant_themselves_a_document_they_may_not_view(staff_client, helpdesk, private_document):
+    url = f"/admin/documents/document/{private_document.pk}/permissions/user-manage/{helpdesk.pk}/"
+
+    page = staff_client.get(f"/admin/documents/document/{private_document.pk}/permissions/", **ALPHA)
+    grant = staff_client.post(url, {"permissions": ["view_document"]}, **ALPHA)
+
+    assert page.status_code == 404
+    assert grant.status_code == 404
+    with schema_context("alpha"):
+        assert "view_document" not in get_perms(reloaded(helpdesk), private_document)
