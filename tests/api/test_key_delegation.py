@@ -126,5 +126,6 @@ def test_a_key_without_limits_mints_what_is_asked(tenant_alpha):
     assert response.status_code == 201, response.json()
     with schema_context("alpha"):
         minted = ApiKey.objects.get(pk=response.json()["id"])
+    assert minted.expires_at is not None
     assert abs((minted.expires_at - next_week).total_seconds()) < 1
     assert minted.rate_limits == {"query": {"capacity": 50, "refill_per_second": 1.0}}

@@ -45,7 +45,7 @@ def staff_client(client, helpdesk):
 
 
 def user_form(user: User, **changes) -> dict:
-    form = {
+    form: dict[str, object] = {
         "username": user.username,
         "email": user.email,
         "is_active": "on",
