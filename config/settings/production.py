@@ -5,7 +5,15 @@ from django.core.exceptions import ImproperlyConfigured
 from apps.tenants.encryption.kek import kek_secret_parse
 
 from .base import *  # noqa: F403
-from .base import DATABASE_URL, DEBUG, INSECURE_DEFAULT_SECRET_KEY, SECRET_KEY, TENANT_KEK, TENANT_KEK_BACKEND
+from .base import (
+    DATABASE_URL,
+    DEBUG,
+    INSECURE_DEFAULT_SECRET_KEY,
+    SECRET_KEY,
+    TENANT_KEK,
+    TENANT_KEK_BACKEND,
+    TENANT_KMS_KEY_ID,
+)
 from .environment import env
 
 if DEBUG:
@@ -17,6 +25,8 @@ if not SECRET_KEY or SECRET_KEY == INSECURE_DEFAULT_SECRET_KEY or len(SECRET_KEY
     )
 if TENANT_KEK_BACKEND.endswith(".LocalKeyEncryptionKey"):
     kek_secret_parse(TENANT_KEK)  # a missing or malformed key-encryption key stops the process here
+if TENANT_KEK_BACKEND.endswith(".AwsKmsKeyEncryptionKey") and not TENANT_KMS_KEY_ID:
+    raise ImproperlyConfigured("TENANT_KMS_KEY_ID must name the KMS key that wraps tenant keys.")
 if not DATABASE_URL:
     raise ImproperlyConfigured("DATABASE_URL (or DATABASE_URL_FILE) must be set in production.")
 

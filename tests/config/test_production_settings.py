@@ -65,6 +65,15 @@ def test_refuses_a_missing_or_malformed_key_encryption_key(kek, message):
     assert message in result.stderr
 
 
+def test_refuses_the_kms_adapter_without_its_key():
+    result = start_production(
+        TENANT_KEK_BACKEND="apps.tenants.encryption.kms.AwsKmsKeyEncryptionKey", TENANT_KMS_KEY_ID=""
+    )
+
+    assert result.returncode != 0
+    assert "TENANT_KMS_KEY_ID must name the KMS key" in result.stderr
+
+
 @pytest.mark.django_db
 def test_refuses_a_key_encryption_key_that_does_not_open_the_tenant_keys(provisioned_tenants):
     from django.db import connection

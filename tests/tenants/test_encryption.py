@@ -19,7 +19,7 @@ from apps.documents.models import Chunk, Document, DocumentVersion
 from apps.health.checks import run_checks
 from apps.tenants.encryption import rotation
 from apps.tenants.encryption.cipher import TEXT_MARK, SealedValueCorrupt, sealing_key_id
-from apps.tenants.encryption.kek import KeyEncryptionKeyMismatch, kek_secret_parse, key_encryption_key
+from apps.tenants.encryption.kek import KeyEncryptionKeyMismatch, kek_secret_parse, keks_forget
 from apps.tenants.encryption.keys import DataKeyUnavailable, data_keys_forget, sealing_key
 from apps.tenants.models import TenantDataKey
 from tests.documents.factories import indexed_document
@@ -50,13 +50,13 @@ def no_waiting(monkeypatch) -> None:
 @pytest.fixture
 def another_kek() -> Iterator[None]:
     other = base64.b64encode(os.urandom(32)).decode()
-    key_encryption_key.cache_clear()
+    keks_forget()
     data_keys_forget()
     try:
         with override_settings(TENANT_KEK=other):
             yield
     finally:
-        key_encryption_key.cache_clear()
+        keks_forget()
         data_keys_forget()
 
 

@@ -2,10 +2,16 @@
 
 `settings.TENANT_KEK_BACKEND` names the adapter. `LocalKeyEncryptionKey` holds a 256-bit secret
 from `TENANT_KEK` / `TENANT_KEK_FILE` (`make services` writes one per profile under var/; in
-production it comes from the secret store). A KMS adapter implements the same three members
-(`key_id`, `wrap`, `unwrap`) with the KMS's encrypt and decrypt calls, so the KEK never leaves it.
-A missing or malformed KEK is a configuration error the process stops on; a KEK that cannot
-unwrap a stored key raises `KeyEncryptionKeyMismatch`, never returns garbage.
+production it comes from the secret store). `AwsKmsKeyEncryptionKey` (kms.py) implements the same
+three members (`key_id`, `wrap`, `unwrap`) with the KMS's encrypt and decrypt calls, so the KEK
+never leaves it. A missing or malformed KEK is a configuration error the process stops on; a KEK
+that cannot unwrap a stored key raises `KeyEncryptionKeyMismatch`, never returns garbage.
+
+Rotating the KEK itself: configure the new one as the KEK and the old one as the previous KEK
+(`TENANT_KEK_PREVIOUS_BACKEND`, `TENANT_KEK_PREVIOUS` or `TENANT_KMS_PREVIOUS_KEY_ID`); every data
+key names the KEK that wrapped it (`kek_id`), so both open meanwhile, and `rewrap_tenant_keys`
+re-wraps the data keys under the new one. The data keys, and so every sealed value and backup,
+stay as they are.
 """
 
 from __future__ import annotations
@@ -63,8 +69,8 @@ class LocalKeyEncryptionKey:
         self.key_id = "local:" + hashlib.sha256(b"kek id:" + secret).hexdigest()[:16]
 
     @classmethod
-    def from_settings(cls) -> LocalKeyEncryptionKey:
-        return cls(kek_secret_parse(settings.TENANT_KEK))
+    def from_settings(cls, *, previous: bool = False) -> LocalKeyEncryptionKey:
+        return cls(kek_secret_parse(settings.TENANT_KEK_PREVIOUS if previous else settings.TENANT_KEK))
 
     def wrap(self, data_key: bytes) -> bytes:
         nonce = os.urandom(_NONCE_BYTES)
@@ -81,5 +87,29 @@ class LocalKeyEncryptionKey:
 
 @functools.cache
 def key_encryption_key() -> KeyEncryptionKey:
-    """The configured KEK, built once per process (tests that swap it call `cache_clear`)."""
+    """The configured KEK, built once per process (tests that swap it call `keks_forget`)."""
     return import_string(settings.TENANT_KEK_BACKEND).from_settings()
+
+
+@functools.cache
+def previous_key_encryption_key() -> KeyEncryptionKey | None:
+    """The KEK a rotation of the KEK moves away from, if one is configured (it only unwraps)."""
+    if not settings.TENANT_KEK_PREVIOUS_BACKEND:
+        return None
+    return import_string(settings.TENANT_KEK_PREVIOUS_BACKEND).from_settings(previous=True)
+
+
+def kek_for(kek_id: str) -> KeyEncryptionKey:
+    """The configured KEK that wrapped a data key (it names it), or KeyEncryptionKeyMismatch."""
+    for kek in (key_encryption_key(), previous_key_encryption_key()):
+        if kek is not None and kek.key_id == kek_id:
+            return kek
+    raise KeyEncryptionKeyMismatch(
+        f"the data key was wrapped by the key-encryption key {kek_id}, which is neither the configured "
+        "one nor the previous one (TENANT_KEK_PREVIOUS_BACKEND)"
+    )
+
+
+def keks_forget() -> None:
+    key_encryption_key.cache_clear()
+    previous_key_encryption_key.cache_clear()

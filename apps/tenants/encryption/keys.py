@@ -12,6 +12,7 @@ import os
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -20,7 +21,7 @@ from django.utils import timezone
 
 from apps.tenants.models import Tenant, TenantDataKey
 
-from .kek import key_encryption_key
+from .kek import kek_for, key_encryption_key, previous_key_encryption_key
 
 SEALING_KEY_SECONDS = 5.0
 # A key that opens values is trusted this long before the database is asked again (a deleted
@@ -53,7 +54,7 @@ def data_keys_forget() -> None:
 
 def _unwrapped(row: TenantDataKey, schema_name: str) -> DataKey:
     return DataKey(
-        key_id=row.key_id, schema_name=schema_name, aead=AESGCM(key_encryption_key().unwrap(bytes(row.wrapped_key)))
+        key_id=row.key_id, schema_name=schema_name, aead=AESGCM(kek_for(row.kek_id).unwrap(bytes(row.wrapped_key)))
     )
 
 
@@ -130,12 +131,38 @@ def opening_key(key_id: uuid.UUID, schema_name: str) -> DataKey:
 
 
 def tenant_keys_verify() -> str:
-    """Start-up and readiness: the KEK is configured and opens the stored data keys (it raises otherwise)."""
-    kek = key_encryption_key()
-    foreign = TenantDataKey.objects.exclude(kek_id=kek.key_id).count()
+    """Start-up and readiness: the KEK is configured and opens the stored data keys (it raises otherwise).
+    During a rotation of the KEK, keys still wrapped by the previous one are reported, not refused."""
+    kek, previous = key_encryption_key(), previous_key_encryption_key()
+    known = [kek.key_id] + ([previous.key_id] if previous else [])
+    foreign = TenantDataKey.objects.exclude(kek_id__in=known).count()
     if foreign:
         raise RuntimeError(f"{foreign} tenant data keys were wrapped by another key-encryption key than {kek.key_id}")
-    newest = TenantDataKey.objects.order_by("-created_at").first()
-    if newest is not None:
-        kek.unwrap(bytes(newest.wrapped_key))
+    for kek_id in known:
+        newest = TenantDataKey.objects.filter(kek_id=kek_id).order_by("-created_at").first()
+        if newest is not None:
+            kek_for(kek_id).unwrap(bytes(newest.wrapped_key))
+    waiting = TenantDataKey.objects.exclude(kek_id=kek.key_id).count()
+    if waiting:
+        return f"key-encryption key {kek.key_id}; {waiting} data keys still under the previous one (rewrap_tenant_keys)"
     return f"key-encryption key {kek.key_id} opens the tenant keys"
+
+
+def tenant_keys_rewrap(*, batch_size: int = 100, progress: Callable[[int], None] | None = None) -> int:
+    """Re-wrap every data key the previous KEK wrapped under the configured KEK; returns how many.
+
+    The data keys themselves do not change, so no sealed value or backup is touched. Each key is
+    swapped only if it is still wrapped as it was read (compare and swap), so two runs, or a run
+    interrupted and started again, never lose a key."""
+    kek = key_encryption_key()
+    done = 0
+    while True:
+        batch = list(TenantDataKey.objects.exclude(kek_id=kek.key_id).order_by("pk")[:batch_size])
+        if not batch:
+            return done
+        for row in batch:
+            rewrapped = kek.wrap(kek_for(row.kek_id).unwrap(bytes(row.wrapped_key)))
+            TenantDataKey.objects.filter(pk=row.pk, kek_id=row.kek_id).update(wrapped_key=rewrapped, kek_id=kek.key_id)
+        done += len(batch)
+        if progress:
+            progress(len(batch))

@@ -19,6 +19,16 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[".localhost", "localhost", "1
 # loses every tenant's documents; a KMS adapter replaces the local one in TENANT_KEK_BACKEND.
 TENANT_KEK = secret("TENANT_KEK", default="")
 TENANT_KEK_BACKEND = env.str("TENANT_KEK_BACKEND", default="apps.tenants.encryption.kek.LocalKeyEncryptionKey")
+# AWS KMS as the key-encryption key (TENANT_KEK_BACKEND=apps.tenants.encryption.kms.AwsKmsKeyEncryptionKey):
+# a symmetric KMS key's id, ARN or alias; region and endpoint as for boto3 (the endpoint for a
+# VPC endpoint or a local KMS-compatible server).
+TENANT_KMS_KEY_ID = env.str("TENANT_KMS_KEY_ID", default="")
+TENANT_KMS_REGION = env.str("TENANT_KMS_REGION", default="")
+TENANT_KMS_ENDPOINT_URL = env.str("TENANT_KMS_ENDPOINT_URL", default="")
+# While the KEK itself is rotated: the KEK moved away from (it only unwraps; `rewrap_tenant_keys`).
+TENANT_KEK_PREVIOUS_BACKEND = env.str("TENANT_KEK_PREVIOUS_BACKEND", default="")
+TENANT_KEK_PREVIOUS = secret("TENANT_KEK_PREVIOUS", default="")
+TENANT_KMS_PREVIOUS_KEY_ID = env.str("TENANT_KMS_PREVIOUS_KEY_ID", default="")
 
 # --- Users and authentication backends ----------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
