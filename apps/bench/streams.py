@@ -175,8 +175,10 @@ async def _client(target: Target, session_keys: list[str], deadline: float, offs
     try:
         async with contextlib.AsyncExitStack() as stack:
             sockets = [await stack.enter_async_context(await _open(target, key)) for key in session_keys]
-            # Each socket is one conversation: every question after its first is a follow-up.
-            while time.monotonic() < deadline:
+            # Each socket is one conversation: every question after its first is a follow-up. Every
+            # user asks at least once, however slow the first answers are (a short run on a busy
+            # machine once ended before a client's second user had a turn).
+            while time.monotonic() < deadline or asked - offset < len(sockets):
                 turn = asked % len(sockets)
                 question = target.question(asked)
                 conversations[turn] = await _ask_once(sockets[turn], question, result, conversations[turn])
