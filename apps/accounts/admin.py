@@ -3,10 +3,12 @@ a group never gives anyone more than they hold themselves.
 
 Django's stock admins let any staff user with `change_user` tick `is_superuser` on their own
 account, or `is_service_account` on a colleague and then mint an API key acting as her (third
-attack pass); with `change_group`, add permissions to a group they are in. For anybody but a
-superuser: the privilege flags and direct permissions are read-only, a superuser's account cannot
-be changed (its password included) or deleted, people can be added only to groups the editor
-belongs to, and a group's permissions are read-only.
+attack pass); with `change_group`, add permissions to a group they are in, or rename their own
+group "Tenant admins" (roles are groups found by name); reset a colleague's password and sign in
+as her. For anybody but a superuser: the privilege flags, direct permissions, and another user's
+e-mail address are read-only; nobody else's password can be set; a superuser's account cannot be
+changed or deleted; people can be added only to groups the editor belongs to; a group's name and
+permissions are read-only, and the role groups cannot be deleted.
 """
 
 from __future__ import annotations
@@ -17,11 +19,15 @@ from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 
 from .models import User
+from .roles import DEFAULT_GROUPS
 
-PRIVILEGE_FIELDS = ("is_superuser", "is_service_account", "user_permissions")
+PRIVILEGE_FIELDS = ("is_superuser", "is_staff", "is_service_account", "user_permissions")
+# Another user's address: a password reset by e-mail would go wherever it points.
+ACCOUNT_FIELDS = ("email",)
 
 
 @admin.register(User)
@@ -41,7 +47,15 @@ class PortalUserAdmin(UserAdmin):
         fields = list(super().get_readonly_fields(request, obj))
         if not request.user.is_superuser:
             fields += PRIVILEGE_FIELDS
+            if obj is not None and obj.pk != request.user.pk:
+                fields += ACCOUNT_FIELDS
         return fields
+
+    def user_change_password(self, request: HttpRequest, id: str, form_url: str = "") -> Any:
+        """Only superusers set someone else's password: whoever sets it can sign in as that person."""
+        if not request.user.is_superuser and str(request.user.pk) != str(id):
+            raise PermissionDenied("Only a superuser sets another user's password; they reset their own.")
+        return super().user_change_password(request, id, form_url)
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return _may_touch(request, obj) and super().has_change_permission(request, obj)
@@ -82,10 +96,32 @@ admin.site.unregister(Group)
 
 @admin.register(Group)
 class PortalGroupAdmin(GroupAdmin):
-    """Django's group admin; only a superuser changes what a group may do."""
+    """Django's group admin; only a superuser changes what a group may do or is called (a role is a
+    group found by its name), or deletes a role group."""
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         fields = list(super().get_readonly_fields(request, obj))
         if not request.user.is_superuser:
-            fields.append("permissions")
+            fields += ["permissions"] if obj is None else ["name", "permissions"]
         return fields
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        role = obj is not None and obj.name in DEFAULT_GROUPS
+        return (not role or request.user.is_superuser) and super().has_delete_permission(request, obj)
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if request.user.is_superuser or obj is not None:
+            return form
+        return _new_group_names_not_roles(form)
+
+
+def _new_group_names_not_roles(form: type[forms.ModelForm]) -> type[forms.ModelForm]:
+    class NewGroupForm(form):  # type: ignore[valid-type,misc]
+        def clean_name(self):
+            name = self.cleaned_data["name"]
+            if name.strip() in DEFAULT_GROUPS:
+                raise forms.ValidationError("That name is a role's; only a superuser creates role groups.")
+            return name
+
+    return NewGroupForm

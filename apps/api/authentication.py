@@ -105,6 +105,7 @@ class ApiKeyAuthentication(BaseAuthentication):
             api_key_id=key.pk,
             rate_limits=key.rate_limits,
             expires_at=key.expires_at,
+            delegated_by=key.created_by_id if key.created_by_id not in (None, key.user_id) else None,
         )
         return user, credential
 

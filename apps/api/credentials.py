@@ -18,6 +18,9 @@ class Credential:
     rate_limits: dict | None = None
     # When the credential stops working (a key's expiry, a token's exp); None: it does not expire.
     expires_at: datetime | None = None
+    # A key acting as someone other than its creator: the creator's id. Keys this key mints are the
+    # creator's too, so the delegation rule keeps following the person behind them.
+    delegated_by: int | None = None
 
     def allows(self, scope: str) -> bool:
         return self.scopes is None or scope in self.scopes

@@ -14,6 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.accounts.models import User
+from apps.accounts.roles import DEFAULT_GROUPS
 from apps.audit.services import audit_event_record
 from apps.documents.selectors import user_access_covers
 from apps.tenants.models import Tenant
@@ -58,11 +59,18 @@ def _check_delegation(*, created_by: User, user: User) -> None:
     escalates = (
         user.is_superuser
         or (user.is_staff and not created_by.is_staff)
+        or not _roles(user) <= _roles(created_by)
         or not user.get_all_permissions() <= created_by.get_all_permissions()
         or not user_access_covers(holder=created_by, other=user)
     )
     if escalates:
         raise PermissionDenied("you cannot create a key for a user who holds rights or documents you do not")
+
+
+def _roles(user: User) -> set[str]:
+    """The role groups (tenant administrator, compliance) a user is in: roles carry no model
+    permissions of their own, so the permission comparison alone does not see them."""
+    return set(user.groups.filter(name__in=DEFAULT_GROUPS).values_list("name", flat=True))
 
 
 def api_key_delegation_check(*, key: ApiKey, user: User, created_by: User | None) -> None:
@@ -84,7 +92,11 @@ class CreatorLimits:
 
     scopes: frozenset[str] | None = None
     expires_at: datetime | None = None
+    # The creating key's own quotas: a class it limits and the request leaves out is inherited.
     rate_limits: dict[str, dict[str, Any]] | None = None
+    # The most any key may have on each route class (the tenant's whole bucket); the creating key's
+    # own quotas lower it further.
+    quota_ceiling: dict[str, dict[str, Any]] | None = None
 
     def expiry_capped(self, requested: datetime | None) -> datetime | None:
         if self.expires_at is None:
@@ -92,11 +104,15 @@ class CreatorLimits:
         return self.expires_at if requested is None else min(requested, self.expires_at)
 
     def quotas_capped(self, requested: dict[str, Any] | None) -> dict[str, Any]:
-        quotas = dict(requested or {})
-        for route_class, own in (self.rate_limits or {}).items():
-            wanted = quotas.get(route_class, own)
-            quotas[route_class] = {field: min(wanted[field], own[field]) for field in ("capacity", "refill_per_second")}
-        return quotas
+        quotas = {**(self.rate_limits or {}), **(requested or {})}
+        ceiling = {**(self.quota_ceiling or {}), **(self.rate_limits or {})}
+        return {route_class: _bucket_capped(wanted, ceiling.get(route_class)) for route_class, wanted in quotas.items()}
+
+
+def _bucket_capped(wanted: dict[str, Any], ceiling: dict[str, Any] | None) -> dict[str, Any]:
+    if ceiling is None:
+        return wanted
+    return {field: min(wanted[field], ceiling[field]) for field in ("capacity", "refill_per_second")}
 
 
 @transaction.atomic

@@ -142,17 +142,24 @@ def _phone_regions() -> list[str]:
 _WRITTEN_LIKE_A_PHONE = re.compile(r"^(?:\+|0|\(|\d+[\s./-]\(?\d)")
 
 
+# libphonenumber does not see a number a letter is glued to ("+1 415 555 0188x"); it reads a copy
+# with that letter blanked, and `_glued_into_a_token` then judges the number in the real text.
+_LETTER_AFTER_A_DIGIT = re.compile(r"(?<=\d)[A-Za-z_]")
+
+
 def _phones(text: str) -> Iterator[Span]:
+    matchable = _LETTER_AFTER_A_DIGIT.sub(" ", text)
     for region in _phone_regions():
-        for match in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.VALID):
+        for match in phonenumbers.PhoneNumberMatcher(matchable, region, leniency=phonenumbers.Leniency.VALID):
             raw = match.raw_string  # may start with the separator before the number
             start = match.start + len(raw) - len(raw.lstrip())
             if _WRITTEN_LIKE_A_PHONE.match(text[start : match.end]):
                 yield Span(start, _with_alternates(text, match.end), "phone")
 
 
-# "+1 415 555 0132/0133": the alternate ending belongs to the number (it left "0133" behind).
-_ALTERNATE_ENDINGS = re.compile(r"(?:/\d{1,6})+(?!\w)")
+# "+1 415 555 0132/0133", "-0133", "|0133": the alternate ending belongs to the number (it left
+# "0133" behind). Only without spaces: "0132, 42 people" is another number.
+_ALTERNATE_ENDINGS = re.compile(r"(?:[/\\|\u2013-]\d{1,6})+(?!\w)")
 
 
 def _with_alternates(text: str, end: int) -> int:
@@ -189,18 +196,28 @@ def _markers_blanked(text: str) -> str:
 
 
 # Full-width forms (U+FF01-FF5E: a full-width "+1 415 ..." or e-mail address) read as their ASCII
-# twins, and other scripts' decimal digits as 0-9: one character for one, so spans still point
-# into the original text.
-_ASCII_TWINS = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)}
+# twins, the spaces typography puts between digit groups (no-break, narrow, thin, figure) as
+# spaces, and other scripts' digits (Arabic-Indic, superscript, circled) as 0-9: one character for
+# one, so spans still point into the original text.
+_ASCII_TWINS = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {
+    code: ord(" ") for code in (0x00A0, 0x2007, 0x2009, 0x202F)
+}
 
 
 def _ascii_read(text: str) -> str:
     if text.isascii():
         return text
     translated = text.translate(_ASCII_TWINS)
-    return "".join(
-        str(unicodedata.digit(char)) if char.isdecimal() and not char.isascii() else char for char in translated
-    )
+    return "".join(_ascii_digit(char) for char in translated)
+
+
+def _ascii_digit(char: str) -> str:
+    if char.isascii() or not char.isdigit():
+        return char
+    try:
+        return str(unicodedata.digit(char))
+    except ValueError:
+        return char
 
 
 # Numbers that are part of a longer token are not personal data: a UUID's groups, a hash's digits.
@@ -215,7 +232,7 @@ def _glued_into_a_token(text: str, span: Span) -> bool:
     written with its "+" starts there, whatever comes before it ("number+1 415 555 0132")."""
     before, after = text[max(0, span.start - 2) : span.start], text[span.end : span.end + 2]
     if text.startswith("+", span.start):
-        before = ""
+        return False  # written as a phone number on purpose; no identifier starts with "+"
     return bool(
         (before[-1:] and _ID_CHARACTER.match(before[-1]))
         or (after[:1] and _ID_CHARACTER.match(after[0]))

@@ -8,7 +8,7 @@ from guardian.admin import GuardedModelAdmin
 from guardian.forms import GroupObjectPermissionsForm, UserObjectPermissionsForm
 
 from .models import Chunk, Document
-from .selectors import document_managed_by, documents_visible_to
+from .selectors import document_managed_by, document_permission_held, documents_visible_to
 from .services import (
     GRANTABLE_PERMISSIONS,
     document_access_grant,
@@ -106,6 +106,21 @@ class DocumentAdmin(GuardedModelAdmin):
             return documents
         return documents.filter(pk__in=documents_visible_to(user=request.user).values("pk"))  # type: ignore[arg-type]
 
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        held = obj is None or document_permission_held(user=request.user, document=obj, permission="change_document")  # type: ignore[arg-type]
+        return held and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        held = obj is None or document_permission_held(user=request.user, document=obj, permission="delete_document")  # type: ignore[arg-type]
+        return held and super().has_delete_permission(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        for document in queryset:
+            if not self.has_delete_permission(request, document):
+                raise PermissionDenied(f"You may not delete {document.title!r}.")
+        for document in queryset:
+            document_delete(document=document)
+
     def obj_perms_manage_view(self, request: HttpRequest, object_pk: str) -> Any:
         self._may_manage_viewers(request, object_pk)
         return super().obj_perms_manage_view(request, object_pk)
@@ -138,7 +153,3 @@ class DocumentAdmin(GuardedModelAdmin):
 
     def delete_model(self, request: HttpRequest, obj: Document) -> None:
         document_delete(document=obj)  # index version, grants and the graph node go with it
-
-    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
-        for document in queryset:
-            document_delete(document=document)

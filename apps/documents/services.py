@@ -358,6 +358,14 @@ def document_title_set(*, document: Document, title: str) -> Document:
     return document
 
 
+def document_names_set(*, document: Document, title: str, source: str) -> Document:
+    """A document's title and file name as a policy now shows them (a PII backfill); a no-op when unchanged."""
+    if (document.title, document.source) != (title, source):
+        document.title, document.source = title[:500], source[:1000]
+        document.save(update_fields=["title", "source", "updated_at"])
+    return document
+
+
 def _access_change_audit(
     action: str, *, document: Document, principal: User | Group, permissions: list[str], actor: User | None
 ) -> None:

@@ -10,12 +10,14 @@ from django.db import transaction
 
 from apps.documents.index_state import index_version_bump
 from apps.documents.models import Chunk, Document
+from apps.documents.services import document_names_set
 from apps.integrations.embeddings.factory import embedder
 from apps.integrations.graph.knowledge import graph_tenant_clear
 from apps.tenants.context import current_tenant_schema
 
 from .graph_sync import documents_graph_sync
 from .models import IngestionJob
+from .personal_data import IngestionPiiPolicy, pii_policy_name
 from .pipeline import ingestion_jobs_run
 
 Progress = Callable[[int], None]
@@ -102,6 +104,13 @@ def documents_reprocess(*, batch_size: int = 20, on_progress: Progress | None = 
 
 def _reprocess_jobs_create(document_ids: list[int]) -> list[IngestionJob]:
     documents = Document.objects.filter(pk__in=document_ids).select_related("current_version")
+    policy = IngestionPiiPolicy.of_tenant(current_tenant_schema())
+    for document in documents:
+        document_names_set(
+            document=document,
+            title=pii_policy_name(document.title, policy),
+            source=pii_policy_name(document.source, policy),
+        )
     jobs = [
         IngestionJob(
             document=document,

@@ -30,6 +30,13 @@ class IngestionPiiPolicy:
         return cls(choice=row.pii_at_ingestion, kinds=tuple(kind for kind in row.pii_kinds if kind in PII_KINDS))
 
 
+def pii_policy_name(name: str, policy: IngestionPiiPolicy) -> str:
+    """A document's title or file name as the policy lets others see it (masked unless `keep`)."""
+    if policy.choice == PiiAtIngestion.KEEP or not policy.kinds:
+        return name
+    return pii_redact(name, kinds=policy.kinds).text
+
+
 def pii_policy_applied(parsed: ParsedDocument, policy: IngestionPiiPolicy) -> ParsedDocument:
     """The document as the policy lets it be indexed; what was done is counted in its metadata."""
     if policy.choice == PiiAtIngestion.KEEP or not policy.kinds:
@@ -44,7 +51,7 @@ def pii_policy_applied(parsed: ParsedDocument, policy: IngestionPiiPolicy) -> Pa
         elif policy.choice == PiiAtIngestion.MASK:
             blocks.append(replace(block, text=pii_redact(block.text, kinds=policy.kinds).text))
         # DROP: the paragraph, row or list item holding personal data is left out.
-    title = pii_redact(parsed.title, kinds=policy.kinds).text if parsed.title else parsed.title
+    title = pii_policy_name(parsed.title, policy) if parsed.title else parsed.title
     metadata = {**parsed.metadata, "pii": {"policy": policy.choice, "found": dict(found)}}
     if policy.choice == PiiAtIngestion.DROP:
         metadata["pii"]["blocks_left_out"] = len(parsed.blocks) - len(blocks)

@@ -27,6 +27,7 @@ from apps.documents.selectors import documents_visible_to
 from apps.documents.services import document_create, document_version_add
 
 from .models import IngestionJob
+from .personal_data import IngestionPiiPolicy, pii_policy_name
 
 logger = logging.getLogger(__name__)
 # The broker (Redis) unreachable or failing while a task is sent.
@@ -133,6 +134,7 @@ class _UploadBatch:
             document.external_id: document for document in Document.objects.filter(external_id__in=external_ids)
         }
         self.duplicates = _visible_duplicates(uploaded_by=uploaded_by, digests=self.digests)
+        self.pii_policy = IngestionPiiPolicy.of_tenant(connection.schema_name)  # type: ignore[attr-defined]
 
     def upload(self, upload: UploadedFile, digest: str) -> IngestionJob:
         existing = self.by_external_id.get(upload.external_id) if upload.external_id else None
@@ -144,10 +146,12 @@ class _UploadBatch:
                 upload=upload, uploaded_by=self.uploaded_by, document=duplicate, code="duplicate", reason=reason
             )
         else:
+            # The names others see in lists and citations follow the policy too (a file named after
+            # a phone number must not show it when its text is masked).
             document = document_create(
                 uploaded_by=self.uploaded_by,
-                title=upload.title or upload.filename.rsplit("/", 1)[-1],
-                source=upload.filename,
+                title=pii_policy_name(upload.title or upload.filename.rsplit("/", 1)[-1], self.pii_policy),
+                source=pii_policy_name(upload.filename, self.pii_policy),
                 visible_to_tenant=self.visible_to_tenant,
                 external_id=upload.external_id,
                 metadata=upload.metadata,

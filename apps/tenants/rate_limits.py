@@ -33,12 +33,23 @@ def user_rate_principal(*, schema_name: str, user_id: int) -> str:
     return f"user:{schema_name}:{user_id}"
 
 
+def principal_quota(*, route_class: str, schema_name: str, key_quota: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One credential's own quota on a route class: its key's, else the tenant's, else the default."""
+    configured: dict[str, Any] = settings.API_RATE_LIMITS[route_class]
+    tenant_override = tenant_settings_get(schema_name=schema_name).rate_limits.get(route_class)
+    return dict((key_quota or {}).get(route_class) or tenant_override or configured["principal"])
+
+
+def tenant_quota(route_class: str) -> dict[str, Any]:
+    """The whole tenant's bucket on a route class (the platform's setting): no one key needs more."""
+    return dict(settings.API_RATE_LIMITS[route_class]["tenant"])
+
+
 def route_policy(
     *, route_class: str, schema_name: str, rate_principal: str, key_quota: dict[str, Any] | None = None
 ) -> RoutePolicy:
     configured: dict[str, Any] = settings.API_RATE_LIMITS[route_class]
-    tenant_override = tenant_settings_get(schema_name=schema_name).rate_limits.get(route_class)
-    principal = (key_quota or {}).get(route_class) or tenant_override or configured["principal"]
+    principal = principal_quota(route_class=route_class, schema_name=schema_name, key_quota=key_quota)
     return RoutePolicy(
         buckets=[
             Bucket(key=f"{route_class}:{rate_principal}", spec=_spec(principal)),

@@ -57,6 +57,12 @@ FULL_WIDTH_PHONE = "+1 415 555 0132".translate({ord("+"): 0xFF0B, **{ord(d): 0xF
             "phone",
         ),
         ("Mail jane\uff20example\uff0ecom now", "Mail [EMAIL] now", "email"),
+        # the re-test: typographic spaces, a letter glued after the number, other alternate separators
+        ("Is +1\u202f415\u202f555\u202f0177 it", "Is [PHONE] it", "phone"),
+        ("Call +1\u00a0415\u00a0555\u00a00177", "Call [PHONE]", "phone"),
+        ("Ext +1 415 555 0188x", "Ext [PHONE]x", "phone"),
+        ("Call +1 415 555 0166\u20130167 now", "Call [PHONE] now", "phone"),
+        ("Call +1 415 555 0166|0167 now", "Call [PHONE] now", "phone"),
     ],
 )
 def test_personal_data_is_replaced_by_its_placeholder(text, expected, kind):

@@ -7,10 +7,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth.models import Group
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from apps.accounts.models import User
+from apps.accounts.roles import TENANT_ADMINS_GROUP
 from apps.api.models import ApiKey
 from apps.documents.acl import SUPERUSER, user_principal
 from apps.documents.models import Document
@@ -129,3 +131,56 @@ def test_a_key_without_limits_mints_what_is_asked(tenant_alpha):
     assert minted.expires_at is not None
     assert abs((minted.expires_at - next_week).total_seconds()) < 1
     assert minted.rate_limits == {"query": {"capacity": 50, "refill_per_second": 1.0}}
+
+
+def test_a_delegated_key_stops_when_its_creator_loses_a_role_its_user_holds(tenant_alpha):
+    """Re-test: the creator left "Tenant admins", the service account it made a key for is in it,
+    and the key kept a tenant administrator's power (roles carry no model permissions)."""
+    admin = tenant_user(tenant_alpha, admin=True, username="leaving-admin")
+    tenant_user(tenant_alpha, admin=True, username="admin-robot", is_service_account=True)
+    admin_key = make_key(tenant_alpha, admin, scopes=("query", "admin"))
+    minted = call(admin_key, "post", KEYS, {"name": "robot", "scopes": ["admin"], "username": "admin-robot"})
+    assert minted.status_code == 201, minted.json()
+    with schema_context("alpha"):
+        admin.groups.remove(Group.objects.get(name=TENANT_ADMINS_GROUP))
+
+    response = call(minted.json()["key"], "get", KEYS)
+
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "delegation_lapsed"
+
+
+def test_a_key_minted_by_a_delegated_key_lapses_with_it(delegation):
+    """Re-test: the service account's key minted a key for the service account itself, which then
+    counted as the account's own and outlived the creator's deactivation."""
+    admin, service, service_key = delegation
+    with schema_context("alpha"):
+        ApiKey.objects.filter(user_id=service.pk).update(scopes=["query", "admin"])
+        service.groups.add(Group.objects.get(name=TENANT_ADMINS_GROUP))  # a robot that manages keys
+    laundered = call(service_key, "post", KEYS, {"name": "self", "scopes": ["query"]})
+    assert laundered.status_code == 201, laundered.json()
+    with schema_context("alpha"):
+        assert ApiKey.objects.get(pk=laundered.json()["id"]).created_by_id == admin.pk
+        User.objects.filter(pk=admin.pk).update(is_active=False)
+        User.objects.get(pk=admin.pk).save()
+
+    assert call(laundered.json()["key"], "get", HISTORY).status_code == 403
+
+
+def test_no_key_gets_a_quota_above_its_tenants_whole_bucket(tenant_alpha, settings):
+    """Above the defaults is the tenant administrator's call; above the tenant's whole bucket (the
+    platform's) is meaningless, and is capped."""
+    admin = tenant_user(tenant_alpha, admin=True, username="quota-admin")
+    admin_key = make_key(tenant_alpha, admin, scopes=("query", "ingest", "admin"))
+    tenant_bucket = settings.API_RATE_LIMITS["query"]["tenant"]
+
+    greedy = {"query": {"capacity": 10**6, "refill_per_second": 10**5}}
+    response = call(admin_key, "post", KEYS, {"name": "greedy", "scopes": ["query"], "rate_limits": greedy})
+
+    assert response.status_code == 201, response.json()
+    with schema_context("alpha"):
+        minted = ApiKey.objects.get(pk=response.json()["id"])
+    assert minted.rate_limits["query"] == {
+        "capacity": tenant_bucket["capacity"],
+        "refill_per_second": float(tenant_bucket["refill_per_second"]),
+    }

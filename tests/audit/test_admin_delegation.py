@@ -12,6 +12,8 @@ from guardian.shortcuts import get_perms
 
 from apps.accounts.models import User
 from apps.accounts.roles import TENANT_ADMINS_GROUP
+from apps.documents.models import Document
+from apps.documents.services import document_access_grant
 from tests.documents.factories import indexed_document
 
 pytestmark = pytest.mark.django_db
@@ -20,7 +22,9 @@ PERMISSIONS = (
     "view_user",
     "change_user",
     "view_group",
+    "add_group",
     "change_group",
+    "delete_group",
     "view_document",
     "change_document",
     "delete_document",
@@ -166,3 +170,62 @@ def test_staff_cannot_grant_themselves_a_document_they_may_not_view(staff_client
     assert grant.status_code == 404
     with schema_context("alpha"):
         assert "view_document" not in get_perms(reloaded(helpdesk), private_document)
+
+
+def test_staff_cannot_rename_a_group_into_a_role_or_create_one(staff_client, helpdesk):
+    """Re-test: renaming "Tenant admins" away and their own group to "Tenant admins" made a staff
+    user a tenant administrator (roles are groups found by name)."""
+    with schema_context("alpha"):
+        helpers = Group.objects.create(name="Helpers")
+        helpdesk.groups.add(helpers)
+        admins = Group.objects.get(name=TENANT_ADMINS_GROUP)
+
+    staff_client.post(f"/admin/auth/group/{admins.pk}/change/", {"name": "Tenant admins (old)"}, **ALPHA)
+    staff_client.post(f"/admin/auth/group/{helpers.pk}/change/", {"name": TENANT_ADMINS_GROUP}, **ALPHA)
+    created = staff_client.post("/admin/auth/group/add/", {"name": TENANT_ADMINS_GROUP + " "}, **ALPHA)
+    deleted = staff_client.post(f"/admin/auth/group/{admins.pk}/delete/", {"post": "yes"}, **ALPHA)
+
+    with schema_context("alpha"):
+        assert Group.objects.get(pk=admins.pk).name == TENANT_ADMINS_GROUP
+        assert Group.objects.get(pk=helpers.pk).name == "Helpers"
+        assert Group.objects.filter(name__startswith=TENANT_ADMINS_GROUP).count() == 1
+    assert "only a superuser creates role groups" in created.content.decode()
+    assert deleted.status_code == 403
+
+
+def test_staff_cannot_set_a_colleagues_password_or_address(staff_client):
+    """Re-test: a staff user set a colleague's password and signed in as her."""
+    with schema_context("alpha"):
+        alice = User.objects.create_user(username="alice", password="alices own password", email="alice@alpha.test")
+
+    password = staff_client.post(
+        f"/admin/accounts/user/{alice.pk}/password/",
+        {"password1": "Hijacked!pw77", "password2": "Hijacked!pw77", "usable_password": "true"},
+        **ALPHA,
+    )
+    staff_client.post(f"/admin/accounts/user/{alice.pk}/change/", user_form(alice, email="me@evil.test"), **ALPHA)
+
+    assert password.status_code == 403
+    assert reloaded(alice).check_password("alices own password")
+    assert reloaded(alice).email == "alice@alpha.test"
+
+
+def test_reading_a_document_does_not_let_model_wide_permissions_publish_or_delete_it(staff_client, helpdesk):
+    """Re-test: staff with model-wide document permissions, allowed only to read alice's private
+    document, made it visible to everyone and deleted another one from the admin."""
+    with schema_context("alpha"):
+        alice = User.objects.create_user(username="alice", password="a long enough password")
+        memo = indexed_document(owner=alice, title="Osprey memo", texts=["Osprey closes in May."])
+        plan = indexed_document(owner=alice, title="Osprey plan", texts=["Osprey plan text."])
+        for document in (memo, plan):
+            document_access_grant(document=document, principal=helpdesk, permissions=["view_document"])
+
+    staff_client.post(
+        f"/admin/documents/document/{memo.pk}/change/", {"title": "Osprey memo", "visible_to_tenant": "on"}, **ALPHA
+    )
+    deleted = staff_client.post(f"/admin/documents/document/{plan.pk}/delete/", {"post": "yes"}, **ALPHA)
+
+    with schema_context("alpha"):
+        assert not Document.objects.get(pk=memo.pk).visible_to_tenant
+        assert Document.objects.filter(pk=plan.pk).exists()
+    assert deleted.status_code == 403

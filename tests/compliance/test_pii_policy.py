@@ -170,3 +170,29 @@ def test_an_unknown_choice_is_refused_with_the_choices(tenant):
 
     assert "keep" in str(refused.value.message_dict["pii_at_ingestion"])
     assert connection.schema_name == tenant
+
+
+def test_masked_at_ingestion_the_file_name_shows_no_number_either(tenant):
+    """Re-test: a file named after a phone number showed it as the document's source in lists,
+    citations and search, while its text was masked."""
+    policy(tenant, pii_at_ingestion="mask")
+    job = document_upload(
+        upload=UploadedFile(filename=f"hotline {PHONE}.md", data=HELPDESK.encode()),
+        uploaded_by=None,
+        visible_to_tenant=True,
+    )
+
+    document = Document.objects.get(pk=job.document_id)
+    assert "0132" not in document.source + document.title
+    assert "[PHONE]" in document.source
+
+
+def test_masked_in_answers_the_citations_excerpts_are_masked_too(tenant):
+    policy(tenant, pii_in_prompts="send", pii_in_answers="mask")
+    ingest(tenant)
+
+    with FakeAnthropicServer() as fake, claude_answers(fake):
+        result = ask(tenant, fake, f"Call the IT security hotline at {PHONE} at once [1].")
+
+    assert result.citations
+    assert "0132" not in repr(result.citations) + repr(result.sources)

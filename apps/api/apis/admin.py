@@ -12,6 +12,7 @@ from rest_framework.response import Response
 
 from apps.accounts.models import User
 from apps.tenants.models import PII_KINDS, TENANT_SETTINGS_EDITABLE_FIELDS, TenantSettings
+from apps.tenants.rate_limits import tenant_quota
 from apps.tenants.selectors import tenant_settings_get
 from apps.tenants.services import tenant_settings_update
 
@@ -73,7 +74,7 @@ class ApiKeyListApi(ApiListView):
         )
 
         def validate_rate_limits(self, value):
-            unknown = set(value) - {"query", "ingest", "admin"}
+            unknown = set(value) - set(ROUTE_CLASSES)
             if unknown:
                 raise serializers.ValidationError(f"unknown route classes: {sorted(unknown)}")
             return value
@@ -103,7 +104,7 @@ class ApiKeyListApi(ApiListView):
             created = api_key_create(
                 tenant=connection.tenant,  # type: ignore[attr-defined]
                 user=user,
-                created_by=request.user,
+                created_by=_creator(request),
                 name=data["name"],
                 scopes=data["scopes"],
                 expires_at=data["expires_at"],
@@ -112,6 +113,7 @@ class ApiKeyListApi(ApiListView):
                     scopes=request.auth.scopes,
                     expires_at=request.auth.expires_at,
                     rate_limits=request.auth.rate_limits,
+                    quota_ceiling=_quota_ceiling(),
                 ),
                 request=request,
             )
@@ -120,6 +122,29 @@ class ApiKeyListApi(ApiListView):
             raise PermissionDenied(str(refused)) from None
         body = {**ApiKeyOutput(created.key).data, "key": created.secret}
         return Response(body, status=status.HTTP_201_CREATED)
+
+
+# The route classes a key's own quotas may name (settings.API_RATE_LIMITS has one bucket pair each).
+ROUTE_CLASSES = ("query", "ingest", "admin")
+
+
+def _quota_ceiling() -> dict[str, dict]:
+    """No key's own quota may exceed its tenant's whole bucket. Above the defaults is the tenant
+    administrator's call (a busy integration needs more than a person); the tenant bucket, set by
+    the platform, bounds what all keys together spend."""
+    return {route_class: tenant_quota(route_class) for route_class in ROUTE_CLASSES}
+
+
+def _creator(request) -> User:
+    """Who a new key is made by: the caller, or, when the caller is a key acting for someone else,
+    the person who made that key (a key minted by a delegated key lapses with it)."""
+    delegated_by = request.auth.delegated_by
+    if delegated_by is None:
+        return request.user
+    creator = User.objects.filter(pk=delegated_by, is_active=True).first()
+    if creator is None:
+        raise PermissionDenied("The user who created this key is no longer active.")
+    return creator
 
 
 class ApiKeyApi(AdminView):

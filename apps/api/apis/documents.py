@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
 from apps.documents.models import Document
-from apps.documents.selectors import document_for_user, documents_visible_to
+from apps.documents.selectors import document_for_user, document_permission_held, documents_visible_to
 from apps.documents.services import GRANTABLE_PERMISSIONS
 from apps.ingestion.models import IngestionJob
 from apps.ingestion.services import UploadedFile, UploadRejected, documents_upload
@@ -202,7 +202,7 @@ class DocumentListApi(ApiListView):
 def _document_for_change(request, document_id: int, permission: str) -> Document:
     """404 if the caller cannot see the document, 403 if they see it but may not change it this way."""
     document = document_for_user(user=request.user, document_id=document_id)
-    if not request.user.has_perm(f"documents.{permission}", document):
+    if not document_permission_held(user=request.user, document=document, permission=permission):
         raise PermissionDenied(f"You may view this document but not {permission.split('_')[0]} it.")
     return document
 
