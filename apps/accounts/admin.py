@@ -26,8 +26,9 @@ from .models import User
 from .roles import DEFAULT_GROUPS
 
 PRIVILEGE_FIELDS = ("is_superuser", "is_staff", "is_service_account", "user_permissions")
-# Another user's address: a password reset by e-mail would go wherever it points.
-ACCOUNT_FIELDS = ("email",)
+# Another user's address (a password reset by e-mail goes wherever it points) and user name (what an
+# identity provider's token names: renaming a colleague to your own name makes your tokens hers).
+ACCOUNT_FIELDS = ("username", "email")
 
 
 @admin.register(User)

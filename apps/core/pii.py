@@ -145,6 +145,7 @@ _WRITTEN_LIKE_A_PHONE = re.compile(r"^(?:\+|0|\(|\d+[\s./-]\(?\d)")
 # libphonenumber does not see a number a letter is glued to ("+1 415 555 0188x"); it reads a copy
 # with that letter blanked, and `_glued_into_a_token` then judges the number in the real text.
 _LETTER_AFTER_A_DIGIT = re.compile(r"(?<=\d)[A-Za-z_]")
+_A_LETTER = re.compile(r"[A-Za-z_]")
 
 
 def _phones(text: str) -> Iterator[Span]:
@@ -153,7 +154,9 @@ def _phones(text: str) -> Iterator[Span]:
         for match in phonenumbers.PhoneNumberMatcher(matchable, region, leniency=phonenumbers.Leniency.VALID):
             raw = match.raw_string  # may start with the separator before the number
             start = match.start + len(raw) - len(raw.lstrip())
-            if _WRITTEN_LIKE_A_PHONE.match(text[start : match.end]):
+            written = text[start : match.end]
+            # A letter inside is an identifier's ("051b70b33f393000"), never a phone number's.
+            if _WRITTEN_LIKE_A_PHONE.match(written) and not _A_LETTER.search(written):
                 yield Span(start, _with_alternates(text, match.end), "phone")
 
 
@@ -208,7 +211,12 @@ def _ascii_read(text: str) -> str:
     if text.isascii():
         return text
     translated = text.translate(_ASCII_TWINS)
-    return "".join(_ascii_digit(char) for char in translated)
+    digits = "".join(_ascii_digit(char) for char in translated)
+    # A combining mark on a digit ("0150\u0301") hid the number from libphonenumber: read it as a space.
+    return "".join(
+        " " if index and unicodedata.category(char) == "Mn" and digits[index - 1].isdigit() else char
+        for index, char in enumerate(digits)
+    )
 
 
 def _ascii_digit(char: str) -> str:

@@ -14,9 +14,9 @@ from .services import (
     document_access_grant,
     document_access_revoke,
     document_delete,
-    document_title_set,
     document_visibility_set,
 )
+from .titles import document_title_set
 
 
 class ChunkInline(admin.TabularInline):
@@ -38,6 +38,7 @@ class _ServiceBackedPermissionsForm:
 
     obj: Any
     cleaned_data: dict
+    actor: Any = None  # the signed-in staff user (DocumentAdmin binds it per request)
 
     def principal(self) -> Any:
         raise NotImplementedError
@@ -50,9 +51,13 @@ class _ServiceBackedPermissionsForm:
         held = set(self.get_obj_perms_field_initial()) & GRANTABLE_PERMISSIONS  # type: ignore[attr-defined]
         with transaction.atomic():
             if held - wanted:
-                document_access_revoke(document=self.obj, principal=self.principal(), permissions=sorted(held - wanted))
+                document_access_revoke(
+                    document=self.obj, principal=self.principal(), permissions=sorted(held - wanted), actor=self.actor
+                )
             if wanted - held:
-                document_access_grant(document=self.obj, principal=self.principal(), permissions=sorted(wanted - held))
+                document_access_grant(
+                    document=self.obj, principal=self.principal(), permissions=sorted(wanted - held), actor=self.actor
+                )
 
 
 class _UserPermissionsForm(_ServiceBackedPermissionsForm, UserObjectPermissionsForm):
@@ -68,10 +73,10 @@ class _GroupPermissionsForm(_ServiceBackedPermissionsForm, GroupObjectPermission
 @admin.register(Document)
 class DocumentAdmin(GuardedModelAdmin):
     def get_obj_perms_manage_user_form(self, request: HttpRequest) -> Any:
-        return _UserPermissionsForm
+        return type("UserPermissionsForm", (_UserPermissionsForm,), {"actor": request.user})
 
     def get_obj_perms_manage_group_form(self, request: HttpRequest) -> Any:
-        return _GroupPermissionsForm
+        return type("GroupPermissionsForm", (_GroupPermissionsForm,), {"actor": request.user})
 
     list_display = ("title", "media_type", "status", "graph_status", "visible_to_tenant", "uploaded_by", "created_at")
     list_filter = ("status", "graph_status", "media_type", "visible_to_tenant")

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from guardian.core import ObjectPermissionChecker
+from guardian.shortcuts import get_objects_for_user
 
 from apps.accounts.models import User
 from apps.accounts.roles import TENANT_ADMINS_GROUP
@@ -30,6 +32,15 @@ def document_permission_held(*, user: User, document: Document, permission: str)
     if not user.is_active:
         return False
     return ObjectPermissionChecker(user).has_perm(permission, document)
+
+
+def document_grants_allowed(*, actor: User | None, document: Document, permissions: list[str]) -> None:
+    """Whoever grants a right on a document holds it there (viewers aside: managers add viewers);
+    raises PermissionDenied otherwise. No actor: the operator's command line."""
+    for permission in permissions:
+        held = actor is None or permission == "view_document"
+        if not held and not document_permission_held(user=actor, document=document, permission=permission):  # type: ignore[arg-type]
+            raise PermissionDenied(f"You cannot grant {permission.split('_')[0]} rights you do not hold.")
 
 
 def document_managed_by(*, user: User, document: Document) -> bool:
@@ -69,8 +80,23 @@ def user_access_covers(*, holder: User, other: User) -> bool:
         return True
     if other.is_superuser or not holder.is_active:
         return False
-    return not (
+    views_more = (
         Document.objects.filter(acl__overlap=principals_for_user(other))
         .exclude(acl__overlap=principals_for_user(holder))
         .exists()
     )
+    return not views_more and not any(
+        _granted_beyond(holder, other, permission) for permission in RIGHTS_BEYOND_VIEWING
+    )
+
+
+# Rights on a document beyond reading it, granted on the document (guardian): a key acting as a
+# service account that may delete a document must not be made by someone who may only read it.
+RIGHTS_BEYOND_VIEWING = ("documents.change_document", "documents.delete_document")
+
+
+def _granted_beyond(holder: User, other: User, permission: str) -> bool:
+    """Whether `other` was granted `permission` on a document on which `holder` was not."""
+    theirs = get_objects_for_user(other, permission, klass=Document, accept_global_perms=False, with_superuser=False)
+    ours = get_objects_for_user(holder, permission, klass=Document, accept_global_perms=False, with_superuser=False)
+    return theirs.exclude(pk__in=ours.values("pk")).exists()

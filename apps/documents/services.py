@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from functools import partial
 
 from django.contrib.auth.models import Group
-from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import Max, Sum
 from guardian.shortcuts import assign_perm, remove_perm
@@ -24,6 +23,7 @@ from apps.core.errors import PortalError
 from .acl import TENANT_WIDE, acl_for_document, acl_for_new_document, acls_for_documents
 from .index_state import index_version_bump
 from .models import Chunk, Document, DocumentVersion, KeywordPosting
+from .selectors import document_grants_allowed
 from .signals import document_acl_changed, document_deleted
 
 OWNER_PERMISSIONS = ("view_document", "change_document", "delete_document")
@@ -313,6 +313,7 @@ def document_access_grant(
     actor: User | None = None,
 ) -> list[str]:
     chosen = _validate_permissions(permissions)
+    document_grants_allowed(actor=actor, document=document, permissions=chosen)
     for permission in chosen:
         assign_perm(permission, principal, document)
     _access_change_audit("acl.grant", document=document, principal=principal, permissions=chosen, actor=actor)
@@ -348,24 +349,6 @@ def document_visibility_set(*, document: Document, visible_to_tenant: bool, acto
 
 
 @transaction.atomic
-def document_title_set(*, document: Document, title: str) -> Document:
-    """Rename a document (audited by django-auditlog); nothing else about it changes."""
-    title = " ".join(title.split())
-    if not title or len(title) > Document._meta.get_field("title").max_length:  # type: ignore[operator]
-        raise ValidationError({"title": ["a title of 1 to 500 characters is required"]})
-    document.title = title
-    document.save(update_fields=["title", "updated_at"])
-    return document
-
-
-def document_names_set(*, document: Document, title: str, source: str) -> Document:
-    """A document's title and file name as a policy now shows them (a PII backfill); a no-op when unchanged."""
-    if (document.title, document.source) != (title, source):
-        document.title, document.source = title[:500], source[:1000]
-        document.save(update_fields=["title", "source", "updated_at"])
-    return document
-
-
 def _access_change_audit(
     action: str, *, document: Document, principal: User | Group, permissions: list[str], actor: User | None
 ) -> None:

@@ -10,7 +10,7 @@ from django.db import transaction
 
 from apps.documents.index_state import index_version_bump
 from apps.documents.models import Chunk, Document
-from apps.documents.services import document_names_set
+from apps.documents.titles import document_names_set
 from apps.integrations.embeddings.factory import embedder
 from apps.integrations.graph.knowledge import graph_tenant_clear
 from apps.tenants.context import current_tenant_schema

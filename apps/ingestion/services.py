@@ -11,7 +11,7 @@ import hashlib
 import logging
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import chain
 
 from django.conf import settings
@@ -137,6 +137,13 @@ class _UploadBatch:
         self.pii_policy = IngestionPiiPolicy.of_tenant(connection.schema_name)  # type: ignore[attr-defined]
 
     def upload(self, upload: UploadedFile, digest: str) -> IngestionJob:
+        # The names people see (document, version, job, change log) follow the PII policy too: a file
+        # named after a phone number must not show it when its text is masked.
+        upload = replace(
+            upload,
+            filename=pii_policy_name(upload.filename, self.pii_policy),
+            title=pii_policy_name(upload.title, self.pii_policy) if upload.title else upload.title,
+        )
         existing = self.by_external_id.get(upload.external_id) if upload.external_id else None
         if existing is not None:
             job = _new_version_or_skip(document=existing, upload=upload, uploaded_by=self.uploaded_by, digest=digest)
@@ -146,12 +153,10 @@ class _UploadBatch:
                 upload=upload, uploaded_by=self.uploaded_by, document=duplicate, code="duplicate", reason=reason
             )
         else:
-            # The names others see in lists and citations follow the policy too (a file named after
-            # a phone number must not show it when its text is masked).
             document = document_create(
                 uploaded_by=self.uploaded_by,
-                title=pii_policy_name(upload.title or upload.filename.rsplit("/", 1)[-1], self.pii_policy),
-                source=pii_policy_name(upload.filename, self.pii_policy),
+                title=upload.title or upload.filename.rsplit("/", 1)[-1],
+                source=upload.filename,
                 visible_to_tenant=self.visible_to_tenant,
                 external_id=upload.external_id,
                 metadata=upload.metadata,

@@ -63,6 +63,7 @@ FULL_WIDTH_PHONE = "+1 415 555 0132".translate({ord("+"): 0xFF0B, **{ord(d): 0xF
         ("Ext +1 415 555 0188x", "Ext [PHONE]x", "phone"),
         ("Call +1 415 555 0166\u20130167 now", "Call [PHONE] now", "phone"),
         ("Call +1 415 555 0166|0167 now", "Call [PHONE] now", "phone"),
+        ("Line +1 415 555 0150\u0301 anytime", "Line [PHONE]\u0301 anytime", "phone"),
     ],
 )
 def test_personal_data_is_replaced_by_its_placeholder(text, expected, kind):

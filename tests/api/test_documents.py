@@ -8,9 +8,11 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 from django_tenants.utils import schema_context
+from guardian.shortcuts import get_perms
 
 from apps.audit.models import AuditEvent
 from apps.documents.models import Document
+from apps.documents.services import document_access_grant
 from apps.ingestion.models import IngestionJob
 from apps.ingestion.pipeline import ingestion_jobs_run
 from tests.documents.factories import GroupFactory, indexed_document
@@ -329,3 +331,38 @@ def test_an_oversized_request_is_413_before_it_is_read(client, settings):
 
     assert response.status_code == 413
     assert "larger than 2 files" in response.json()["error"]["message"]
+
+
+EVERY_RIGHT = ["view_document", "change_document", "delete_document"]
+
+
+def test_a_co_editor_cannot_grant_the_right_to_delete_they_do_not_hold(api_client, tenant_alpha, alpha_user):
+    """Third re-test: a user with view and change on a document gave himself, and a whole group,
+    the right to delete it."""
+    editor = tenant_user(tenant_alpha)
+    editor_key = make_key(tenant_alpha, editor)
+    with schema_context("alpha"):
+        document = indexed_document(owner=alpha_user, title="Roadmap", texts=["the roadmap"])
+        document_access_grant(document=document, principal=editor, permissions=["view_document", "change_document"])
+
+    response = api_client.put(
+        f"/api/v1/documents/{document.pk}/permissions",
+        {
+            "visible_to_tenant": False,
+            "users": [
+                {
+                    "username": alpha_user.username,
+                    "permissions": ["view_document", "change_document", "delete_document"],
+                },
+                {"username": editor.username, "permissions": ["view_document", "change_document", "delete_document"]},
+            ],
+            "groups": [],
+        },
+        format="json",
+        HTTP_X_API_KEY=editor_key,
+        HTTP_HOST=ALPHA_HOST,
+    )
+
+    assert response.status_code == 403
+    with schema_context("alpha"):
+        assert "delete_document" not in get_perms(editor, document)

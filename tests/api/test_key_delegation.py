@@ -16,6 +16,7 @@ from apps.accounts.roles import TENANT_ADMINS_GROUP
 from apps.api.models import ApiKey
 from apps.documents.acl import SUPERUSER, user_principal
 from apps.documents.models import Document
+from apps.documents.services import document_access_grant
 
 from .conftest import ALPHA_HOST, SchemaKeepingClient, make_key, tenant_user
 
@@ -184,3 +185,36 @@ def test_no_key_gets_a_quota_above_its_tenants_whole_bucket(tenant_alpha, settin
         "capacity": tenant_bucket["capacity"],
         "refill_per_second": float(tenant_bucket["refill_per_second"]),
     }
+
+
+def test_a_delegated_key_mints_keys_for_its_own_service_account_only(delegation, tenant_alpha):
+    """Third re-test: a key acting for a service account minted a key acting as its creator, and
+    one made by a superuser minted keys acting as the superuser and as colleagues."""
+    _, service, service_key = delegation
+    tenant_user(tenant_alpha, username="colleague")
+    with schema_context("alpha"):
+        service.groups.add(Group.objects.get(name=TENANT_ADMINS_GROUP))
+        ApiKey.objects.filter(user_id=service.pk).update(scopes=["query", "admin"])
+
+    as_creator = call(service_key, "post", KEYS, {"name": "x", "scopes": ["query"], "username": "key-admin"})
+    as_colleague = call(service_key, "post", KEYS, {"name": "x", "scopes": ["query"], "username": "colleague"})
+
+    assert as_creator.status_code == as_colleague.status_code == 403
+    assert "that account only" in as_creator.json()["error"]["message"]
+
+
+def test_no_key_for_a_service_account_that_may_change_what_its_creator_may_only_read(delegation, tenant_alpha):
+    """Third re-test: the service account could change and delete a document its key's creator
+    could only read; through the key the creator rewrote its permissions and deleted it."""
+    admin, service, service_key = delegation
+    with schema_context("alpha"):
+        document = Document.objects.create(
+            title="Budget", source="budget.md", acl=[SUPERUSER, user_principal(admin.pk)]
+        )
+        document_access_grant(document=document, principal=service, permissions=["view_document", "delete_document"])
+        document_access_grant(document=document, principal=admin, permissions=["view_document"])
+
+    response = call(service_key, "get", HISTORY)
+
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "delegation_lapsed"

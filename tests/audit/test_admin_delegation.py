@@ -229,3 +229,29 @@ def test_reading_a_document_does_not_let_model_wide_permissions_publish_or_delet
         assert not Document.objects.get(pk=memo.pk).visible_to_tenant
         assert Document.objects.filter(pk=plan.pk).exists()
     assert deleted.status_code == 403
+
+
+def test_staff_cannot_rename_a_colleague(staff_client):
+    """Third re-test: renaming a colleague to one's own user name made one's identity provider
+    tokens (JWT `sub`) act as her."""
+    with schema_context("alpha"):
+        emp = User.objects.create_user(username="emp", password="a long enough password")
+
+    staff_client.post(f"/admin/accounts/user/{emp.pk}/change/", user_form(emp, username="helpdesk2"), **ALPHA)
+
+    assert reloaded(emp).username == "emp"
+
+
+def test_whoever_manages_viewers_grants_only_rights_they_hold(staff_client, helpdesk):
+    """Third re-test: a tenant administrator who could only read a document granted himself
+    change and delete on it from the admin's object-permission page."""
+    with schema_context("alpha"):
+        owner = User.objects.create_user(username="owner2", password="a long enough password")
+        memo = indexed_document(owner=owner, title="Kestrel memo", texts=["Kestrel text."], visible_to_tenant=True)
+    url = f"/admin/documents/document/{memo.pk}/permissions/user-manage/{helpdesk.pk}/"
+
+    response = staff_client.post(url, {"permissions": ["view_document", "change_document", "delete_document"]}, **ALPHA)
+
+    assert response.status_code == 403
+    with schema_context("alpha"):
+        assert "delete_document" not in get_perms(reloaded(helpdesk), memo)

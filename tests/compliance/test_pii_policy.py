@@ -185,6 +185,8 @@ def test_masked_at_ingestion_the_file_name_shows_no_number_either(tenant):
     document = Document.objects.get(pk=job.document_id)
     assert "0132" not in document.source + document.title
     assert "[PHONE]" in document.source
+    # Nor the job the uploader follows, nor the version the change log records.
+    assert "0132" not in job.filename + document.versions.get().filename
 
 
 def test_masked_in_answers_the_citations_excerpts_are_masked_too(tenant):

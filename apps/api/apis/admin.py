@@ -104,7 +104,7 @@ class ApiKeyListApi(ApiListView):
             created = api_key_create(
                 tenant=connection.tenant,  # type: ignore[attr-defined]
                 user=user,
-                created_by=_creator(request),
+                created_by=_creator(request, user),
                 name=data["name"],
                 scopes=data["scopes"],
                 expires_at=data["expires_at"],
@@ -135,12 +135,15 @@ def _quota_ceiling() -> dict[str, dict]:
     return {route_class: tenant_quota(route_class) for route_class in ROUTE_CLASSES}
 
 
-def _creator(request) -> User:
+def _creator(request, user: User) -> User:
     """Who a new key is made by: the caller, or, when the caller is a key acting for someone else,
-    the person who made that key (a key minted by a delegated key lapses with it)."""
+    the person who made that key (a key minted by a delegated key lapses with it). Such a key mints
+    keys for its own user only: the person behind it may act as others, the integration may not."""
     delegated_by = request.auth.delegated_by
     if delegated_by is None:
         return request.user
+    if user.pk != request.user.pk:
+        raise PermissionDenied("A key acting for a service account creates keys for that account only.")
     creator = User.objects.filter(pk=delegated_by, is_active=True).first()
     if creator is None:
         raise PermissionDenied("The user who created this key is no longer active.")
