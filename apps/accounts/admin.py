@@ -62,7 +62,10 @@ class PortalUserAdmin(UserAdmin):
         return _may_touch(request, obj) and super().has_change_permission(request, obj)
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return _may_touch(request, obj) and super().has_delete_permission(request, obj)
+        # Only superusers delete accounts: a deleted user name made again is whoever makes it, and an
+        # identity provider's tokens name users by user name. Others deactivate (erasure is
+        # `erase_user`, which keeps the audit trail's references).
+        return request.user.is_superuser and super().has_delete_permission(request, obj)
 
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any):
         form = super().get_form(request, obj, change=change, **kwargs)

@@ -8,7 +8,7 @@ numbers are assigned in order of first use (the first source cited is [1]).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from apps.answers.evidence.text import passage_excerpt, passage_label
@@ -84,8 +84,15 @@ class SentenceAssembler:
 class CitationRegistry:
     """Maps evidence numbers to the numbers shown, in order of first use, and builds citation records."""
 
-    def __init__(self, *, passages: Iterable[EvidencePassage], chunks: dict[int, RetrievedChunk]) -> None:
+    def __init__(
+        self,
+        *,
+        passages: Iterable[EvidencePassage],
+        chunks: dict[int, RetrievedChunk],
+        shown: Callable[[str], str] = str,
+    ) -> None:
         self._passages = {passage.number: passage for passage in passages}
+        self._shown_text = shown  # the tenant's answer policy, applied before a label is cut short
         self._chunks = chunks
         self.shown: dict[int, int] = {}
         self.citations: list[dict] = []
@@ -103,9 +110,9 @@ class CitationRegistry:
                 "number": self.shown[number],
                 "chunk_id": passage.chunk_id,
                 "document_id": passage.document_id,
-                "title": passage.title,
-                "section": passage_label(passage.text, title=passage.title),
-                "excerpt": passage_excerpt(passage.text),
+                "title": self._shown_text(passage.title),
+                "section": passage_label(self._shown_text(passage.text), title=passage.title),
+                "excerpt": passage_excerpt(self._shown_text(passage.text)),
                 "source": chunk.document_source if chunk else "",
             }
             self.citations.append(citation)

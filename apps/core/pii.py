@@ -145,7 +145,9 @@ _WRITTEN_LIKE_A_PHONE = re.compile(r"^(?:\+|0|\(|\d+[\s./-]\(?\d)")
 # libphonenumber does not see a number a letter is glued to ("+1 415 555 0188x"); it reads a copy
 # with that letter blanked, and `_glued_into_a_token` then judges the number in the real text.
 _LETTER_AFTER_A_DIGIT = re.compile(r"(?<=\d)[A-Za-z_]")
-_A_LETTER = re.compile(r"[A-Za-z_]")
+_A_LETTER = re.compile(r"[A-Za-z]")
+# An extension written after the number ("x12", "ext. 12", "extension 12") is part of it.
+_EXTENSION = re.compile(r"[\s,]*(?:ext(?:ension)?\.?|x)\s*\d{1,6}$", re.IGNORECASE)
 
 
 def _phones(text: str) -> Iterator[Span]:
@@ -156,7 +158,7 @@ def _phones(text: str) -> Iterator[Span]:
             start = match.start + len(raw) - len(raw.lstrip())
             written = text[start : match.end]
             # A letter inside is an identifier's ("051b70b33f393000"), never a phone number's.
-            if _WRITTEN_LIKE_A_PHONE.match(written) and not _A_LETTER.search(written):
+            if _WRITTEN_LIKE_A_PHONE.match(written) and not _A_LETTER.search(_EXTENSION.sub("", written)):
                 yield Span(start, _with_alternates(text, match.end), "phone")
 
 

@@ -83,6 +83,7 @@ def user_access_covers(*, holder: User, other: User) -> bool:
     views_more = (
         Document.objects.filter(acl__overlap=principals_for_user(other))
         .exclude(acl__overlap=principals_for_user(holder))
+        .exclude(uploaded_by=other)  # its own uploads: see _granted_beyond
         .exists()
     )
     return not views_more and not any(
@@ -96,7 +97,11 @@ RIGHTS_BEYOND_VIEWING = ("documents.change_document", "documents.delete_document
 
 
 def _granted_beyond(holder: User, other: User, permission: str) -> bool:
-    """Whether `other` was granted `permission` on a document on which `holder` was not."""
-    theirs = get_objects_for_user(other, permission, klass=Document, accept_global_perms=False, with_superuser=False)
+    """Whether `other` was granted `permission` on a document on which `holder` was not. What
+    `other` uploaded itself does not count: an integration's key manages its own uploads (counting
+    them stopped every integration's key after its first upload)."""
+    theirs = get_objects_for_user(
+        other, permission, klass=Document, accept_global_perms=False, with_superuser=False
+    ).exclude(uploaded_by=other)
     ours = get_objects_for_user(holder, permission, klass=Document, accept_global_perms=False, with_superuser=False)
     return theirs.exclude(pk__in=ours.values("pk")).exists()

@@ -64,6 +64,9 @@ FULL_WIDTH_PHONE = "+1 415 555 0132".translate({ord("+"): 0xFF0B, **{ord(d): 0xF
         ("Call +1 415 555 0166\u20130167 now", "Call [PHONE] now", "phone"),
         ("Call +1 415 555 0166|0167 now", "Call [PHONE] now", "phone"),
         ("Line +1 415 555 0150\u0301 anytime", "Line [PHONE]\u0301 anytime", "phone"),
+        ("Desk +1 415 555 0199 ext. 12 on weekdays", "Desk [PHONE] on weekdays", "phone"),
+        ("Desk +1 415 555 0199 x12.", "Desk [PHONE].", "phone"),
+        ("File Quasar_+1_415_555_0177.md", "File Quasar_[PHONE].md", "phone"),
     ],
 )
 def test_personal_data_is_replaced_by_its_placeholder(text, expected, kind):

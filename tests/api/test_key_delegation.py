@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import Group
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
@@ -218,3 +219,22 @@ def test_no_key_for_a_service_account_that_may_change_what_its_creator_may_only_
 
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "delegation_lapsed"
+
+
+def test_an_integrations_key_keeps_working_after_its_own_uploads(delegation):
+    """Fourth re-test: the service account owns what it uploads, with rights its key's creator
+    lacks; counting those stopped every integration's key after its first upload."""
+    _, service, service_key = delegation
+    with schema_context("alpha"):
+        ApiKey.objects.filter(user_id=service.pk).update(scopes=["query", "ingest"])
+    client = SchemaKeepingClient()
+
+    uploaded = client.post(
+        "/api/v1/documents/ingest",
+        {"files": SimpleUploadedFile("sync.md", b"# Sync\n\nNightly sync notes.", content_type="text/markdown")},
+        HTTP_X_API_KEY=service_key,
+        HTTP_HOST=ALPHA_HOST,
+    )
+
+    assert uploaded.status_code == 202, uploaded.json()
+    assert call(service_key, "get", HISTORY).status_code == 200

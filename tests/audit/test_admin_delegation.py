@@ -20,7 +20,9 @@ pytestmark = pytest.mark.django_db
 ALPHA = {"HTTP_HOST": "alpha.localhost"}
 PERMISSIONS = (
     "view_user",
+    "add_user",
     "change_user",
+    "delete_user",
     "view_group",
     "add_group",
     "change_group",
@@ -255,3 +257,15 @@ def test_whoever_manages_viewers_grants_only_rights_they_hold(staff_client, help
     assert response.status_code == 403
     with schema_context("alpha"):
         assert "delete_document" not in get_perms(reloaded(helpdesk), memo)
+
+
+def test_staff_cannot_delete_an_account_and_take_its_name(staff_client):
+    """Fourth re-test: deleting a colleague and adding a user of the same name made her identity
+    provider's tokens (which name users by user name) sign in to the new account."""
+    with schema_context("alpha"):
+        bob = User.objects.create_user(username="bob", password="a long enough password")
+
+    deleted = staff_client.post(f"/admin/accounts/user/{bob.pk}/delete/", {"post": "yes"}, **ALPHA)
+
+    assert deleted.status_code == 403
+    assert reloaded(bob).username == "bob"

@@ -11,6 +11,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.db import connection
+from django.test import Client
 
 from apps.accounts.models import User
 from apps.answers.services import answer_question
@@ -197,4 +198,13 @@ def test_masked_in_answers_the_citations_excerpts_are_masked_too(tenant):
         result = ask(tenant, fake, f"Call the IT security hotline at {PHONE} at once [1].")
 
     assert result.citations
-    assert "0132" not in repr(result.citations) + repr(result.sources)
+    # Section labels are cut from the masked passage: a label cut first kept "+1 415 555".
+    assert "555" not in repr(result.citations) + repr(result.sources)
+    query_id = result.query_id
+    history = Client().get(f"/history/{query_id}/", HTTP_HOST=f"{tenant.replace('_', '-')}.localhost")
+    assert history.status_code == 302  # signed out: the page is behind sign-in
+    signed_in = Client()
+    signed_in.force_login(User.objects.get(username="dana"))
+    page = signed_in.get(f"/history/{query_id}/", HTTP_HOST=f"{tenant.replace('_', '-')}.localhost")
+    assert page.status_code == 200
+    assert "0132" not in page.content.decode()

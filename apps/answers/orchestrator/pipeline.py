@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 from apps.answers import messages
@@ -73,7 +74,11 @@ def _answer_from_documents(state: AnswerState, runner: StepRunner) -> Generator[
         cached = response_cache_get(state, record)
         if cached is None:
             retriever_run(state, record)
-    registry = CitationRegistry(passages=state.passages, chunks=state.chunks_by_number)
+    registry = CitationRegistry(
+        passages=state.passages,
+        chunks=state.chunks_by_number,
+        shown=partial(pii_mask_for_answers, schema_name=state.tenant_schema),
+    )
     if cached is not None:
         yield from _replay(state, cached, registry)
         return registry

@@ -3,6 +3,8 @@ questions and answers, and each question with its answer, sources and feedback."
 
 from __future__ import annotations
 
+from functools import partial
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -15,6 +17,7 @@ from apps.answers.citations import MARKER
 from apps.answers.conversations import conversation_remove
 from apps.answers.evidence.text import passage_excerpt, passage_label
 from apps.answers.models import Conversation, QueryLog
+from apps.answers.safety.pii import pii_mask_for_answers
 from apps.answers.selectors import (
     conversation_get_for_user,
     conversation_turns,
@@ -80,14 +83,15 @@ def history_context(request: HttpRequest, entry: QueryLog, feedback_form: Feedba
     """The past answer with its citations, re-checked against the user's permissions today."""
     chunks = chunks_cited_for_user(user=request.user, chunk_ids=list(entry.chunk_ids or []))  # type: ignore[arg-type]
     numbers = {chunk_id: number for number, chunk_id in enumerate(entry.chunk_ids or [], start=1)}
+    shown = partial(pii_mask_for_answers, schema_name=entry.tenant_schema)  # as the answer showed them
     citations = [
         {
             "number": numbers[chunk.pk],
             "chunk_id": chunk.pk,
             "document_id": chunk.document_id,
-            "title": chunk.document.title,
-            "section": passage_label(chunk.text, title=chunk.document.title),
-            "excerpt": passage_excerpt(chunk.text),
+            "title": shown(chunk.document.title),
+            "section": passage_label(shown(chunk.text), title=chunk.document.title),
+            "excerpt": passage_excerpt(shown(chunk.text)),
             "url": source_url(document_id=chunk.document_id, chunk_id=chunk.pk),
         }
         for chunk in chunks
