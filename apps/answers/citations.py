@@ -106,14 +106,15 @@ class CitationRegistry:
             self.shown[number] = len(self.shown) + 1
             passage = self._passages[number]
             chunk = self._chunks.get(number)
+            title, text = self._shown_text(passage.title), self._shown_text(passage.text)
             citation = {
                 "number": self.shown[number],
                 "chunk_id": passage.chunk_id,
                 "document_id": passage.document_id,
-                "title": self._shown_text(passage.title),
-                "section": passage_label(self._shown_text(passage.text), title=passage.title),
-                "excerpt": passage_excerpt(self._shown_text(passage.text)),
-                "source": chunk.document_source if chunk else "",
+                "title": title,
+                "section": passage_label(text, title=title),
+                "excerpt": passage_excerpt(text),
+                "source": self._shown_text(chunk.document_source) if chunk else "",
             }
             self.citations.append(citation)
             new.append(citation)

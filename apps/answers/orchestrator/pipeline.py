@@ -194,21 +194,13 @@ def _replay(state: AnswerState, cached: dict[str, Any], registry: CitationRegist
 
 def _piece(state: AnswerState, piece: EmittedPiece) -> Iterator[AnswerEvent]:
     # The tenant's answer policy applies to everything shown, a cached answer's replay included.
+    # (Citations are masked where they are made, CitationRegistry(shown=...); a cached answer's were
+    # made under the same policy, which its cache key includes.)
     piece = replace(piece, text=pii_mask_for_answers(piece.text, schema_name=state.tenant_schema))
-    for citation in piece.citations:
-        _citation_masked(state, citation)
     state.pieces.append(piece)
     for citation in piece.citations:
         yield AnswerEvent(CITATION, citation)
     yield AnswerEvent(TOKEN, {"text": piece.text})
-
-
-def _citation_masked(state: AnswerState, citation: dict[str, Any]) -> None:
-    """A citation's passage and names under the tenant's answer policy, as the answer's sentences
-    (in place: the same dict is the result's citation and the cached answer's)."""
-    for field in ("excerpt", "title", "section", "source"):
-        if isinstance(citation.get(field), str):
-            citation[field] = pii_mask_for_answers(citation[field], schema_name=state.tenant_schema)
 
 
 @contextmanager
