@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
+from unittest import mock
 
 from django.conf import settings
 from django.core.cache import cache
@@ -32,6 +33,8 @@ from apps.retrieval.legs.graph import Neo4jGraphLeg
 from apps.retrieval.legs.keyword import PostgresBM25Leg
 from apps.retrieval.search import retrieve_for_principals
 from apps.tenants.context import current_tenant_schema, in_tenant
+from apps.tenants.encryption import fields as encryption_fields
+from apps.tenants.encryption.cipher import TEXT_MARK
 from apps.tenants.models import Tenant
 from apps.tenants.services import portal_tenant_provision
 from apps.text.analyzer import analyze
@@ -127,6 +130,7 @@ class Command(BaseCommand):
             queries, lambda query: retrieve_for_principals(principals=PRINCIPALS, query=query, k=10, use_cache=False)
         )
         raw_p95 = percentile(raw, 0.95)
+        sealing = self._sealing_cost(queries)
         return {
             "chunks": chunks,
             "queries": len(queries),
@@ -134,7 +138,53 @@ class Command(BaseCommand):
             **{f"leg_{name}": stats(samples) for name, samples in legs.items()},
             "hybrid": stats(hybrid),
             "hybrid_p95_over_raw_pgvector_p95": round(percentile(hybrid, 0.95) / raw_p95, 2) if raw_p95 else None,
+            **sealing,
         }
+
+    @staticmethod
+    def _sealing_cost(queries: list[str]) -> dict:
+        """Hybrid retrieval with the sealed passages opened as usual, against the same run with opening
+        skipped (the ciphertext passed through), alternating query by query.
+
+        Sealed and clear runs of the same tenant cannot be compared directly: minutes apart, the graph
+        leg alone moves by more than decryption costs. Interleaving in one process cancels that drift.
+        """
+
+        def not_opened(stored: str, **_: object) -> str:
+            return stored
+
+        def run(query: str, skip_opening: bool) -> float:
+            started = time.perf_counter()
+            if skip_opening:
+                with mock.patch.object(encryption_fields, "text_open", not_opened):
+                    retrieve_for_principals(principals=PRINCIPALS, query=query, k=10, use_cache=False)
+            else:
+                retrieve_for_principals(principals=PRINCIPALS, query=query, k=10, use_cache=False)
+            return (time.perf_counter() - started) * 1000
+
+        opened: list[float] = []
+        skipped: list[float] = []
+        for position, query in enumerate(queries):
+            first_skips = position % 2 == 1  # ABAB then BABA: neither side always runs second
+            for skip_opening in (first_skips, not first_skips):
+                (skipped if skip_opening else opened).append(run(query, skip_opening))
+        overhead = percentile(opened, 0.95) / percentile(skipped, 0.95) - 1 if skipped else 0.0
+        return {
+            "hybrid_passages_opened": stats(opened),
+            "hybrid_passages_not_opened": stats(skipped),
+            "sealing_overhead_p95_percent": round(overhead * 100, 1),
+            "passages_sealed_percent": Command._sealed_share(),
+        }
+
+    @staticmethod
+    def _sealed_share() -> float:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT round(100.0 * count(*) FILTER (WHERE starts_with(text, %s)) / greatest(count(*), 1), 1)"
+                " FROM documents_chunk",
+                [TEXT_MARK],
+            )
+            return float(cursor.fetchone()[0])
 
     @staticmethod
     def _raw_pgvector(vector) -> list:
