@@ -13,9 +13,10 @@ DEMO_DOMAIN ?= demo.localhost
 PYTEST_ARGS ?=
 
 .PHONY: setup system-packages python-packages neo4j-launcher services services-down services-status \
-        migrate run test lint lock bench bench-api eval clean translations messages sbom screenshots
+        migrate run test lint lock bench bench-api eval clean translations messages sbom screenshots \
+        oidc-provider
 
-setup: system-packages python-packages neo4j-launcher translations ## install everything the portal and its tests need
+setup: system-packages python-packages neo4j-launcher oidc-provider translations ## install everything the portal and its tests need
 
 # redis-server; gettext compiles the translations; chromium drives the browser tests (Playwright
 # launches /usr/bin/chromium, it never downloads a browser).
@@ -49,6 +50,17 @@ $(VENV)/.installed: requirements/base.txt requirements/dev.txt requirements/mode
 neo4j-launcher: ## build the embedded Neo4j 5.26 launcher (Maven Central, once)
 	@bash docker/neo4j-embedded/build.sh
 
+# The local OpenID Connect identity provider that devservices.py starts (docker/oidc-provider/).
+oidc-provider: docker/oidc-provider/node_modules/.package-lock.json ## the identity provider's npm packages (npm ci, once)
+
+docker/oidc-provider/node_modules/.package-lock.json: docker/oidc-provider/package-lock.json docker/oidc-provider/package.json
+	@command -v node >/dev/null && command -v npm >/dev/null || { \
+		echo "error: node and npm are required for the local OpenID Connect provider (docker/oidc-provider):" >&2; \
+		echo "       install Node.js 20 or later with npm (Debian: apt-get install nodejs npm) and run make setup again" >&2; \
+		exit 1; }
+	npm ci --prefix docker/oidc-provider --no-audit --no-fund
+	@touch $@
+
 translations: locale/de/LC_MESSAGES/django.mo ## compile the UI translations (gettext)
 
 locale/%/LC_MESSAGES/django.mo: locale/%/LC_MESSAGES/django.po
@@ -57,7 +69,7 @@ locale/%/LC_MESSAGES/django.mo: locale/%/LC_MESSAGES/django.po
 messages: ## re-extract the UI strings into locale/*/LC_MESSAGES/django.po (then translate and `make translations`)
 	$(DEV_ENV) $(PY) manage.py makemessages -l de --no-obsolete --ignore '.venv/*' --ignore 'var/*' --ignore 'tests/*'
 
-services: setup ## start PostgreSQL, Redis and Neo4j on loopback (idempotent)
+services: setup ## start PostgreSQL, Redis, Neo4j and the demo identity provider on loopback (idempotent)
 	@$(DEVSERVICES) up --profile dev
 
 services-down: ## stop the development services
@@ -77,12 +89,18 @@ run: migrate ## serve the portal on http://demo.localhost:8000 with a Celery wor
 		--admin-email admin@$(DEMO_DOMAIN) --name "Demo Company" --password-file var/dev/demo-admin-password.new
 	@if [ -f var/dev/demo-admin-password.new ]; then mv var/dev/demo-admin-password.new var/dev/demo-admin-password; fi
 	@$(DEV_ENV) $(PY) manage.py ingest --tenant $(DEMO_SCHEMA) --visible-to-all docs/samples/handbook
+	@# Single sign-on through the loopback identity provider; a document for each of its groups.
+	@$(DEV_ENV) $(PY) manage.py configure_sso --tenant $(DEMO_SCHEMA) --from-dev-idp \
+		--directory-group Engineering --directory-group Finance
+	@$(DEV_ENV) $(PY) manage.py ingest --tenant $(DEMO_SCHEMA) --group Engineering docs/samples/restricted/engineering
+	@$(DEV_ENV) $(PY) manage.py ingest --tenant $(DEMO_SCHEMA) --group Finance docs/samples/restricted/finance
 	@echo
 	@echo "  Portal:   http://$(DEMO_DOMAIN):$(PORT)/"
 	@echo "  Admin:    http://$(DEMO_DOMAIN):$(PORT)/admin/"
 	@echo "  User:     admin"
 	@echo "  Password: $$(cat var/dev/demo-admin-password 2>/dev/null || echo '(set with: manage.py create_portal_tenant $(DEMO_SCHEMA) --domain $(DEMO_DOMAIN) --admin-email admin@$(DEMO_DOMAIN) --reset-password)')"
 	@echo "  Health:   http://localhost:$(PORT)/health/ready"
+	@$(DEV_ENV) $(PY) manage.py configure_sso --tenant $(DEMO_SCHEMA) --dev-logins
 	@echo
 	@$(DEV_ENV) bash docker/run-dev.sh $(PORT)
 

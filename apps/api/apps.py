@@ -7,9 +7,13 @@ class ApiConfig(AppConfig):
     verbose_name = "Integration API"
 
     def ready(self) -> None:
+        from apps.accounts.directory import user_access_ended
         from apps.core.process_cache import process_cache_invalidated_by
 
         from .models import ApiKey
+        from .services import revoke_keys_when_access_ends
+
+        user_access_ended.connect(revoke_keys_when_access_ends, dispatch_uid="api.revoke_keys_when_access_ends")
 
         # api_key_mark_used writes with update(): no signal, so using a key does not invalidate.
         process_cache_invalidated_by(ApiKey)

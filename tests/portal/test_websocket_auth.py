@@ -206,3 +206,25 @@ async def test_an_open_jobs_socket_hears_nothing_more_after_the_user_lost_the_ri
 
     assert refused == {"type": "error", "code": "unauthenticated"}
     assert closed == {"type": "websocket.close", "code": 4401}
+
+
+@pytest.mark.parametrize("path", PATHS)
+async def test_deprovisioning_closes_an_open_socket_at_once(site, member, path):
+    """SCIM deprovisioning tells the user's sockets to re-check now, not at the next heartbeat."""
+    from apps.accounts.directory import user_deprovision
+
+    communicator = WebsocketCommunicator(application, path, headers=ws_headers(site, cookie=member.cookie))
+    connected, _ = await communicator.connect(timeout=30)
+    assert connected
+    try:
+        if path == "/ws/jobs/":
+            await communicator.receive_nothing(timeout=0.5)  # the snapshot of the user's jobs (none)
+        leaver = member.user
+        await _in_site(site, lambda: user_deprovision(user=User.objects.get(pk=leaver.pk), actor="test", reason="left"))
+        frame = await communicator.receive_json_from(timeout=3)
+        closed = await communicator.receive_output(timeout=3)
+    finally:
+        await communicator.disconnect()
+
+    assert (frame["type"], frame["code"]) == ("error", "unauthenticated")
+    assert closed == {"type": "websocket.close", "code": 4401}

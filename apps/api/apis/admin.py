@@ -169,6 +169,7 @@ class TenantSettingsOutput(serializers.ModelSerializer):
     llm_provider_order = serializers.ListField(child=serializers.CharField())
     pii_kinds = serializers.ListField(child=serializers.ChoiceField(choices=PII_KINDS))
     rate_limits = serializers.DictField(child=BucketInput())
+    sso_allowed_email_domains = serializers.ListField(child=serializers.CharField())
 
     class Meta:
         model = TenantSettings
@@ -191,6 +192,13 @@ class TenantSettingsPatch(serializers.Serializer):
     audit_retention_days = serializers.IntegerField(required=False)
     backup_retention_days = serializers.IntegerField(required=False)
     rate_limits = serializers.DictField(child=BucketInput(), required=False)
+    sso_display_name = serializers.CharField(required=False, allow_blank=True)
+    sso_issuer = serializers.CharField(required=False, allow_blank=True)
+    sso_client_id = serializers.CharField(required=False, allow_blank=True)
+    sso_client_secret_ref = serializers.CharField(required=False, allow_blank=True)
+    sso_allowed_email_domains = serializers.ListField(child=serializers.CharField(), required=False)
+    sso_groups_claim = serializers.CharField(required=False, allow_blank=True)
+    password_sign_in_enabled = serializers.BooleanField(required=False)
 
     def to_internal_value(self, data):
         unknown = set(data) - set(self.fields) if isinstance(data, dict) else set()

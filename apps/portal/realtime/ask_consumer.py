@@ -21,6 +21,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from redis.exceptions import RedisError
 
+from apps.accounts.directory import user_socket_group
 from apps.answers.streaming import CRASHED, NO_TENANT, AnswerStreamRunner, StreamEvent, on_stream_thread
 from apps.core.metrics import active_streams, stream_cancel_release_seconds, stream_rejections_total, tenant_label
 from apps.core.stream_slots import SlotVerdict, StreamSlots
@@ -52,6 +53,7 @@ class AskConsumer(AsyncJsonWebsocketConsumer):
     slots: StreamSlots | None = None
     gone = False  # the client disconnected: frames have nowhere to go
     signed_out = False  # found on a question's admission: the socket closes after it
+    identity_group: str | None = None
 
     async def connect(self) -> None:
         user, tenant = self.scope.get("user"), self.scope.get("tenant")
@@ -62,11 +64,16 @@ class AskConsumer(AsyncJsonWebsocketConsumer):
         self.language = language_of(self.scope)
         self.slots = StreamSlots.from_settings()
         self.last_heard = self.last_active = time.monotonic()
+        # Deprovisioning tells this group to re-check at once (apps.accounts.directory).
+        self.identity_group = user_socket_group(schema_name=self.schema_name, user_id=user.pk)
+        await self.channel_layer.group_add(self.identity_group, self.channel_name)
         await self.accept()
         self.heartbeat_task = asyncio.create_task(self._heartbeat())
 
     async def disconnect(self, code: int) -> None:
         self.gone = True
+        if self.identity_group is not None:
+            await self.channel_layer.group_discard(self.identity_group, self.channel_name)
         if self.heartbeat_task is not None:
             self.heartbeat_task.cancel()
         await self._stop_stream()  # the client went away: stop generating for nobody
@@ -279,6 +286,11 @@ class AskConsumer(AsyncJsonWebsocketConsumer):
             if not await self._still_signed_in():
                 return
             await self.send_json({"type": "ping"})
+
+    async def identity_changed(self, message: dict) -> None:
+        """The user was deprovisioned (apps.accounts.directory): re-check now, not at the next heartbeat."""
+        if not self.gone:
+            await self._still_signed_in()
 
     async def _still_signed_in(self) -> bool:
         """Re-read the session and the user; a signed-out, deactivated or changed user ends the socket."""

@@ -22,6 +22,7 @@ from django.urls import reverse
 from django_tenants.utils import schema_context
 from redis.exceptions import RedisError
 
+from apps.accounts.directory import user_socket_group
 from apps.ingestion.models import IngestionJob
 from apps.ingestion.signals import job_progressed
 from apps.tenants.context import in_schema
@@ -82,6 +83,7 @@ def _snapshot(*, schema_name: str, user) -> list[dict]:
 
 class JobProgressConsumer(AsyncJsonWebsocketConsumer):
     group: str | None = None
+    identity_group: str | None = None
 
     async def connect(self) -> None:
         user, tenant = self.scope.get("user"), self.scope.get("tenant")
@@ -89,7 +91,9 @@ class JobProgressConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=4401)
             return
         self.group = user_jobs_group(schema_name=tenant.schema_name, user_id=user.pk)
+        self.identity_group = user_socket_group(schema_name=tenant.schema_name, user_id=user.pk)
         await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.channel_layer.group_add(self.identity_group, self.channel_name)
         await self.accept()
         for frame in await _snapshot(schema_name=tenant.schema_name, user=user):
             await self.send_json(frame)
@@ -97,6 +101,8 @@ class JobProgressConsumer(AsyncJsonWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         if self.group is not None:
             await self.channel_layer.group_discard(self.group, self.channel_name)
+        if self.identity_group is not None:
+            await self.channel_layer.group_discard(self.identity_group, self.channel_name)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs) -> None:
         return  # the page only listens (pongs and stray frames are ignored)
@@ -104,13 +110,21 @@ class JobProgressConsumer(AsyncJsonWebsocketConsumer):
     async def job_progress(self, message: dict) -> None:
         # Who is listening is read again before each frame: a socket left open after a sign-out, a
         # password change or a deactivation must not go on hearing of the user's uploads.
+        if await self._still_signed_in():
+            await self.send_json(message["frame"])
+
+    async def identity_changed(self, message: dict) -> None:
+        """The user was deprovisioned (apps.accounts.directory): close now, not at the next frame."""
+        await self._still_signed_in()
+
+    async def _still_signed_in(self) -> bool:
         tenant, user = self.scope["tenant"], self.scope["user"]
         current = await _current_user(schema_name=tenant.schema_name, session_key=self._session_key, user_id=user.pk)
         if current is None:
             await self.send_json({"type": "error", "code": "unauthenticated"})
             await self.close(code=4401)
-            return
-        await self.send_json(message["frame"])
+            return False
+        return True
 
     @property
     def _session_key(self) -> str | None:

@@ -35,11 +35,24 @@ AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
     # First: refuses a locked-out user name before any password is checked.
     "axes.backends.AxesStandaloneBackend",
+    # Then: refuses every password in a tenant that signs in through its identity provider only.
+    "apps.tenants.backends.PasswordSignInPolicyBackend",
     "django.contrib.auth.backends.ModelBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
 # No guardian "AnonymousUser" row: anonymous visitors hold no permissions at all.
 ANONYMOUS_USER_NAME = None
+
+# --- Single sign-on and provisioning (apps/accounts/oidc.py, apps/api/scim; docs/identity.md) ------
+# Where "file:NAME" client-secret references of tenants' identity providers are read (empty: none).
+OIDC_CLIENT_SECRETS_DIR = env.str("OIDC_CLIENT_SECRETS_DIR", default="")
+# A tenant administrator's issuer URL makes this server fetch it: https only outside development.
+OIDC_REQUIRE_HTTPS_ISSUER = env.bool("OIDC_REQUIRE_HTTPS_ISSUER", default=True)
+# Bounds on every call to an identity provider (discovery, keys, token exchange).
+OIDC_HTTP_TIMEOUT_SECONDS = env.float("OIDC_HTTP_TIMEOUT_SECONDS", default=10.0)
+# How long a provider's discovery document and keys are trusted before they are read again (an
+# unknown key id is fetched at once: a rotation needs no wait).
+OIDC_METADATA_TTL_SECONDS = env.int("OIDC_METADATA_TTL_SECONDS", default=3600)
 
 # --- Sign-in throttling (django-axes) ----------------------------------------------------------
 # A user name is locked after AXES_FAILURE_LIMIT wrong passwords in a row, from any address, for

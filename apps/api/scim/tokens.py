@@ -1,0 +1,91 @@
+"""The bearer tokens SCIM clients present: made on the control plane (shown once), stored as a
+SHA-256 of the secret (as API keys are: apps/api/key_material.py), revoked at once."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+from rest_framework import exceptions
+from rest_framework.authentication import BaseAuthentication, get_authorization_header
+
+from apps.accounts.models import ScimToken, User
+from apps.audit.services import audit_event_record
+
+from ..key_material import key_material_generate, secret_digest, secret_matches
+
+TOKEN_PATTERN = re.compile(r"^scim_(?P<prefix>[0-9a-f]{12})_(?P<secret>[A-Za-z0-9_-]{43})$")
+
+
+@dataclass(frozen=True)
+class ScimClient:
+    """Who calls /scim/v2/: the identity provider holding one of the tenant's tokens."""
+
+    token: ScimToken
+    is_authenticated: bool = True
+    is_active: bool = True
+    pk: None = None
+
+    @property
+    def audit_label(self) -> str:
+        return f"scim:{self.token.name}"
+
+    def __str__(self) -> str:
+        return self.audit_label
+
+
+@transaction.atomic
+def scim_token_create(*, name: str, actor: User | str) -> tuple[ScimToken, str]:
+    """A new token for the tenant's SCIM client; the full token is returned only here."""
+    material = key_material_generate()
+    token = ScimToken.objects.create(
+        name=name.strip()[:200] or "SCIM client",
+        prefix=material.prefix,
+        secret_hash=secret_digest(material.secret),
+        created_by=actor if isinstance(actor, User) else None,
+    )
+    audit_event_record(action="scim_token.create", actor=actor, target=token, details={"name": token.name})
+    return token, f"scim_{material.prefix}_{material.secret}"
+
+
+@transaction.atomic
+def scim_token_revoke(*, token: ScimToken, actor: User | str) -> ScimToken:
+    locked = ScimToken.objects.select_for_update().get(pk=token.pk)
+    if locked.revoked_at is None:
+        locked.revoked_at = timezone.now()
+        locked.save(update_fields=["revoked_at"])
+        audit_event_record(action="scim_token.revoke", actor=actor, target=locked, details={"name": locked.name})
+    return locked
+
+
+def scim_tokens_all() -> QuerySet[ScimToken]:
+    return ScimToken.objects.order_by("-created_at")
+
+
+class ScimTokenAuthentication(BaseAuthentication):
+    """`Authorization: Bearer scim_...`, looked up in the schema of the host it came to: a token
+    only ever opens its own tenant."""
+
+    def authenticate(self, request):
+        header = get_authorization_header(request).split()
+        if len(header) != 2 or header[0].lower() != b"bearer":
+            return None
+        match = TOKEN_PATTERN.match(header[1].decode("ascii", "replace"))
+        token = ScimToken.objects.filter(prefix=match["prefix"]).first() if match else None
+        if (
+            match is None
+            or token is None
+            or token.revoked_at is not None
+            or not secret_matches(secret=match["secret"], stored_digest=token.secret_hash)
+        ):
+            raise exceptions.AuthenticationFailed("The SCIM token is not valid for this tenant.")
+        now = timezone.now()
+        if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
+            ScimToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        return ScimClient(token=token), token
+
+    def authenticate_header(self, request) -> str:
+        return 'Bearer realm="scim"'
