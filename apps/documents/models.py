@@ -41,6 +41,10 @@ class Document(TimeStampedModel):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="uploaded_documents"
     )
     visible_to_tenant = models.BooleanField(default=False, help_text="everyone in the company may view it")
+    # Uploaded (every version so far) through API keys acting as a service account that one person
+    # created: that person's id. The delegation rule lets that person's keys manage these uploads
+    # without holding them otherwise (apps.documents.selectors.user_access_covers), nobody else's.
+    delegated_upload_by_id = models.IntegerField(null=True, blank=True)
     current_version = models.ForeignKey(
         "DocumentVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from guardian.core import ObjectPermissionChecker
-from guardian.shortcuts import get_objects_for_user
+from guardian.shortcuts import get_group_perms, get_objects_for_user, get_user_perms
 
 from apps.accounts.models import User
 from apps.accounts.roles import TENANT_ADMINS_GROUP
@@ -41,6 +42,25 @@ def document_grants_allowed(*, actor: User | None, document: Document, permissio
         held = actor is None or permission == "view_document"
         if not held and not document_permission_held(user=actor, document=document, permission=permission):  # type: ignore[arg-type]
             raise PermissionDenied(f"You cannot grant {permission.split('_')[0]} rights you do not hold.")
+
+
+def document_revokes_allowed(
+    *, actor: User | None, document: Document, principal: User | Group, permissions: list[str]
+) -> None:
+    """Whoever takes a right away holds it there, as for grants (fifth attack pass: a colleague with
+    change rights took the owner's delete right, and a tenant admin without rights took an owner's
+    document from him). Taking viewing away also takes every right the principal holds there (they
+    can no longer reach the document), so the actor must hold those too. Raises PermissionDenied."""
+    direct = (
+        get_group_perms(principal, document) if isinstance(principal, Group) else get_user_perms(principal, document)
+    )
+    held = {str(codename) for codename in direct}  # guardian returns codenames
+    taken = set(permissions) & held
+    if "view_document" in taken:
+        taken |= held
+    for permission in sorted(taken - {"view_document"}):
+        if actor is not None and not document_permission_held(user=actor, document=document, permission=permission):
+            raise PermissionDenied(f"You cannot take away {permission.split('_')[0]} rights you do not hold.")
 
 
 def document_managed_by(*, user: User, document: Document) -> bool:
@@ -83,7 +103,7 @@ def user_access_covers(*, holder: User, other: User) -> bool:
     views_more = (
         Document.objects.filter(acl__overlap=principals_for_user(other))
         .exclude(acl__overlap=principals_for_user(holder))
-        .exclude(uploaded_by=other)  # its own uploads: see _granted_beyond
+        .exclude(uploaded_by=other, delegated_upload_by_id=holder.pk)  # see _granted_beyond
         .exists()
     )
     return not views_more and not any(
@@ -98,10 +118,12 @@ RIGHTS_BEYOND_VIEWING = ("documents.change_document", "documents.delete_document
 
 def _granted_beyond(holder: User, other: User, permission: str) -> bool:
     """Whether `other` was granted `permission` on a document on which `holder` was not. What
-    `other` uploaded itself does not count: an integration's key manages its own uploads (counting
-    them stopped every integration's key after its first upload)."""
+    `other` uploaded through keys `holder` made does not count: an integration's key manages its own
+    uploads (counting them stopped every integration's key after its first upload). Uploads through
+    anyone else's keys do count (fifth attack pass: a tenant admin minted a key for a service account
+    and read what it had uploaded through a superuser's key)."""
     theirs = get_objects_for_user(
         other, permission, klass=Document, accept_global_perms=False, with_superuser=False
-    ).exclude(uploaded_by=other)
+    ).exclude(uploaded_by=other, delegated_upload_by_id=holder.pk)
     ours = get_objects_for_user(holder, permission, klass=Document, accept_global_perms=False, with_superuser=False)
     return theirs.exclude(pk__in=ours.values("pk")).exists()

@@ -23,7 +23,7 @@ from apps.core.errors import PortalError
 from .acl import TENANT_WIDE, acl_for_document, acl_for_new_document, acls_for_documents
 from .index_state import index_version_bump
 from .models import Chunk, Document, DocumentVersion, KeywordPosting
-from .selectors import document_grants_allowed
+from .selectors import document_grants_allowed, document_revokes_allowed
 from .signals import document_acl_changed, document_deleted
 
 OWNER_PERMISSIONS = ("view_document", "change_document", "delete_document")
@@ -273,6 +273,18 @@ def document_mark_failed(*, document: Document) -> None:
     Document.objects.filter(pk=document.pk, current_version__isnull=True).update(status=Document.Status.FAILED)
 
 
+def documents_delegated_upload_record(*, versions: Iterable[tuple[int, int]], delegated_by: int | None) -> None:
+    """After an upload, for each (document id, version number): who stands behind the key acting as
+    a service account that uploaded it. A first version records that person; a later version from
+    anyone else (or from no delegated key) clears it, so the exemption never widens."""
+    for document_id, number in versions:
+        rows = Document.objects.filter(pk=document_id)
+        if number == 1:
+            rows.update(delegated_upload_by_id=delegated_by)
+        else:
+            rows.exclude(delegated_upload_by_id=delegated_by).update(delegated_upload_by_id=None)
+
+
 @transaction.atomic
 def document_delete(*, document: Document) -> None:
     """Remove the document with its versions, chunks and postings; the graph follows after commit."""
@@ -329,6 +341,7 @@ def document_access_revoke(
     actor: User | None = None,
 ) -> list[str]:
     chosen = _validate_permissions(permissions)
+    document_revokes_allowed(actor=actor, document=document, principal=principal, permissions=chosen)
     for permission in chosen:
         remove_perm(permission, principal, document)
     _access_change_audit("acl.revoke", document=document, principal=principal, permissions=chosen, actor=actor)

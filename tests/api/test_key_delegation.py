@@ -238,3 +238,29 @@ def test_an_integrations_key_keeps_working_after_its_own_uploads(delegation):
 
     assert uploaded.status_code == 202, uploaded.json()
     assert call(service_key, "get", HISTORY).status_code == 200
+
+
+def test_another_admins_key_for_the_service_account_does_not_inherit_its_uploads(delegation, tenant_alpha):
+    """Fifth attack pass: what a service account uploaded through one person's key is exempt from
+    the delegation rule for that person's keys only. Another tenant admin, who cannot read those
+    uploads, gets no key for the account (and the first person's key keeps working)."""
+    _, service, service_key = delegation
+    with schema_context("alpha"):
+        ApiKey.objects.filter(user_id=service.pk).update(scopes=["query", "ingest"])
+    uploaded = SchemaKeepingClient().post(
+        "/api/v1/documents/ingest",
+        {"files": SimpleUploadedFile("payroll.md", b"# Payroll\n\nSalaries.", content_type="text/markdown")},
+        HTTP_X_API_KEY=service_key,
+        HTTP_HOST=ALPHA_HOST,
+    )
+    assert uploaded.status_code == 202, uploaded.json()
+    with schema_context("alpha"):
+        document = Document.objects.get(pk=uploaded.json()["jobs"][0]["document_id"])
+        assert document.delegated_upload_by_id == delegation[0].pk
+    other_admin = tenant_user(tenant_alpha, admin=True, username="other-admin")
+    other_key = make_key(tenant_alpha, other_admin, scopes=("query", "admin"))
+
+    refused = call(other_key, "post", KEYS, {"name": "mine", "scopes": ["query"], "username": "nightly-sync"})
+
+    assert refused.status_code == 403
+    assert call(service_key, "get", HISTORY).status_code == 200

@@ -89,11 +89,15 @@ def test_routing_errors_use_the_error_body(api_client, alpha_key, method, path, 
     assert response.json()["error"]["code"] == code
 
 
-def test_malformed_json_is_400_in_the_error_body(api_client, alpha_admin_key):
+DEEPLY_NESTED = b'{"question": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+
+
+@pytest.mark.parametrize("body", [b"{not json", DEEPLY_NESTED], ids=["malformed", "nested-too-deeply"])
+def test_malformed_json_is_400_in_the_error_body(api_client, alpha_admin_key, body):
     response = api_client.generic(
         "PATCH",
         "/api/v1/admin/settings",
-        b"{not json",
+        body,
         content_type="application/json",
         HTTP_HOST=ALPHA_HOST,
         HTTP_X_API_KEY=alpha_admin_key,

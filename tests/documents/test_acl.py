@@ -206,3 +206,35 @@ def test_acls_of_many_documents_are_read_together_and_kept_apart(people):
     )
     assert acls[private.pk] == sorted([SUPERUSER, f"user:{people['outsider'].pk}"])
     assert acls[public.pk] == sorted([SUPERUSER, TENANT_WIDE])
+
+
+def test_nobody_takes_away_rights_they_do_not_hold(people):
+    """Fifth attack pass: a colleague with change rights took the owner's delete right, and a
+    manager without rights took the owner's document from him (viewing gone, every right gone)."""
+    from django.core.exceptions import PermissionDenied
+    from guardian.shortcuts import get_user_perms
+
+    document = indexed_document(owner=people["owner"], title="Budget", texts=["The budget."])
+    colleague = people["colleague"]
+    document_access_grant(document=document, principal=colleague, permissions=["view_document", "change_document"])
+
+    for permissions in (
+        ["delete_document"],
+        ["view_document"],
+        ["view_document", "change_document", "delete_document"],
+    ):
+        with pytest.raises(PermissionDenied):
+            document_access_revoke(
+                document=document, principal=people["owner"], permissions=permissions, actor=colleague
+            )
+    assert set(get_user_perms(people["owner"], document)) >= {"view_document", "change_document", "delete_document"}
+
+    # What the actor holds too, and viewing alone from someone holding nothing more, may be taken.
+    document_access_revoke(
+        document=document, principal=people["owner"], permissions=["change_document"], actor=colleague
+    )
+    document_access_grant(document=document, principal=people["outsider"], actor=colleague)
+    document_access_revoke(
+        document=document, principal=people["outsider"], permissions=["view_document"], actor=colleague
+    )
+    assert not documents_visible_to(user=people["outsider"]).filter(pk=document.pk).exists()

@@ -210,6 +210,7 @@ def test_group_membership_follows_okta_and_entra_and_applies_to_the_next_questio
     ("body", "scim_type"),
     [
         ("{not json", "invalidSyntax"),
+        ("[" * 5000 + "]" * 5000, "invalidSyntax"),
         ({"schemas": [PATCH], "Operations": [{"op": "explode", "path": "members"}]}, "invalidSyntax"),
         (
             {"schemas": [PATCH], "Operations": [{"op": "add", "path": "members", "value": [{"value": "999999"}]}]},

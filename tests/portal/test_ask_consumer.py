@@ -87,6 +87,7 @@ async def test_bad_frames_get_error_frames_and_the_socket_stays_usable(site, mem
     with override_settings(ANSWER_MAX_QUESTION_CHARS=20):
         for raw, code in [
             ("not json", "invalid_message"),
+            ('{"question": ' + "[" * 5000 + "]" * 5000 + "}", "invalid_message"),  # nested too deeply
             ("[1, 2]", "invalid_message"),
             ('{"type": "shout"}', "invalid_message"),
             ('{"type": "ask", "question": "   "}', "invalid_question"),

@@ -8,12 +8,13 @@ from typing import Any, ClassVar
 from rest_framework.generics import GenericAPIView
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.pagination import PageNumberPagination
-from rest_framework.parsers import BaseParser, JSONParser
+from rest_framework.parsers import BaseParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.serializers import Serializer
 from rest_framework.views import APIView
 
 from ..authentication import ApiKeyAuthentication, JwtAuthentication, TenantSessionAuthentication
+from ..parsers import JsonParser
 from ..permissions import ScopeRequired
 from ..ratelimit.throttle import TokenBucketThrottle, rate_limit_headers_add
 
@@ -40,7 +41,7 @@ class ApiView(APIView):
     permission_classes = (ScopeRequired,)
     throttle_classes = (TokenBucketThrottle,)
     renderer_classes = (JSONRenderer,)
-    parser_classes: Sequence[type[BaseParser]] = (JSONParser,)
+    parser_classes: Sequence[type[BaseParser]] = (JsonParser,)
     content_negotiation_class = JsonRegardless
 
     def finalize_response(self, request, response, *args, **kwargs):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
@@ -13,7 +14,7 @@ from rest_framework.reverse import reverse
 
 from apps.documents.models import Document
 from apps.documents.selectors import document_for_user, document_permission_held, documents_visible_to
-from apps.documents.services import GRANTABLE_PERMISSIONS
+from apps.documents.services import GRANTABLE_PERMISSIONS, documents_delegated_upload_record
 from apps.ingestion.models import IngestionJob
 from apps.ingestion.services import UploadedFile, UploadRejected, documents_upload
 
@@ -139,9 +140,12 @@ class IngestApi(ApiView):
             for upload in data["files"]
         ]
         try:
-            jobs = documents_upload(
-                uploads=uploads, uploaded_by=request.user, visible_to_tenant=data["visible_to_tenant"]
-            )
+            with transaction.atomic():
+                jobs = documents_upload(
+                    uploads=uploads, uploaded_by=request.user, visible_to_tenant=data["visible_to_tenant"]
+                )
+                stored = [(job.document_id, job.version.number) for job in jobs if job.version and job.document_id]
+                documents_delegated_upload_record(versions=stored, delegated_by=request.auth.delegated_by)
         except UploadRejected as rejected:
             error = PayloadTooLarge if rejected.code == "file_too_large" else UploadInvalid
             raise error(rejected.message, code=rejected.code) from None

@@ -8,7 +8,6 @@ from django.contrib.auth.models import Group
 from django.db import connection
 from django.db.models import QuerySet
 from django_tenants.utils import get_public_schema_name
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -19,6 +18,7 @@ from apps.audit.models import AuditEvent
 from apps.audit.services import audit_event_record
 
 from ..apis.base import JsonRegardless
+from ..parsers import JsonParser, ScimJsonParser
 from .errors import ScimError, not_found, scim_exception_handler
 from .filters import scim_filter_parse
 from .patch import patch_operations_parse
@@ -42,10 +42,6 @@ GROUP_FILTERS = {"displayname": "name", "externalid": "directory_group__scim_ext
 MAX_PAGE = 200
 
 
-class ScimJsonParser(JSONParser):
-    media_type = "application/scim+json"
-
-
 class ScimJsonRenderer(JSONRenderer):
     media_type = "application/scim+json"
 
@@ -53,7 +49,7 @@ class ScimJsonRenderer(JSONRenderer):
 class ScimView(APIView):
     authentication_classes = (ScimTokenAuthentication,)
     permission_classes = (IsAuthenticated,)
-    parser_classes = (ScimJsonParser, JSONParser)
+    parser_classes = (ScimJsonParser, JsonParser)
     renderer_classes = (ScimJsonRenderer,)
     content_negotiation_class = JsonRegardless
 

@@ -86,7 +86,7 @@ class AskConsumer(AsyncJsonWebsocketConsumer):
         self.last_heard = time.monotonic()
         try:
             content = json.loads(text_data) if text_data else None
-        except ValueError:
+        except (ValueError, RecursionError):  # nested too deeply: as malformed, not a crash
             content = None
         if not isinstance(content, dict):
             await self._send_error("invalid_message")

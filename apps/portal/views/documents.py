@@ -122,6 +122,15 @@ def document_access(request: HttpRequest, document_id: int) -> HttpResponse:
         document_access_grant(document=document, principal=principal, actor=request.user)  # type: ignore[arg-type]
         messages.success(request, _("%(name)s may now view this document.") % {"name": form.cleaned_data["name"]})
     else:
-        document_access_revoke(document=document, principal=principal, actor=request.user)  # type: ignore[arg-type]
+        try:
+            document_access_revoke(document=document, principal=principal, actor=request.user)  # type: ignore[arg-type]
+        except PermissionDenied:
+            # They hold change or delete rights here that the actor does not: not the actor's to take.
+            messages.error(
+                request,
+                _("%(name)s holds rights here that you do not; you cannot take their access away.")
+                % {"name": form.cleaned_data["name"]},
+            )
+            return redirect("portal:document_detail", document_id=document.pk)
         messages.success(request, _("%(name)s may no longer view this document.") % {"name": form.cleaned_data["name"]})
     return redirect("portal:document_detail", document_id=document.pk)
