@@ -10,6 +10,7 @@ identity provider never makes anyone an administrator.
 from __future__ import annotations
 
 import logging
+import unicodedata
 from collections.abc import Iterable
 
 from asgiref.sync import async_to_sync
@@ -38,19 +39,30 @@ class DirectoryConflict(ValueError):
     """The directory asked for something the tenant keeps for itself (a role group's name)."""
 
 
+def group_name_normalised(name: str) -> str:
+    """One spelling per name: NFKC (a no-break space is a space) and single spaces, so a look-alike
+    of a role group or of another group cannot be made."""
+    return " ".join(unicodedata.normalize("NFKC", name).split())
+
+
 def group_name_reserved(name: str) -> bool:
-    return name.strip().casefold() in RESERVED_GROUP_NAMES
+    return group_name_normalised(name).casefold() in RESERVED_GROUP_NAMES
 
 
-def directory_group_ensure(name: str, *, scim_external_id: str = "") -> Group:
-    """The directory group of this name, made if missing. A hand-made group of the same name is
-    taken over (its members will be set from the directory from now on)."""
-    name = name.strip()
+def directory_group_ensure(name: str, *, scim_external_id: str = "", take_over: bool = False) -> Group:
+    """The directory group of this name, made if missing. A group made in the portal (which may
+    hold document grants) is never taken over by being named (sixth attack pass): only an operator
+    marks one as the directory's (`take_over`, `configure_sso --directory-group`)."""
+    name = group_name_normalised(name)
     if not name or len(name) > 150:
         raise DirectoryConflict("a group name has 1 to 150 characters")
     if group_name_reserved(name):
         raise DirectoryConflict(f'"{name}" is a role group of the portal; the directory cannot manage it')
-    group, _ = Group.objects.get_or_create(name=name)
+    group = Group.objects.filter(name__iexact=name).first()
+    if group is None:
+        group = Group.objects.create(name=name)
+    elif not take_over and not DirectoryGroup.objects.filter(group=group).exists():
+        raise DirectoryConflict(f'"{group.name}" is a group made in the portal; the directory cannot manage it')
     link, created = DirectoryGroup.objects.get_or_create(group=group, defaults={"scim_external_id": scim_external_id})
     if not created and scim_external_id and link.scim_external_id != scim_external_id:
         link.scim_external_id = scim_external_id
@@ -61,10 +73,11 @@ def directory_group_ensure(name: str, *, scim_external_id: str = "") -> Group:
 def directory_groups_set(user: User, names: Iterable[str]) -> dict[str, list[str]]:
     """Make the user's directory groups exactly `names` (hand-made and role groups untouched).
 
-    Returns what changed and what was ignored (role group names), for the audit event."""
+    Returns what changed and what was ignored (names of role groups and of groups made in the
+    portal), for the audit event."""
     wanted: dict[int, Group] = {}
     ignored = []
-    for name in dict.fromkeys(str(item).strip() for item in names if str(item).strip()):
+    for name in dict.fromkeys(group_name_normalised(str(item)) for item in names if str(item).strip()):
         try:
             group = directory_group_ensure(name)
         except DirectoryConflict:

@@ -65,7 +65,9 @@ def directory_user_sign_in(claims: VerifiedClaims) -> SignInResult:
 
 
 def _identity_for_first_sign_in(claims: VerifiedClaims) -> tuple[DirectoryIdentity, bool]:
-    existing = User.objects.select_for_update().filter(username=claims.username).first()
+    # Case-insensitively: "Admin" from the provider is refused next to a local "admin", not made
+    # as a look-alike account (sixth attack pass).
+    existing = User.objects.select_for_update().filter(username__iexact=claims.username).first()
     if existing is None:
         user = User(username=claims.username, email=claims.email)
         user.set_unusable_password()  # signs in through the provider only

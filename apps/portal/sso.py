@@ -10,15 +10,17 @@ one provider from settings and django-allauth brings its own accounts, e-mail fl
 
 from __future__ import annotations
 
-import os
+import logging
 import threading
 import time
-from pathlib import Path
 
 from authlib.integrations.django_client import DjangoOAuth2App, OAuth
 from django.conf import settings
 
 from apps.tenants.models import TenantSettings
+from apps.tenants.sso_config import ClientSecretUnavailable, client_secret_resolve, provider_url_problem
+
+logger = logging.getLogger(__name__)
 
 
 class SsoUnavailable(Exception):
@@ -35,7 +37,10 @@ def sso_client(row: TenantSettings) -> DjangoOAuth2App:
     """The tenant's client, shared by this process's requests until its metadata is due again."""
     if not row.sso_enabled:
         raise SsoUnavailable("single sign-on is not configured for this company")
-    secret = client_secret_resolve(row.sso_client_secret_ref)
+    try:
+        secret = client_secret_resolve(schema_name=row.tenant.schema_name, reference=row.sso_client_secret_ref)
+    except ClientSecretUnavailable as error:
+        raise SsoUnavailable(str(error)) from error
     identity = (row.tenant.schema_name, row.sso_issuer, row.sso_client_id, row.sso_client_secret_ref, secret)
     now = time.monotonic()
     with _clients_lock:
@@ -57,14 +62,36 @@ def _client_build(row: TenantSettings, secret: str) -> DjangoOAuth2App:
         server_metadata_url=f"{row.sso_issuer}/.well-known/openid-configuration",
         client_kwargs={"code_challenge_method": "S256", "default_timeout": settings.OIDC_HTTP_TIMEOUT_SECONDS},
     )
+    # One message for every failure: a tenant administrator must not learn from it which internal
+    # hosts and ports answer (the issuer is theirs to choose). The log says which it was.
+    unusable = SsoUnavailable(f"the identity provider at {row.sso_issuer} cannot be used for sign-in")
     try:
         metadata = client.load_server_metadata()
     except Exception as error:
-        raise SsoUnavailable(f"the identity provider at {row.sso_issuer} cannot be reached") from error
-    # RFC 8414: the document must name the issuer it was fetched for, or it is someone else's.
-    if str(metadata.get("issuer", "")).rstrip("/") != row.sso_issuer.rstrip("/"):
-        raise SsoUnavailable("the identity provider's discovery document names another issuer")
+        logger.info("identity provider unreachable for %s: %s", row.tenant.schema_name, type(error).__name__)
+        raise unusable from error
+    problem = _metadata_problem(metadata, row.sso_issuer)
+    if problem:
+        logger.info("identity provider of %s refused: %s", row.tenant.schema_name, problem)
+        raise unusable
     return client
+
+
+ENDPOINTS = ("authorization_endpoint", "token_endpoint", "jwks_uri")
+
+
+def _metadata_problem(metadata: dict, issuer: str) -> str:
+    """Why a discovery document cannot be used, or "". RFC 8414: it names the issuer it was fetched
+    for. Its endpoints get the issuer's own checks (https outside development, no loopback, private
+    or link-local address): the token endpoint receives the client secret (sixth attack pass: an
+    issuer whose document sent it to another internal port)."""
+    if str(metadata.get("issuer", "")).rstrip("/") != issuer.rstrip("/"):
+        return "the discovery document names another issuer"
+    for name in ENDPOINTS:
+        problem = provider_url_problem(str(metadata.get(name) or ""))
+        if problem:
+            return f"{name}: {problem}"
+    return ""
 
 
 def sso_scopes(client: DjangoOAuth2App, groups_claim: str) -> str:
@@ -73,21 +100,3 @@ def sso_scopes(client: DjangoOAuth2App, groups_claim: str) -> str:
     supported = client.load_server_metadata().get("scopes_supported") or []
     extra = [groups_claim] if groups_claim and groups_claim in supported else []
     return " ".join((*BASE_SCOPES, *extra))
-
-
-def client_secret_resolve(reference: str) -> str:
-    """The secret a reference names: "env:OIDC_CLIENT_SECRET_..." or "file:NAME" in
-    OIDC_CLIENT_SECRETS_DIR. An empty reference is a public client (PKCE only)."""
-    if not reference:
-        return ""
-    kind, _, name = reference.partition(":")
-    if kind == "env" and name.startswith("OIDC_CLIENT_SECRET_"):
-        value = os.environ.get(name, "")
-    elif kind == "file" and settings.OIDC_CLIENT_SECRETS_DIR and "/" not in name and not name.startswith("."):
-        path = Path(settings.OIDC_CLIENT_SECRETS_DIR) / name
-        value = path.read_text().strip() if path.is_file() else ""
-    else:
-        raise SsoUnavailable("the client secret reference is not one this server reads")
-    if not value:
-        raise SsoUnavailable("the client secret the configuration names is not set on this server")
-    return value

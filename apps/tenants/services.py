@@ -28,6 +28,7 @@ from .models import (
     TenantSettings,
 )
 from .selectors import tenant_settings_get
+from .sso_config import client_secret_references, provider_url_problem
 
 SCHEMA_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{1,62}$")
 
@@ -88,8 +89,6 @@ def portal_tenant_provision(
 # --- Tenant settings -----------------------------------------------------------------------------
 
 RETENTION_DAYS_MAX = 36_500
-# A client secret is referenced, never stored: an operator's environment variable or secrets file.
-SECRET_REFERENCE = re.compile(r"env:OIDC_CLIENT_SECRET_[A-Z0-9_]{1,64}|file:[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 DOMAIN_NAME = re.compile(r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
 RATE_LIMIT_CLASS_PATTERN = re.compile(r"^[a-z][a-z0-9_.-]{0,63}$")
 _SETTINGS_VALIDATORS: dict[str, Callable[[Any], Any]] = {}
@@ -222,21 +221,15 @@ def _validate_issuer(value: Any) -> str:
     if not text:
         return ""
     parts = urlsplit(text)
-    allowed_schemes = ("https",) if settings.OIDC_REQUIRE_HTTPS_ISSUER else ("https", "http")
-    if parts.scheme not in allowed_schemes or not parts.hostname or parts.query or parts.fragment:
-        raise ValidationError(f"an issuer URL ({' or '.join(allowed_schemes)}, no query or fragment)")
+    problem = provider_url_problem(text) or ("a query or fragment" if parts.query or parts.fragment else "")
+    if problem:
+        raise ValidationError(f"an issuer URL the server may fetch (https, a public host, no query): {problem}")
     return text.rstrip("/") if parts.path not in ("", "/") else f"{parts.scheme}://{parts.netloc}"
 
 
 @_setting("sso_client_secret_ref")
 def _validate_secret_ref(value: Any) -> str:
-    text = _short_text(value, limit=255)
-    if text and not SECRET_REFERENCE.fullmatch(text):
-        raise ValidationError(
-            'a reference, never the secret: "env:OIDC_CLIENT_SECRET_<NAME>" or "file:<name>" '
-            "(a file in the operator's OIDC_CLIENT_SECRETS_DIR)"
-        )
-    return text
+    return _short_text(value, limit=255)  # which references a tenant may name: _secret_ref_of_tenant
 
 
 @_setting("sso_allowed_email_domains")
@@ -279,6 +272,27 @@ def _validated_settings(fields: dict[str, Any]) -> dict[str, Any]:
     return cleaned
 
 
+def _secret_ref_of_tenant(schema_name: str, current: TenantSettings, cleaned: dict[str, Any]) -> None:
+    """A client secret is referenced, never stored, and only the tenant's own: the secret goes to
+    the issuer the tenant chose, so a reference to anything else would hand it to them (sixth attack
+    pass: another tenant's secret and the development provider's signing key). A new issuer without
+    a reference in the same change drops the old one: the secret was the old issuer's."""
+    reference = cleaned.get("sso_client_secret_ref")
+    if reference is None:
+        if "sso_issuer" in cleaned and cleaned["sso_issuer"] != current.sso_issuer:
+            cleaned["sso_client_secret_ref"] = ""
+        return
+    allowed = client_secret_references(schema_name)
+    if reference and reference not in allowed:
+        raise ValidationError(
+            {
+                "sso_client_secret_ref": [
+                    f"a reference to this tenant's secret, never the secret: one of {list(allowed)}"
+                ]
+            }
+        )
+
+
 def _sign_in_left_open(current: TenantSettings, cleaned: dict[str, Any]) -> None:
     """Passwords may be switched off only while single sign-on is set up: nobody could sign in."""
     final = {
@@ -303,6 +317,7 @@ def tenant_settings_update(*, schema_name: str, actor: Any, **fields: Any) -> Te
     """
     cleaned = _validated_settings(fields)
     current = tenant_settings_get(schema_name=schema_name)
+    _secret_ref_of_tenant(schema_name, current, cleaned)
     _sign_in_left_open(current, cleaned)
     with transaction.atomic():
         row = TenantSettings.objects.select_for_update().select_related("tenant").get(pk=current.pk)

@@ -14,7 +14,7 @@ LOGGING["handlers"]["console"]["formatter"] = env.str("LOG_FORMAT", default="pla
 # Edits to static files show on reload, without collectstatic (make run collects them once anyway).
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
-# The loopback identity provider of `make services` (docker/oidc-provider) speaks plain http; its
-# client secret is the demo tenant's "file:client-secret".
+# The loopback identity provider of `make services` (docker/oidc-provider) speaks plain http;
+# `configure_sso --from-dev-idp` copies its client secret to the demo tenant's "file:demo".
 OIDC_REQUIRE_HTTPS_ISSUER = env.bool("OIDC_REQUIRE_HTTPS_ISSUER", default=False)
-OIDC_CLIENT_SECRETS_DIR = env.str("OIDC_CLIENT_SECRETS_DIR", default=str(BASE_DIR / "var" / "dev" / "idp"))  # noqa: F405
+OIDC_CLIENT_SECRETS_DIR = env.str("OIDC_CLIENT_SECRETS_DIR", default=str(BASE_DIR / "var" / "dev" / "oidc-secrets"))  # noqa: F405

@@ -37,4 +37,4 @@ CELERY_TASK_EAGER_PROPAGATES = True
 
 # The loopback identity provider (docker/oidc-provider) and the tests' own fake ones speak plain http.
 OIDC_REQUIRE_HTTPS_ISSUER = False
-OIDC_CLIENT_SECRETS_DIR = str(BASE_DIR / "var" / os.environ.get("PORTAL_SERVICES_PROFILE", "test") / "idp")  # noqa: F405
+OIDC_CLIENT_SECRETS_DIR = str(BASE_DIR / "var" / os.environ.get("PORTAL_SERVICES_PROFILE", "test") / "oidc-secrets")  # noqa: F405

@@ -50,7 +50,7 @@ def _sso_and_documents(site) -> dict:
         actor="test",
         sso_issuer=os.environ["OIDC_DEV_ISSUER"],
         sso_client_id=os.environ["OIDC_DEV_CLIENT_ID"],
-        sso_client_secret_ref="file:client-secret",
+        sso_client_secret_ref=_secret_installed(site.schema),
         sso_display_name="Example IdP",
     )
     suffix = secrets.token_hex(3)
@@ -69,6 +69,16 @@ def _sso_and_documents(site) -> dict:
             titles[group_name] = f"{group_name} notes {suffix}"
         scim_token = scim_token_create(name="Okta", actor="test")[1]
     return {"before": before, "titles": titles, "scim_token": scim_token}
+
+
+def _secret_installed(schema: str) -> str:
+    """The loopback provider's client secret, as the tenant's own secrets file."""
+    from django.conf import settings
+
+    folder = Path(settings.OIDC_CLIENT_SECRETS_DIR)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / schema).write_text(Path(os.environ["OIDC_DEV_CLIENT_SECRET_FILE"]).read_text())
+    return f"file:{schema}"
 
 
 def _restore(site, before: dict) -> None:

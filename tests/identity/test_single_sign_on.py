@@ -23,7 +23,7 @@ from tests.support.fake_oidc_provider import FakeOidcProvider
 
 pytestmark = pytest.mark.integration
 
-SECRET_VARIABLE = "OIDC_CLIENT_SECRET_ALPHA_TEST"
+SECRET_VARIABLE = "OIDC_CLIENT_SECRET_ALPHA"
 
 
 @pytest.fixture
@@ -198,7 +198,7 @@ def test_a_discovery_document_naming_another_issuer_is_refused(browser, provider
     monkeypatch.setattr(FakeOidcProvider, "discovery", lambda self: {"issuer": "https://elsewhere.example"})
     response = browser.get("/accounts/sso/start/", HTTP_HOST=ALPHA_HOST)
     assert response.status_code == 503
-    assert "another issuer" in response.content.decode()
+    assert "cannot be used for sign-in" in response.content.decode()
 
 
 def test_with_passwords_off_only_single_sign_on_opens_portal_and_admin(browser, provider, tenant_alpha):
@@ -228,6 +228,9 @@ def test_passwords_cannot_be_switched_off_before_single_sign_on_is_set_up(tenant
         ("sso_client_secret_ref", "s3cr3t-pasted-by-mistake"),
         ("sso_client_secret_ref", "env:TENANT_KEK"),
         ("sso_client_secret_ref", "file:../../etc/passwd"),
+        ("sso_client_secret_ref", "env:OIDC_CLIENT_SECRET_BETA"),  # another tenant's
+        ("sso_client_secret_ref", "file:beta"),
+        ("sso_client_secret_ref", "file:client-secret"),
         ("sso_issuer", "ftp://idp.example.com"),
         ("sso_issuer", "http://idp.example.com/?x=1"),
         ("sso_allowed_email_domains", ["not a domain"]),
@@ -238,3 +241,63 @@ def test_settings_refuse_raw_secrets_odd_references_and_bad_urls(tenant_alpha, f
     with pytest.raises(ValidationError) as refused:
         tenant_settings_update(schema_name="alpha", actor="test", **{field: value})
     assert field in refused.value.message_dict
+
+
+def test_a_new_issuer_drops_the_old_secret_reference(provider, tenant_alpha):
+    """The secret was the old provider's: sent to a new issuer it would be handed to someone else."""
+    row = tenant_settings_update(schema_name="alpha", actor="test", sso_issuer="http://127.0.0.1:9/elsewhere")
+    assert row.sso_client_secret_ref == ""
+    row = tenant_settings_update(
+        schema_name="alpha", actor="test", sso_issuer=provider.issuer, sso_client_secret_ref=f"env:{SECRET_VARIABLE}"
+    )
+    assert row.sso_client_secret_ref == f"env:{SECRET_VARIABLE}"
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("http://idp.example.com", "not https"),
+        ("https://127.0.0.1:8443/token", "an internal address"),
+        ("https://10.1.2.3/token", "an internal address"),
+        ("https://169.254.169.254/latest", "an internal address"),
+        ("https://idp.localhost/token", "an internal address"),
+        ("https://login.example.com/oauth2/token", ""),
+    ],
+)
+def test_provider_urls_outside_development_are_https_and_public(settings, url, problem):
+    from apps.tenants.sso_config import provider_url_problem
+
+    settings.OIDC_REQUIRE_HTTPS_ISSUER = True
+    assert provider_url_problem(url) == problem
+
+
+def test_a_discovery_document_sending_the_secret_elsewhere_is_refused(browser, provider, monkeypatch, settings):
+    """Sixth attack pass: the issuer passed, its token endpoint pointed at another internal port."""
+    original = FakeOidcProvider.discovery
+
+    def elsewhere(self):
+        return {**original(self), "token_endpoint": "ftp://127.0.0.1:9/internal-admin/token"}
+
+    monkeypatch.setattr(FakeOidcProvider, "discovery", elsewhere)
+    response = browser.get("/accounts/sso/start/", HTTP_HOST=ALPHA_HOST)
+    assert response.status_code == 503
+    assert provider.token_requests == []
+
+
+def test_a_claim_naming_a_group_made_in_the_portal_does_not_take_it_over(browser, provider, tenant_alpha):
+    """Sixth attack pass: naming "Legal" in a claim handed its document grants to anyone."""
+    with schema_context(tenant_alpha.schema_name):
+        Group.objects.create(name="Legal")
+    sign_in(browser, provider, claims_for("kim", groups=["Legal", "legal ", "Engineering"]))
+    with schema_context(tenant_alpha.schema_name):
+        user = User.objects.get(username="kim@example.com")
+        assert list(user.groups.values_list("name", flat=True)) == ["Engineering"]
+        assert not Group.objects.get(name="Legal").user_set.exists()
+
+
+def test_a_provider_name_differing_from_a_local_account_only_in_case_is_refused(browser, provider, tenant_alpha):
+    tenant_user(tenant_alpha, username="lena@example.com")
+    done = sign_in(browser, provider, claims_for("lena", preferred_username="LENA@example.com"))
+    assert done.status_code == 400
+    with schema_context(tenant_alpha.schema_name):
+        assert User.objects.filter(username__iexact="lena@example.com").count() == 1

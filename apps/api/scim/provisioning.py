@@ -16,7 +16,13 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
 
-from apps.accounts.directory import DirectoryConflict, directory_group_ensure, group_name_reserved, user_deprovision
+from apps.accounts.directory import (
+    DirectoryConflict,
+    directory_group_ensure,
+    group_name_normalised,
+    group_name_reserved,
+    user_deprovision,
+)
 from apps.accounts.models import DirectoryGroup, DirectoryIdentity, User
 from apps.audit.services import audit_event_record
 
@@ -55,7 +61,12 @@ def user_fields_from_resource(data: Any, *, current: UserFields | None = None) -
     """A whole resource (POST, PUT): what it leaves out is cleared, except the user name."""
     if not isinstance(data, dict):
         raise invalid_value("the body must be a SCIM User resource")
-    base = UserFields(username=str(data.get("userName") or (current.username if current else "")))
+    base = UserFields(
+        username=str(data.get("userName") or (current.username if current else "")),
+        # Left out of a PUT, `active` stays as it is: a PUT must not reactivate someone an
+        # administrator deactivated in the portal.
+        active=current.active if current else True,
+    )
     return _fields_with(base, data)
 
 
@@ -130,7 +141,7 @@ def user_patched(current: UserFields, operations: list[PatchOperation]) -> UserF
 @transaction.atomic
 def scim_user_create(fields: UserFields, *, client: ScimClient) -> User:
     _user_fields_check(fields)
-    existing = User.objects.select_for_update().filter(username=fields.username).first()
+    existing = User.objects.select_for_update().filter(username__iexact=fields.username).first()
     if existing is not None:
         identity = DirectoryIdentity.objects.filter(user=existing).first()
         if identity is None or identity.scim_deleted_at is None:
@@ -151,7 +162,7 @@ def scim_user_create(fields: UserFields, *, client: ScimClient) -> User:
 @transaction.atomic
 def scim_user_update(user: User, fields: UserFields, *, client: ScimClient) -> User:
     _user_fields_check(fields)
-    clash = User.objects.filter(username=fields.username).exclude(pk=user.pk).exists()
+    clash = User.objects.filter(username__iexact=fields.username).exclude(pk=user.pk).exists()
     if clash:
         raise ScimError(409, f'a user named "{fields.username}" already exists', "uniqueness")
     _user_apply(user, fields, client=client, action="scim.user.update")
@@ -199,7 +210,7 @@ def _members_resolve(value: Any) -> list[User]:
     if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
         raise invalid_value("members must be a list of {value: id}")
     ids = [str(item.get("value", "")) for item in value]
-    numeric = [int(item) for item in ids if item.isdigit()]
+    numeric = [int(item) for item in ids if resource_id_valid(item)]
     found = {str(user.pk): user for user in directory_users().filter(pk__in=numeric)}
     unknown = [item for item in ids if item not in found]
     if unknown:
@@ -207,8 +218,13 @@ def _members_resolve(value: Any) -> list[User]:
     return list(found.values())
 
 
+def resource_id_valid(text: str) -> bool:
+    """Our ids are ASCII digits ("²" and "٣" pass str.isdigit and broke int() or matched 3)."""
+    return text.isascii() and text.isdigit() and len(text) < 19
+
+
 def _group_name(value: Any) -> str:
-    name = _text(value, "displayName")
+    name = group_name_normalised(_text(value, "displayName"))
     if not name:
         raise invalid_value("displayName is required")
     if group_name_reserved(name):
@@ -221,13 +237,13 @@ def scim_group_create(data: Any, *, client: ScimClient) -> Group:
     if not isinstance(data, dict):
         raise invalid_value("the body must be a SCIM Group resource")
     name = _group_name(data.get("displayName"))
-    if Group.objects.filter(name=name, directory_group__isnull=False).exists():
+    if Group.objects.filter(name__iexact=name, directory_group__isnull=False).exists():
         raise ScimError(409, f'a group named "{name}" already exists', "uniqueness")
     members = _members_resolve(data.get("members") or [])
     try:
         group = directory_group_ensure(name, scim_external_id=_text(data.get("externalId"), "externalId"))
     except DirectoryConflict as error:
-        raise invalid_value(str(error)) from error
+        raise ScimError(409, str(error), "uniqueness") from error
     group.user_set.set(members)
     audit_event_record(
         action="scim.group.create", actor=client.audit_label, target=group, details={"members": len(members)}
@@ -310,7 +326,7 @@ def _group_rename(group: Group, value: Any) -> None:
     name = _group_name(value)
     if name == group.name:
         return
-    if Group.objects.filter(name=name).exclude(pk=group.pk).exists():
+    if Group.objects.filter(name__iexact=name).exclude(pk=group.pk).exists():
         raise ScimError(409, f'a group named "{name}" already exists', "uniqueness")
     group.name = name
     group.save(update_fields=["name"])

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -37,9 +38,29 @@ class ScimClient:
         return self.audit_label
 
 
+def scim_token_creator_entitled(token: ScimToken) -> bool:
+    """Whether the token's creator still may provision (checked on every use, as for API keys:
+    sixth attack pass, a demoted and deprovisioned administrator's token brought her back). SCIM
+    renames, re-addresses and deactivates accounts, so it is a superuser's power; tokens made at
+    the command line (no creator) are the operator's."""
+    if token.created_by_id is None:
+        return True
+    creator = User.objects.filter(pk=token.created_by_id).only("is_active", "is_superuser").first()
+    return bool(creator and creator.is_active and creator.is_superuser)
+
+
+def scim_tokens_revoke_made_by(sender: object, *, user: User, actor: object, **kwargs: object) -> None:
+    """A `user_access_ended` receiver: the person's SCIM tokens go with their access."""
+    for token in ScimToken.objects.filter(created_by=user, revoked_at__isnull=True):
+        scim_token_revoke(token=token, actor=actor if isinstance(actor, User | str) else "system")
+
+
 @transaction.atomic
 def scim_token_create(*, name: str, actor: User | str) -> tuple[ScimToken, str]:
-    """A new token for the tenant's SCIM client; the full token is returned only here."""
+    """A new token for the tenant's SCIM client; the full token is returned only here. Only
+    superusers (and the operator, `actor` a label) make them."""
+    if isinstance(actor, User) and not (actor.is_active and actor.is_superuser):
+        raise PermissionDenied("only superusers create SCIM tokens: SCIM can rename and deactivate accounts")
     material = key_material_generate()
     token = ScimToken.objects.create(
         name=name.strip()[:200] or "SCIM client",
@@ -82,6 +103,8 @@ class ScimTokenAuthentication(BaseAuthentication):
             or not secret_matches(secret=match["secret"], stored_digest=token.secret_hash)
         ):
             raise exceptions.AuthenticationFailed("The SCIM token is not valid for this tenant.")
+        if not scim_token_creator_entitled(token):
+            raise exceptions.AuthenticationFailed("The SCIM token's creator may no longer provision this tenant.")
         now = timezone.now()
         if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
             ScimToken.objects.filter(pk=token.pk).update(last_used_at=now)

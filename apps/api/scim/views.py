@@ -23,6 +23,7 @@ from .errors import ScimError, not_found, scim_exception_handler
 from .filters import scim_filter_parse
 from .patch import patch_operations_parse
 from .provisioning import (
+    resource_id_valid,
     scim_group_create,
     scim_group_delete,
     scim_group_patch,
@@ -86,7 +87,7 @@ class ScimListView(ScimView):
         params = self.request.query_params
         if params.get("filter"):
             lookups = scim_filter_parse(params["filter"], attributes=self.filters)
-            if "pk" in lookups and not str(lookups["pk"]).isdigit():
+            if "pk" in lookups and not resource_id_valid(str(lookups["pk"])):
                 return Response(list_response([], total=0, start_index=1))
             queryset = queryset.filter(**lookups)
         start = _positive_int(params.get("startIndex"), default=1)
@@ -99,20 +100,20 @@ class ScimListView(ScimView):
 def _positive_int(value: str | None, *, default: int, minimum: int = 1) -> int:
     if value is None or value == "":
         return default
-    if not value.isdigit() or int(value) < minimum:
+    if not resource_id_valid(value) or int(value) < minimum:
         raise ScimError(400, f"paging parameters are whole numbers of at least {minimum}", "invalidValue")
     return int(value)
 
 
 def _user_or_404(user_id: str) -> User:
-    user = directory_users().filter(pk=int(user_id)).first() if user_id.isdigit() else None
+    user = directory_users().filter(pk=int(user_id)).first() if resource_id_valid(user_id) else None
     if user is None:
         raise not_found("User", user_id)
     return user
 
 
 def _group_or_404(group_id: str) -> Group:
-    group = directory_groups().filter(pk=int(group_id)).first() if group_id.isdigit() else None
+    group = directory_groups().filter(pk=int(group_id)).first() if resource_id_valid(group_id) else None
     if group is None:
         raise not_found("Group", group_id)
     return group

@@ -6,12 +6,14 @@ import json
 import os
 from pathlib import Path
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from apps.accounts.directory import DirectoryConflict, directory_group_ensure
 from apps.tenants.context import in_tenant
 from apps.tenants.services import tenant_settings_update
+from apps.tenants.sso_config import client_secret_references
 
 
 class Command(BaseCommand):
@@ -57,7 +59,7 @@ class Command(BaseCommand):
         with in_tenant(options["tenant"]):
             for name in options["directory_group"]:
                 try:
-                    directory_group_ensure(name)
+                    directory_group_ensure(name, take_over=True)
                 except DirectoryConflict as error:
                     raise CommandError(str(error)) from error
         self.stdout.write(f"single sign-on of {options['tenant']}: {', '.join(sorted(changes)) or 'unchanged'}")
@@ -80,7 +82,7 @@ class Command(BaseCommand):
             changes.update(
                 sso_issuer=issuer,
                 sso_client_id=os.environ.get("OIDC_DEV_CLIENT_ID", "portal"),
-                sso_client_secret_ref="file:client-secret",  # noqa: S106 - a file name, not a secret
+                sso_client_secret_ref=dev_client_secret_install(options["tenant"]),
                 sso_display_name="the demo identity provider",
             )
         names = {
@@ -95,3 +97,18 @@ class Command(BaseCommand):
         if options["password_sign_in"]:
             changes["password_sign_in_enabled"] = options["password_sign_in"] == "on"  # noqa: S105
         return changes
+
+
+def dev_client_secret_install(schema_name: str) -> str:
+    """Copy the loopback provider's client secret to the tenant's own file in
+    OIDC_CLIENT_SECRETS_DIR (never point a tenant at the provider's folder: its signing key is
+    there too); returns the reference."""
+    source = Path(os.environ.get("OIDC_DEV_CLIENT_SECRET_FILE", ""))
+    if not settings.OIDC_CLIENT_SECRETS_DIR or not source.is_file():
+        raise CommandError("the development identity provider's client secret was not found: run `make services`")
+    folder = Path(settings.OIDC_CLIENT_SECRETS_DIR)
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    target = folder / schema_name
+    target.touch(mode=0o600, exist_ok=True)
+    target.write_text(source.read_text().strip() + "\n")
+    return client_secret_references(schema_name)[1]
