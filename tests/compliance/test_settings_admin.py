@@ -27,6 +27,8 @@ def _form(**overrides) -> dict:
         "audit_retention_days": "365",
         "backup_retention_days": "30",
         "rate_limits": "{}",
+        "sso_groups_claim": "groups",
+        "password_sign_in_enabled": "on",
     }
     return {**data, **overrides}
 

@@ -8,6 +8,7 @@ from django.contrib.auth.models import Group
 from django.db import connection
 from django.db.models import QuerySet
 from django_tenants.utils import get_public_schema_name
+from drf_spectacular.openapi import AutoSchema
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -47,7 +48,15 @@ class ScimJsonRenderer(JSONRenderer):
     media_type = "application/scim+json"
 
 
+class NotInTheApiSchema(AutoSchema):
+    """SCIM is specified by RFC 7643/7644, not by the integration API's OpenAPI document."""
+
+    def is_excluded(self) -> bool:
+        return True
+
+
 class ScimView(APIView):
+    schema = NotInTheApiSchema()
     authentication_classes = (ScimTokenAuthentication,)
     permission_classes = (IsAuthenticated,)
     parser_classes = (ScimJsonParser, JsonParser)
