@@ -39,14 +39,35 @@ class DirectoryConflict(ValueError):
     """The directory asked for something the tenant keeps for itself (a role group's name)."""
 
 
-def group_name_normalised(name: str) -> str:
-    """One spelling per name: NFKC (a no-break space is a space) and single spaces, so a look-alike
-    of a role group or of another group cannot be made."""
-    return " ".join(unicodedata.normalize("NFKC", name).split())
+def directory_name_normalised(name: str) -> str:
+    """One spelling per name, for groups and user names from the directory: NFKC (full-width
+    letters and a no-break space become plain ones), invisible format characters removed (a
+    zero-width space, a soft hyphen), single spaces. A look-alike of a role group, another group
+    or a local account cannot be made (sixth and seventh attack passes)."""
+    visible = "".join(char for char in unicodedata.normalize("NFKC", name) if unicodedata.category(char) != "Cf")
+    return " ".join(visible.split())
+
+
+group_name_normalised = directory_name_normalised
+
+
+def group_name_key(name: str) -> str:
+    return directory_name_normalised(name).casefold()
 
 
 def group_name_reserved(name: str) -> bool:
-    return group_name_normalised(name).casefold() in RESERVED_GROUP_NAMES
+    return group_name_key(name) in RESERVED_GROUP_NAMES
+
+
+def group_by_name(name: str, *, exclude_pk: int | None = None) -> Group | None:
+    """The group whose name reads the same, however it was typed (names made in the admin are
+    stored as typed, so they are compared here rather than in SQL; a tenant has hundreds, not
+    millions)."""
+    key = group_name_key(name)
+    for group in Group.objects.only("pk", "name").order_by("pk"):
+        if group.pk != exclude_pk and group_name_key(group.name) == key:
+            return group
+    return None
 
 
 def directory_group_ensure(name: str, *, scim_external_id: str = "", take_over: bool = False) -> Group:
@@ -58,7 +79,7 @@ def directory_group_ensure(name: str, *, scim_external_id: str = "", take_over: 
         raise DirectoryConflict("a group name has 1 to 150 characters")
     if group_name_reserved(name):
         raise DirectoryConflict(f'"{name}" is a role group of the portal; the directory cannot manage it')
-    group = Group.objects.filter(name__iexact=name).first()
+    group = group_by_name(name)
     if group is None:
         group = Group.objects.create(name=name)
     elif not take_over and not DirectoryGroup.objects.filter(group=group).exists():

@@ -74,7 +74,10 @@ def _identity_for_first_sign_in(claims: VerifiedClaims) -> tuple[DirectoryIdenti
         user.save()
         return DirectoryIdentity.objects.create(user=user, oidc_issuer=claims.issuer, oidc_subject=claims.subject), True
     identity = DirectoryIdentity.objects.select_for_update().filter(user=existing).first()
-    if identity is None or identity.oidc_subject or not identity.provisioned_by_scim:
+    # A provisioned account is linked only by the provider configured when SCIM made it (seventh
+    # attack pass: after the issuer changed, a sign-in took over a provisioned colleague).
+    foreign = identity is not None and identity.oidc_issuer not in ("", claims.issuer)
+    if identity is None or identity.oidc_subject or not identity.provisioned_by_scim or foreign:
         raise SignInRefused(
             f'An account named "{claims.username}" already exists here and is not linked to your identity '
             "provider. Ask an administrator to link it.",

@@ -67,6 +67,9 @@ class ScimToken(models.Model):
     prefix = models.CharField(max_length=32, unique=True)
     secret_hash = models.CharField(max_length=64)
     created_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # Made at the command line: the operator's, valid until revoked. Otherwise the token works only
+    # while `created_by` is an active superuser; a deleted creator leaves it dead, not the operator's.
+    created_by_operator = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)

@@ -9,10 +9,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models, transaction
 from django_tenants.utils import get_public_schema_name, schema_context
 
+from apps.accounts.models import User
 from apps.accounts.services import AdminAccount, default_groups_ensure, tenant_admin_ensure
 from apps.audit.services import AuditTarget, audit_event_record
 
@@ -89,6 +90,16 @@ def portal_tenant_provision(
 # --- Tenant settings -----------------------------------------------------------------------------
 
 RETENTION_DAYS_MAX = 36_500
+SUPERUSER_ONLY_SETTINGS = frozenset(
+    {
+        "sso_issuer",
+        "sso_client_id",
+        "sso_client_secret_ref",
+        "sso_groups_claim",
+        "sso_allowed_email_domains",
+        "password_sign_in_enabled",
+    }
+)
 DOMAIN_NAME = re.compile(r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
 RATE_LIMIT_CLASS_PATTERN = re.compile(r"^[a-z][a-z0-9_.-]{0,63}$")
 _SETTINGS_VALIDATORS: dict[str, Callable[[Any], Any]] = {}
@@ -272,6 +283,19 @@ def _validated_settings(fields: dict[str, Any]) -> dict[str, Any]:
     return cleaned
 
 
+def _identity_fields_allowed(actor: Any, current: TenantSettings, cleaned: dict[str, Any]) -> None:
+    """Who signs people in is a superuser's choice (or the operator's: an actor label). The issuer
+    decides group memberships and which account a sign-in lands in, as SCIM does (seventh attack
+    pass: a tenant admin pointed the tenant at a provider of his own and joined any group)."""
+    if not isinstance(actor, User) or actor.is_superuser:
+        return
+    touched = sorted(
+        name for name in SUPERUSER_ONLY_SETTINGS if name in cleaned and cleaned[name] != getattr(current, name)
+    )
+    if touched:
+        raise PermissionDenied(f"only superusers change single sign-on: {', '.join(touched)}")
+
+
 def _secret_ref_of_tenant(schema_name: str, current: TenantSettings, cleaned: dict[str, Any]) -> None:
     """A client secret is referenced, never stored, and only the tenant's own: the secret goes to
     the issuer the tenant chose, so a reference to anything else would hand it to them (sixth attack
@@ -317,6 +341,7 @@ def tenant_settings_update(*, schema_name: str, actor: Any, **fields: Any) -> Te
     """
     cleaned = _validated_settings(fields)
     current = tenant_settings_get(schema_name=schema_name)
+    _identity_fields_allowed(actor, current, cleaned)
     _secret_ref_of_tenant(schema_name, current, cleaned)
     _sign_in_left_open(current, cleaned)
     with transaction.atomic():

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import socket
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -45,16 +46,24 @@ def provider_url_problem(url: str) -> str:
         return "not https"
     if not parts.hostname:
         return "no host"
-    if settings.OIDC_REQUIRE_HTTPS_ISSUER and _internal_host(parts.hostname):
-        return "an internal address"
+    if settings.OIDC_REQUIRE_HTTPS_ISSUER:
+        return _host_problem(parts.hostname)
     return ""
 
 
-def _internal_host(host: str) -> bool:
+def _host_problem(host: str) -> str:
+    """Every address the host resolves to must be a global one: the resolver, not a parser, says
+    what "127.1", "2130706433" or "0x7f000001" mean (seventh attack pass: they passed a literal
+    check and reached loopback). Resolution at fetch time may differ (DNS rebinding): an egress
+    policy is the operator's last word (docs/identity.md)."""
     if host == "localhost" or host.endswith(".localhost"):
-        return True
+        return "an internal address"
     try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return False  # a name: where it resolves is the egress policy's business (docs/identity.md)
-    return address.is_private or address.is_loopback or address.is_link_local or address.is_reserved
+        found = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError):
+        return "cannot be resolved"
+    for *_, address in found:
+        ip = ipaddress.ip_address(str(address[0]).split("%", 1)[0])
+        if not ip.is_global:
+            return "an internal address"
+    return ""

@@ -370,3 +370,30 @@ def test_names_differing_only_in_case_clash_and_a_put_without_active_keeps_it(sc
     replaced = scim.put(f"/scim/v2/Users/{created['id']}", body, host=ALPHA_HOST, token=token)
     assert replaced.status_code == 200
     assert replaced.json()["active"] is False
+
+
+def test_a_token_whose_maker_was_deleted_is_dead(scim, tenant_alpha):
+    from apps.api.scim.tokens import scim_token_create
+    from tests.api.conftest import tenant_user
+
+    maker = tenant_user(tenant_alpha, username="gone-boss", is_superuser=True, is_staff=True)
+    with schema_context(tenant_alpha.schema_name):
+        token = scim_token_create(name="Okta", actor=maker)[1]
+        User.objects.filter(pk=maker.pk).delete()
+    assert scim.get("/scim/v2/Users", host=ALPHA_HOST, token=token).status_code == 401
+
+
+@pytest.mark.parametrize(
+    "name", ["Tenant admins\u200b", "\u200bEmployees", "Compliance\ufeff", "Tenant\u00a0\u00adadmins"]
+)
+def test_invisible_characters_make_no_look_alike_of_a_role(scim, tenant_alpha, name):
+    response = scim.post("/scim/v2/Groups", {"displayName": name}, host=ALPHA_HOST, token=scim_token(tenant_alpha))
+    assert response.status_code == 409
+
+
+def test_full_width_letters_make_no_look_alike_of_a_local_account(scim, tenant_alpha):
+    full_width_admin = "\uff41\uff44\uff4d\uff49\uff4e"
+    response = scim.post(
+        "/scim/v2/Users", okta_user("x", userName=full_width_admin), host=ALPHA_HOST, token=scim_token(tenant_alpha)
+    )
+    assert response.status_code == 409

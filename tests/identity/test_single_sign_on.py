@@ -261,12 +261,24 @@ def test_a_new_issuer_drops_the_old_secret_reference(provider, tenant_alpha):
         ("https://10.1.2.3/token", "an internal address"),
         ("https://169.254.169.254/latest", "an internal address"),
         ("https://idp.localhost/token", "an internal address"),
+        ("https://127.1:8443/token", "an internal address"),  # what the resolver makes of shorthand
+        ("https://2130706433/token", "an internal address"),
         ("https://login.example.com/oauth2/token", ""),
     ],
 )
-def test_provider_urls_outside_development_are_https_and_public(settings, url, problem):
+def test_provider_urls_outside_development_are_https_and_public(settings, monkeypatch, url, problem):
+    import socket
+
     from apps.tenants.sso_config import provider_url_problem
 
+    resolve = socket.getaddrinfo
+
+    def public_example(host, *args, **kwargs):
+        if host == "login.example.com":
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", 0))]
+        return resolve(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", public_example)
     settings.OIDC_REQUIRE_HTTPS_ISSUER = True
     assert provider_url_problem(url) == problem
 
@@ -301,3 +313,58 @@ def test_a_provider_name_differing_from_a_local_account_only_in_case_is_refused(
     assert done.status_code == 400
     with schema_context(tenant_alpha.schema_name):
         assert User.objects.filter(username__iexact="lena@example.com").count() == 1
+
+
+def test_only_superusers_change_who_signs_people_in(provider, tenant_alpha):
+    """Seventh attack pass: a tenant admin pointed the tenant at a provider of his own."""
+    from django.core.exceptions import PermissionDenied
+
+    from tests.api.conftest import make_key
+
+    tenant_admin = tenant_user(tenant_alpha, admin=True, username="ta")
+    with pytest.raises(PermissionDenied):
+        tenant_settings_update(schema_name="alpha", actor=tenant_admin, sso_issuer="http://127.0.0.1:9/mine")
+    key = make_key(tenant_alpha, tenant_admin, scopes=("admin",))
+    response = SchemaKeepingClient().patch(
+        "/api/v1/admin/settings",
+        {"sso_groups_claim": "roles"},
+        content_type="application/json",
+        HTTP_HOST=ALPHA_HOST,
+        HTTP_X_API_KEY=key,
+    )
+    assert response.status_code == 403
+    # What else a tenant admin manages stays theirs.
+    assert (
+        tenant_settings_update(schema_name="alpha", actor=tenant_admin, query_retention_days=30).query_retention_days
+        == 30
+    )
+
+
+def test_a_provisioned_account_links_only_to_the_provider_of_its_provisioning(browser, provider, tenant_alpha):
+    """Seventh attack pass: after the issuer changed, a sign-in took over a provisioned colleague."""
+    from tests.identity.conftest import ScimClient, scim_token
+
+    scim = ScimClient()
+    token = scim_token(tenant_alpha)
+    body = {"userName": "ned@example.com", "emails": [{"value": "ned@example.com", "primary": True}]}
+    assert scim.post("/scim/v2/Users", body, host=ALPHA_HOST, token=token).status_code == 201
+    assert sign_in(browser, provider, claims_for("ned")).status_code == 302  # the same provider: linked
+    browser.logout()
+
+    tenant_settings_update(
+        schema_name="alpha", actor="test", sso_issuer="http://127.0.0.1:9/old", sso_client_secret_ref=""
+    )
+    body = {"userName": "ola@example.com", "emails": [{"value": "ola@example.com", "primary": True}]}
+    assert scim.post("/scim/v2/Users", body, host=ALPHA_HOST, token=token).status_code == 201
+    tenant_settings_update(
+        schema_name="alpha", actor="test", sso_issuer=provider.issuer, sso_client_secret_ref=f"env:{SECRET_VARIABLE}"
+    )
+    refused = sign_in(browser, provider, claims_for("ola"))
+    assert refused.status_code == 400
+    assert "not linked" in refused.content.decode()
+
+
+@pytest.mark.parametrize("name", ["\uff41\uff44\uff4d\uff49\uff4e", "ad\u200bmin", "ADMIN"])
+def test_look_alikes_of_a_local_account_are_refused(browser, provider, tenant_alpha, name):
+    done = sign_in(browser, provider, claims_for("pat", preferred_username=name))
+    assert done.status_code == 400

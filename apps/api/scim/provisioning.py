@@ -13,18 +13,21 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from django.contrib.auth.models import Group
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from apps.accounts.directory import (
     DirectoryConflict,
     directory_group_ensure,
+    directory_name_normalised,
+    group_by_name,
     group_name_normalised,
     group_name_reserved,
     user_deprovision,
 )
 from apps.accounts.models import DirectoryGroup, DirectoryIdentity, User
 from apps.audit.services import audit_event_record
+from apps.tenants.selectors import tenant_settings_get
 
 from .errors import ScimError, invalid_value
 from .patch import PatchOperation, patch_operations_parse
@@ -62,7 +65,7 @@ def user_fields_from_resource(data: Any, *, current: UserFields | None = None) -
     if not isinstance(data, dict):
         raise invalid_value("the body must be a SCIM User resource")
     base = UserFields(
-        username=str(data.get("userName") or (current.username if current else "")),
+        username=directory_name_normalised(str(data.get("userName") or (current.username if current else ""))),
         # Left out of a PUT, `active` stays as it is: a PUT must not reactivate someone an
         # administrator deactivated in the portal.
         active=current.active if current else True,
@@ -82,6 +85,8 @@ def _field_set(fields: UserFields, path: str, value: Any) -> UserFields:
     if lowered in USER_PATHS:
         name = USER_PATHS[lowered]
         change: dict[str, Any] = {name: _active_value(value) if name == "active" else _text(value, path)}
+        if name == "username":
+            change[name] = directory_name_normalised(change[name])
         return replace(fields, **change)
     if lowered == "name":
         if not isinstance(value, dict):
@@ -153,7 +158,9 @@ def scim_user_create(fields: UserFields, *, client: ScimClient) -> User:
         user = User(username=fields.username)
         user.set_unusable_password()
         user.save()
-        DirectoryIdentity.objects.create(user=user, provisioned_by_scim=True)
+        # Tied to the provider configured now: only its sign-ins may link this account later.
+        issuer = tenant_settings_get(schema_name=connection.schema_name).sso_issuer  # type: ignore[attr-defined]
+        DirectoryIdentity.objects.create(user=user, provisioned_by_scim=True, oidc_issuer=issuer)
     user = directory_users().get(pk=user.pk)
     _user_apply(user, fields, client=client, action="scim.user.create")
     return user
@@ -237,7 +244,8 @@ def scim_group_create(data: Any, *, client: ScimClient) -> Group:
     if not isinstance(data, dict):
         raise invalid_value("the body must be a SCIM Group resource")
     name = _group_name(data.get("displayName"))
-    if Group.objects.filter(name__iexact=name, directory_group__isnull=False).exists():
+    existing = group_by_name(name)
+    if existing is not None and DirectoryGroup.objects.filter(group=existing).exists():
         raise ScimError(409, f'a group named "{name}" already exists', "uniqueness")
     members = _members_resolve(data.get("members") or [])
     try:
@@ -326,7 +334,7 @@ def _group_rename(group: Group, value: Any) -> None:
     name = _group_name(value)
     if name == group.name:
         return
-    if Group.objects.filter(name__iexact=name).exclude(pk=group.pk).exists():
+    if group_by_name(name, exclude_pk=group.pk) is not None:
         raise ScimError(409, f'a group named "{name}" already exists', "uniqueness")
     group.name = name
     group.save(update_fields=["name"])

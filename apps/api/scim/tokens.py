@@ -43,8 +43,10 @@ def scim_token_creator_entitled(token: ScimToken) -> bool:
     sixth attack pass, a demoted and deprovisioned administrator's token brought her back). SCIM
     renames, re-addresses and deactivates accounts, so it is a superuser's power; tokens made at
     the command line (no creator) are the operator's."""
-    if token.created_by_id is None:
+    if token.created_by_operator:
         return True
+    if token.created_by_id is None:
+        return False  # its creator was deleted (seventh attack pass: the token became the operator's)
     creator = User.objects.filter(pk=token.created_by_id).only("is_active", "is_superuser").first()
     return bool(creator and creator.is_active and creator.is_superuser)
 
@@ -67,6 +69,7 @@ def scim_token_create(*, name: str, actor: User | str) -> tuple[ScimToken, str]:
         prefix=material.prefix,
         secret_hash=secret_digest(material.secret),
         created_by=actor if isinstance(actor, User) else None,
+        created_by_operator=not isinstance(actor, User),
     )
     audit_event_record(action="scim_token.create", actor=actor, target=token, details={"name": token.name})
     return token, f"scim_{material.prefix}_{material.secret}"

@@ -12,14 +12,14 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django_tenants.utils import get_public_schema_name
 
 from apps.tenants.models import TENANT_SETTINGS_EDITABLE_FIELDS, TenantSettings
 from apps.tenants.selectors import tenant_settings_get
-from apps.tenants.services import tenant_settings_update
+from apps.tenants.services import SUPERUSER_ONLY_SETTINGS, tenant_settings_update
 
 EDITABLE = TENANT_SETTINGS_EDITABLE_FIELDS
 
@@ -49,6 +49,8 @@ class TenantSettingsForm(forms.ModelForm):
         try:
             # Runs inside the admin view's transaction: a later failure rolls it back too.
             tenant_settings_update(schema_name=self.instance.tenant.schema_name, actor=self.request.user, **changes)
+        except PermissionDenied as error:
+            self.add_error(None, str(error))
         except ValidationError as error:
             for field, messages in error.message_dict.items():
                 self.add_error(field if field in self.fields else None, messages)
@@ -66,6 +68,12 @@ class TenantSettingsAdmin(admin.ModelAdmin):
         "updated_at",
     )
     readonly_fields = ("tenant", "updated_at")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        """Single sign-on is a superuser's to change (apps.tenants.services)."""
+        extra = () if request.user.is_superuser else tuple(sorted(SUPERUSER_ONLY_SETTINGS))
+        return (*self.readonly_fields, *extra)
+
     fields = ("tenant", *EDITABLE, "updated_at")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[TenantSettings]:

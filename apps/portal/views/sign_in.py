@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET
 from joserfc.errors import JoseError
 from requests import RequestException
 
+from apps.accounts.directory import directory_name_normalised
 from apps.accounts.directory_sign_in import SignInRefused, VerifiedClaims, directory_user_sign_in
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_event_record
@@ -118,7 +119,7 @@ def _verified_claims(row: TenantSettings, claims: dict) -> VerifiedClaims:
         domain = email.rpartition("@")[2]
         if not email or domain not in allowed or claims.get("email_verified") is False:
             raise SignInRefused(_("Your e-mail address is not one this company signs in with."), code="domain")
-    username = str(claims.get("preferred_username") or email or claims.get("sub") or "")
+    username = directory_name_normalised(str(claims.get("preferred_username") or email or claims.get("sub") or ""))
     if not USERNAME_ALLOWED.fullmatch(username):
         raise SignInRefused(_("The identity provider sent a user name this portal cannot use."), code="username")
     groups = claims.get(row.sso_groups_claim) if row.sso_groups_claim else None
