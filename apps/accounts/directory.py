@@ -44,8 +44,20 @@ def directory_name_normalised(name: str) -> str:
     letters and a no-break space become plain ones), invisible format characters removed (a
     zero-width space, a soft hyphen), single spaces. A look-alike of a role group, another group
     or a local account cannot be made (sixth and seventh attack passes)."""
-    visible = "".join(char for char in unicodedata.normalize("NFKC", name) if unicodedata.category(char) != "Cf")
+    normalised = unicodedata.normalize("NFKC", name)
+    visible = "".join(char for char in normalised if not _invisible(char))
     return " ".join(visible.split())
+
+
+# Letters that render as nothing (the Hangul fillers), beyond the categories below.
+_FILLERS = frozenset("\u115f\u1160\u3164\uffa0")
+
+
+def _invisible(char: str) -> bool:
+    """Format characters (zero-width space, soft hyphen), combining and enclosing marks left after
+    NFKC (the grapheme joiner, variation selectors) and the fillers: none changes how a name reads
+    (eighth attack pass). Letters of scripts that merely look alike (a Cyrillic a) are not caught here."""
+    return char in _FILLERS or unicodedata.category(char) in ("Cf", "Mn", "Me")
 
 
 group_name_normalised = directory_name_normalised

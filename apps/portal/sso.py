@@ -15,12 +15,35 @@ import threading
 import time
 
 from authlib.integrations.django_client import DjangoOAuth2App, OAuth
+from authlib.integrations.requests_client import OAuth2Session
 from django.conf import settings
+from requests import RequestException
 
 from apps.tenants.models import TenantSettings
 from apps.tenants.sso_config import ClientSecretUnavailable, client_secret_resolve, provider_url_problem
 
 logger = logging.getLogger(__name__)
+
+
+class NoRedirectSession(OAuth2Session):
+    """Every call to a provider (discovery, keys, token exchange) goes where its checked URL says:
+    a redirect would take it, and the client secret, past the address checks (eighth attack pass:
+    a public issuer answered 302 to a loopback port). A 3xx is then a failed call."""
+
+    def request(self, method, url, withhold_token=False, auth=None, **kwargs):
+        kwargs["allow_redirects"] = False
+        response = super().request(method, url, withhold_token=withhold_token, auth=auth, **kwargs)
+        if response.is_redirect:
+            raise RequestException(f"the identity provider redirected a {method} request")
+        return response
+
+
+class SsoApp(DjangoOAuth2App):
+    client_cls = NoRedirectSession
+
+
+class SsoRegistry(OAuth):
+    oauth2_client_cls = SsoApp
 
 
 class SsoUnavailable(Exception):
@@ -54,7 +77,7 @@ def sso_client(row: TenantSettings) -> DjangoOAuth2App:
 
 
 def _client_build(row: TenantSettings, secret: str) -> DjangoOAuth2App:
-    registry = OAuth()
+    registry = SsoRegistry()
     client = registry.register(
         name=f"sso_{row.tenant.schema_name}",
         client_id=row.sso_client_id,

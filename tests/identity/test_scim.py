@@ -397,3 +397,16 @@ def test_full_width_letters_make_no_look_alike_of_a_local_account(scim, tenant_a
         "/scim/v2/Users", okta_user("x", userName=full_width_admin), host=ALPHA_HOST, token=scim_token(tenant_alpha)
     )
     assert response.status_code == 409
+
+
+@pytest.mark.parametrize("suffix", ["\u034f", "\ufe0f", "\u3164", "\u1160"])
+def test_marks_and_fillers_make_no_look_alike_either(scim, tenant_alpha, suffix):
+    """Eighth attack pass: a grapheme joiner, a variation selector or a Hangul filler is not a
+    format character, yet reads as nothing."""
+    token = scim_token(tenant_alpha)
+    assert (
+        scim.post("/scim/v2/Groups", {"displayName": f"Employees{suffix}"}, host=ALPHA_HOST, token=token).status_code
+        == 409
+    )
+    user = scim.post("/scim/v2/Users", okta_user("x", userName=f"ad{suffix}min"), host=ALPHA_HOST, token=token)
+    assert user.status_code == 409

@@ -368,3 +368,46 @@ def test_a_provisioned_account_links_only_to_the_provider_of_its_provisioning(br
 def test_look_alikes_of_a_local_account_are_refused(browser, provider, tenant_alpha, name):
     done = sign_in(browser, provider, claims_for("pat", preferred_username=name))
     assert done.status_code == 400
+
+
+def test_a_provider_that_redirects_is_not_followed(browser, provider, monkeypatch):
+    """Eighth attack pass: a public issuer answered 302 to a loopback port, which was then fetched."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    fetched: list[str] = []
+
+    class Internal(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            return
+
+        def do_GET(self):
+            fetched.append(self.path)
+            self.send_response(200)
+            self.end_headers()
+
+    internal = ThreadingHTTPServer(("127.0.0.1", 0), Internal)
+    threading.Thread(target=internal.serve_forever, daemon=True).start()
+    target = f"http://127.0.0.1:{internal.server_address[1]}/.well-known/openid-configuration"
+
+    class Redirecting(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            return
+
+        def do_GET(self):
+            self.send_response(302)
+            self.send_header("Location", target)
+            self.end_headers()
+
+    redirecting = ThreadingHTTPServer(("127.0.0.1", 0), Redirecting)
+    threading.Thread(target=redirecting.serve_forever, daemon=True).start()
+    try:
+        tenant_settings_update(
+            schema_name="alpha", actor="test", sso_issuer=f"http://127.0.0.1:{redirecting.server_address[1]}"
+        )
+        response = browser.get("/accounts/sso/start/", HTTP_HOST=ALPHA_HOST)
+        assert response.status_code == 503
+        assert fetched == []
+    finally:
+        internal.shutdown()
+        redirecting.shutdown()

@@ -3,6 +3,13 @@
 from django.db import migrations, models
 
 
+def command_line_tokens_stay_the_operators(apps, schema_editor):
+    """Tokens made before this field existed with no creator were made at the command line (a
+    creator could not be deleted yet without this field's rule), so they stay valid."""
+    ScimToken = apps.get_model("accounts", "ScimToken")
+    ScimToken.objects.filter(created_by__isnull=True).update(created_by_operator=True)
+
+
 class Migration(migrations.Migration):
     dependencies = [
         ("accounts", "0003_directory"),
@@ -14,4 +21,5 @@ class Migration(migrations.Migration):
             name="created_by_operator",
             field=models.BooleanField(default=False),
         ),
+        migrations.RunPython(command_line_tokens_stay_the_operators, migrations.RunPython.noop),
     ]
