@@ -8,7 +8,11 @@ import pytest
 from django_tenants.utils import schema_context
 
 from apps.api.scim.tokens import scim_token_create
+from apps.tenants.services import tenant_settings_update
 from tests.api.conftest import SchemaKeepingClient
+from tests.support.fake_oidc_provider import FakeOidcProvider
+
+from .sso import SECRET_VARIABLE
 
 PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
@@ -52,6 +56,38 @@ class ScimClient:
         return self.client.generic(*args, **kwargs)
 
 
+def okta_user(name: str, **extra) -> dict:
+    return {
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": f"{name}@example.com",
+        "name": {"givenName": name.title(), "familyName": "Example"},
+        "emails": [{"primary": True, "value": f"{name}@example.com", "type": "work"}],
+        "active": True,
+        **extra,
+    }
+
+
 @pytest.fixture
 def scim() -> ScimClient:
     return ScimClient()
+
+
+@pytest.fixture
+def provider(tenant_alpha, monkeypatch):
+    fake = FakeOidcProvider().start()
+    monkeypatch.setenv(SECRET_VARIABLE, fake.client_secret)
+    tenant_settings_update(
+        schema_name=tenant_alpha.schema_name,
+        actor="test",
+        sso_issuer=fake.issuer,
+        sso_client_id=fake.client_id,
+        sso_client_secret_ref=f"env:{SECRET_VARIABLE}",
+        sso_display_name="Example IdP",
+    )
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def browser() -> SchemaKeepingClient:
+    return SchemaKeepingClient()
