@@ -60,9 +60,6 @@ def _invisible(char: str) -> bool:
     return char in _FILLERS or unicodedata.category(char) in ("Cf", "Mn", "Me")
 
 
-group_name_normalised = directory_name_normalised
-
-
 def group_name_key(name: str) -> str:
     return directory_name_normalised(name).casefold()
 
@@ -86,7 +83,7 @@ def directory_group_ensure(name: str, *, scim_external_id: str = "", take_over: 
     """The directory group of this name, made if missing. A group made in the portal (which may
     hold document grants) is never taken over by being named (sixth attack pass): only an operator
     marks one as the directory's (`take_over`, `configure_sso --directory-group`)."""
-    name = group_name_normalised(name)
+    name = directory_name_normalised(name)
     if not name or len(name) > 150:
         raise DirectoryConflict("a group name has 1 to 150 characters")
     if group_name_reserved(name):
@@ -110,7 +107,7 @@ def directory_groups_set(user: User, names: Iterable[str]) -> dict[str, list[str
     portal), for the audit event."""
     wanted: dict[int, Group] = {}
     ignored = []
-    for name in dict.fromkeys(group_name_normalised(str(item)) for item in names if str(item).strip()):
+    for name in dict.fromkeys(directory_name_normalised(str(item)) for item in names if str(item).strip()):
         try:
             group = directory_group_ensure(name)
         except DirectoryConflict:

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 KEY_TAG = "kp"
 PREFIX_BYTES = 6
 SECRET_BYTES = 32
-KEY_PATTERN = re.compile(r"^kp_(?P<prefix>[0-9a-f]{12})_(?P<secret>[A-Za-z0-9_-]{43})$")
+KEY_BODY = r"_(?P<prefix>[0-9a-f]{12})_(?P<secret>[A-Za-z0-9_-]{43})$"
+KEY_PATTERN = re.compile(rf"^{KEY_TAG}{KEY_BODY}")
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,10 @@ class KeyMaterial:
 
     @property
     def full_key(self) -> str:
-        return f"{KEY_TAG}_{self.prefix}_{self.secret}"
+        return self.presented_as(KEY_TAG)
+
+    def presented_as(self, tag: str) -> str:
+        return f"{tag}_{self.prefix}_{self.secret}"
 
     @property
     def secret_hash(self) -> str:
@@ -38,9 +42,10 @@ def key_material_generate() -> KeyMaterial:
     return KeyMaterial(prefix=secrets.token_hex(PREFIX_BYTES), secret=secrets.token_urlsafe(SECRET_BYTES))
 
 
-def key_material_parse(presented: str) -> KeyMaterial | None:
-    """The parts of a presented key, or None when it is not shaped like one of ours."""
-    match = KEY_PATTERN.match(presented.strip())
+def key_material_parse(presented: str, *, pattern: re.Pattern[str] = KEY_PATTERN) -> KeyMaterial | None:
+    """The parts of a presented key (or SCIM token: its own `pattern`), or None when it is not
+    shaped like one of ours."""
+    match = pattern.match(presented.strip())
     if match is None:
         return None
     return KeyMaterial(prefix=match["prefix"], secret=match["secret"])

@@ -168,39 +168,27 @@ def api_key_create(
 
 
 @transaction.atomic
-def api_key_revoke(*, key: ApiKey, actor: User, request=None) -> ApiKey:
-    """Revoke at once (the next request with it is refused). Revoking twice changes nothing."""
+def api_key_revoke(*, key: ApiKey, actor: object, request=None, reason: str = "") -> ApiKey:
+    """Revoke at once (the next request with it is refused). Revoking twice changes nothing.
+    `actor` is a user or a label ("scim:Okta") when the key goes with its user's access."""
     locked = ApiKey.objects.select_for_update().get(pk=key.pk)
     if locked.revoked_at is not None:
         return locked
     locked.revoked_at = timezone.now()
-    locked.revoked_by_id = actor.pk
+    locked.revoked_by_id = actor.pk if isinstance(actor, User) else None
     locked.save(update_fields=["revoked_at", "revoked_by_id"])
-    audit_event_record(
-        action="api_key.revoke",
-        actor=actor,
-        target=locked,
-        request=request,
-        details={"name": locked.name},
-    )
+    details = {"name": locked.name, **({"reason": reason} if reason else {})}
+    audit_event_record(action="api_key.revoke", actor=actor, target=locked, request=request, details=details)
     return locked
 
 
 def api_keys_revoke_acting_as(*, user: User, actor: object) -> int:
     """Revoke every live key acting as the user (their access ended: apps.accounts.directory)."""
     schema = connection.schema_name  # type: ignore[attr-defined]
-    live = ApiKey.objects.select_for_update().filter(
-        tenant__schema_name=schema, user_id=user.pk, revoked_at__isnull=True
-    )
+    live = ApiKey.objects.filter(tenant__schema_name=schema, user_id=user.pk, revoked_at__isnull=True)
     keys = list(live)
-    now = timezone.now()
     for key in keys:
-        key.revoked_at = now
-        key.revoked_by_id = actor.pk if isinstance(actor, User) else None
-        key.save(update_fields=["revoked_at", "revoked_by_id"])
-        audit_event_record(
-            action="api_key.revoke", actor=actor, target=key, details={"name": key.name, "reason": "user access ended"}
-        )
+        api_key_revoke(key=key, actor=actor, reason="user access ended")
     return len(keys)
 
 

@@ -21,7 +21,6 @@ from apps.accounts.directory import (
     directory_group_ensure,
     directory_name_normalised,
     group_by_name,
-    group_name_normalised,
     group_name_reserved,
     user_deprovision,
 )
@@ -231,7 +230,7 @@ def resource_id_valid(text: str) -> bool:
 
 
 def _group_name(value: Any) -> str:
-    name = group_name_normalised(_text(value, "displayName"))
+    name = directory_name_normalised(_text(value, "displayName"))
     if not name:
         raise invalid_value("displayName is required")
     if group_name_reserved(name):

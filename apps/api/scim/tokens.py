@@ -16,9 +16,10 @@ from rest_framework.authentication import BaseAuthentication, get_authorization_
 from apps.accounts.models import ScimToken, User
 from apps.audit.services import audit_event_record
 
-from ..key_material import key_material_generate, secret_digest, secret_matches
+from ..key_material import KEY_BODY, key_material_generate, key_material_parse, secret_matches
 
-TOKEN_PATTERN = re.compile(r"^scim_(?P<prefix>[0-9a-f]{12})_(?P<secret>[A-Za-z0-9_-]{43})$")
+TOKEN_TAG = "scim"  # noqa: S105 - the public tag before the prefix, not a secret
+TOKEN_PATTERN = re.compile(rf"^{TOKEN_TAG}{KEY_BODY}")
 
 
 @dataclass(frozen=True)
@@ -67,12 +68,12 @@ def scim_token_create(*, name: str, actor: User | str) -> tuple[ScimToken, str]:
     token = ScimToken.objects.create(
         name=name.strip()[:200] or "SCIM client",
         prefix=material.prefix,
-        secret_hash=secret_digest(material.secret),
+        secret_hash=material.secret_hash,
         created_by=actor if isinstance(actor, User) else None,
         created_by_operator=not isinstance(actor, User),
     )
     audit_event_record(action="scim_token.create", actor=actor, target=token, details={"name": token.name})
-    return token, f"scim_{material.prefix}_{material.secret}"
+    return token, material.presented_as(TOKEN_TAG)
 
 
 @transaction.atomic
@@ -97,13 +98,13 @@ class ScimTokenAuthentication(BaseAuthentication):
         header = get_authorization_header(request).split()
         if len(header) != 2 or header[0].lower() != b"bearer":
             return None
-        match = TOKEN_PATTERN.match(header[1].decode("ascii", "replace"))
-        token = ScimToken.objects.filter(prefix=match["prefix"]).first() if match else None
+        material = key_material_parse(header[1].decode("ascii", "replace"), pattern=TOKEN_PATTERN)
+        token = ScimToken.objects.filter(prefix=material.prefix).first() if material else None
         if (
-            match is None
+            material is None
             or token is None
             or token.revoked_at is not None
-            or not secret_matches(secret=match["secret"], stored_digest=token.secret_hash)
+            or not secret_matches(secret=material.secret, stored_digest=token.secret_hash)
         ):
             raise exceptions.AuthenticationFailed("The SCIM token is not valid for this tenant.")
         if not scim_token_creator_entitled(token):

@@ -47,14 +47,7 @@ class SignInView(auth_views.LoginView):
     next_page = "portal:ask"
 
     def get_context_data(self, **kwargs):
-        row = _tenant_settings()
-        return {
-            **super().get_context_data(**kwargs),
-            "sso_enabled": row.sso_enabled,
-            "sso_name": row.sso_display_name or _("your company account"),
-            "password_enabled": row.password_sign_in_enabled,
-            "sso_error": kwargs.get("sso_error", ""),
-        }
+        return {**super().get_context_data(**kwargs), **_sign_in_choices(kwargs.get("sso_error", ""))}
 
     def post(self, request, *args, **kwargs):
         if not _tenant_settings().password_sign_in_enabled:
@@ -153,12 +146,15 @@ def _refused(request: HttpRequest, reason: str, *, code: str, status: int = 400,
         details={"code": code, "reason": reason},
         outcome=AuditEvent.Outcome.FAILURE,
     )
+    return render(request, "portal/login.html", {**_sign_in_choices(reason), "form": None}, status=status)
+
+
+def _sign_in_choices(error: str) -> dict:
+    """What the sign-in page offers in this tenant, and the refusal to show, if any."""
     row = _tenant_settings()
-    context = {
+    return {
         "sso_enabled": row.sso_enabled,
         "sso_name": row.sso_display_name or _("your company account"),
         "password_enabled": row.password_sign_in_enabled,
-        "sso_error": reason,
-        "form": None,
+        "sso_error": error,
     }
-    return render(request, "portal/login.html", context, status=status)
