@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from typing import Any
 from urllib.parse import quote
 
 from django.conf import settings
@@ -32,5 +34,18 @@ def connection_pool_enable() -> bool:
     connections.close_all()  # none may outlive the switch: it would be returned to a pool it never came from
     database = settings.DATABASES["default"]
     database["CONN_MAX_AGE"] = 0
-    database["OPTIONS"]["pool"] = dict(settings.DATABASE_POOL_OPTIONS)
+    # The backend probes a checked-out connection only when it sat idle (apps/core/postgresql_backend).
+    database["CONN_HEALTH_CHECKS"] = False
+    database["OPTIONS"]["pool"] = {**settings.DATABASE_POOL_OPTIONS, "reset": pooled_connection_returned}
     return True
+
+
+def pooled_connection_returned(conn: Any) -> None:
+    """The pool's `reset` callback: when the connection came back, healthy."""
+    conn.portal_returned_at = time.monotonic()
+
+
+def pooled_connection_idle_seconds(conn: Any) -> float:
+    """How long since the connection was handed back to the pool (infinite: never was)."""
+    returned_at = getattr(conn, "portal_returned_at", None)
+    return float("inf") if returned_at is None else time.monotonic() - returned_at

@@ -106,6 +106,22 @@ def test_the_built_in_redactor_covers_personal_data_when_the_configured_one_is_m
     assert leaked(captured_logs.getvalue()) == []
 
 
+def test_generated_trace_ids_pass_and_anything_else_under_their_names_is_redacted(captured_logs):
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    logger.warning("answered", extra={"answer_trace_id": trace_id, "other_trace_id": SECRET_VALUES["email"]})
+    line = records(captured_logs.getvalue())[0]
+    assert line["answer_trace_id"] == trace_id
+    assert SECRET_VALUES["email"] not in line["other_trace_id"]
+
+
+def test_a_remembered_short_text_is_redacted_again_by_a_newly_configured_redactor(captured_logs):
+    logger.error("%s", SECRET_VALUES["email"])  # remembered under the built-in redactor
+    with override_settings(LOG_PII_REDACTOR="tests.ops.test_logging.explode"):
+        logger.error("%s", SECRET_VALUES["email"])
+    second = records(captured_logs.getvalue())[1]
+    assert second["message"] == "[log record withheld: redaction failed]"
+
+
 def test_a_portal_api_key_keeps_its_public_prefix(captured_logs):
     logger.error("key %s rejected", SECRET_VALUES["portal_api_key"])
     assert records(captured_logs.getvalue())[0]["message"] == "key kp_0a1b2c3d4e5f_[REDACTED] rejected"

@@ -9,6 +9,7 @@ gets the redacted version too.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import traceback
 from collections.abc import Callable
@@ -26,6 +27,11 @@ from .redaction import redact_secrets, redact_structure
 _STANDARD_ATTRIBUTES = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName"}
 _CONTEXT_ATTRIBUTES = frozenset({"request_id", "tenant", "trace_id", "span_id", "environment"})
 _ALL_PII_KINDS = ("email", "phone", "card", "iban", "national_id")
+# An OpenTelemetry trace or span id we generated, passed as an extra (`answer_trace_id`): no
+# person's data can be in it, and the phone-number matcher spent half a millisecond on each one.
+_GENERATED_ID = re.compile(r"[0-9a-f]{16}|[0-9a-f]{32}")
+# Short texts recur (an outcome, a tenant, a refusal's reason): their redaction is remembered.
+_MEMO_MAX_CHARS = 200
 
 
 class ContextFilter(logging.Filter):
@@ -103,10 +109,21 @@ class RedactionFilter(logging.Filter):
 
 
 def redact_text(text: str, *, keep_tail: bool = False) -> str:
+    redactor, limit = _pii_redactor(), _max_chars()
+    if len(text) <= _MEMO_MAX_CHARS:
+        return _redact_short(text, keep_tail=keep_tail, redactor=redactor, limit=limit)
+    return _redact(text, keep_tail=keep_tail, redactor=redactor, limit=limit)
+
+
+@lru_cache(maxsize=4096)
+def _redact_short(text: str, *, keep_tail: bool, redactor: Callable[..., Any], limit: int) -> str:
+    return _redact(text, keep_tail=keep_tail, redactor=redactor, limit=limit)
+
+
+def _redact(text: str, *, keep_tail: bool, redactor: Callable[..., Any], limit: int) -> str:
     text = redact_secrets(text)
-    result = _pii_redactor()(text, kinds=_ALL_PII_KINDS)
+    result = redactor(text, kinds=_ALL_PII_KINDS)
     text = getattr(result, "text", result)
-    limit = _max_chars()
     if len(text) > limit:
         cut = len(text) - limit
         # A traceback's last lines (the exception itself) matter most; a message's first ones do.
@@ -137,8 +154,13 @@ def _redact_record(record: logging.LogRecord) -> None:
     if record.stack_info:
         record.stack_info = redact_text(record.stack_info, keep_tail=True)
     for name, value in list(record.__dict__.items()):
-        if name not in _STANDARD_ATTRIBUTES and name not in _CONTEXT_ATTRIBUTES:
-            record.__dict__[name] = redact_structure({name: value}, redact_text=redact_text)[name]
+        if name in _STANDARD_ATTRIBUTES or name in _CONTEXT_ATTRIBUTES or _is_generated_id(name, value):
+            continue
+        record.__dict__[name] = redact_structure({name: value}, redact_text=redact_text)[name]
+
+
+def _is_generated_id(name: str, value: object) -> bool:
+    return name.endswith(("trace_id", "span_id")) and isinstance(value, str) and bool(_GENERATED_ID.fullmatch(value))
 
 
 @lru_cache(maxsize=4)

@@ -9,6 +9,11 @@ DATABASE_REACHABILITY_TIMEOUT): refused or unreachable fails the request at once
 database error, which the pages and the API answer with 503 and Retry-After. A server that accepts
 the connect (up, or merely busy) is waited for as before.
 
+A connection taken from the pool is probed (an empty query) only when it sat idle longer than
+PROBE_IDLE_SECONDS: under load every checkout found one that had just been handed back, and the
+probe was a round trip per request. One that fails its probe is discarded and another taken, so
+a restarted server costs no request an error.
+
 django-tenants wraps this backend (settings.ORIGINAL_BACKEND).
 """
 
@@ -20,8 +25,12 @@ import time
 
 from django.conf import settings
 from django.db.backends.postgresql import base as postgresql
+from psycopg_pool import ConnectionPool
+
+from apps.core.database import pooled_connection_idle_seconds
 
 PROBE_EVERY_SECONDS = 1.0
+PROBE_IDLE_SECONDS = 1.0
 
 
 class _Reachability:
@@ -67,4 +76,21 @@ class DatabaseWrapper(postgresql.DatabaseWrapper):
             error = reachability.error(host=host, port=int(port))
             if error is not None:
                 raise self.Database.OperationalError(error)
-        return super().get_new_connection(conn_params)
+        if self.pool is None:
+            return super().get_new_connection(conn_params)
+        return self._pooled_connection_checked(conn_params)
+
+    def _pooled_connection_checked(self, conn_params):
+        # Every pooled connection may be stale after a restart: at most the pool's size plus one tries.
+        for _ in range(self.pool.max_size + 1):
+            conn = super().get_new_connection(conn_params)
+            if pooled_connection_idle_seconds(conn) <= PROBE_IDLE_SECONDS:
+                return conn
+            try:
+                ConnectionPool.check_connection(conn)
+            except self.Database.Error:
+                conn.close()
+                self.pool.putconn(conn)  # closed: the pool discards it
+                continue
+            return conn
+        raise self.Database.OperationalError("no healthy connection in the pool")
