@@ -21,15 +21,23 @@ from opentelemetry import trace
 from apps.core.database import connection_pool_enable
 from apps.health.draining import shutdown_begin
 
+from .balance import LoadTable, accept_by_load
 from .workers import accept_one_connection_per_wakeup
 
 logger = logging.getLogger(__name__)
 
 
 def serve(
-    *, host: str, port: int, drain_seconds: float, grace_seconds: float = 0.0, listening_fd: int | None = None
+    *,
+    host: str,
+    port: int,
+    drain_seconds: float,
+    grace_seconds: float = 0.0,
+    listening_fd: int | None = None,
+    load_slot: tuple[int, int] | None = None,
 ) -> None:
-    """Serve in this process, on host:port or on an inherited listening socket (apps/webserver/workers.py)."""
+    """Serve in this process, on host:port or on an inherited listening socket (apps/webserver/workers.py);
+    `load_slot` is the inherited table of the workers' loads and this worker's entry in it."""
     # daphne.server installs Twisted's asyncio reactor on import: it must come before the reactor.
     from daphne import server as daphne_server
     from daphne.endpoints import build_endpoint_description_strings
@@ -55,6 +63,9 @@ def serve(
         signal_handlers=False,
         application_close_timeout=settings.SHUTDOWN_APPLICATION_CLOSE_SECONDS,
     )
+    if load_slot is not None:
+        fd, slot = load_slot
+        accept_by_load(table=LoadTable.inherited(fd), slot=slot, connections=lambda: open_connections(reactor))
     drain = Drain(server=server, reactor=reactor, drain_seconds=drain_seconds, grace_seconds=grace_seconds)
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_args: reactor.callFromThread(drain.begin))
@@ -62,6 +73,14 @@ def serve(
     logger.info("serving on %s (drain up to %.0fs on SIGTERM)", where, drain_seconds)
     server.run()
     logger.info("server stopped")
+
+
+def open_connections(reactor: Any) -> int:
+    """Accepted connections this process holds open, counted from the moment they are accepted
+    (daphne's own table learns of one only when its first request has been read)."""
+    from twisted.internet import tcp
+
+    return sum(1 for reader in reactor.getReaders() if isinstance(reader, tcp.Server))
 
 
 def warm_up() -> None:

@@ -2,8 +2,8 @@
 
 One daphne process runs Python on one core at a time (the GIL), so a single process left half of
 this 2-core machine idle under API load. The supervisor binds the socket, starts N children of
-`manage.py serve --listening-fd` that inherit it (the kernel spreads connections over their accept
-calls), restarts a child that dies, and on SIGTERM or SIGINT passes SIGTERM on so every child
+`manage.py serve --listening-fd` that inherit it (new connections go by load, apps/webserver/
+balance.py), restarts a child that dies, and on SIGTERM or SIGINT passes SIGTERM on so every child
 drains its in-flight requests (apps/webserver/serving.py) before the supervisor exits.
 """
 
@@ -20,6 +20,8 @@ import time
 from pathlib import Path
 
 from django.conf import settings
+
+from .balance import LoadTable
 
 logger = logging.getLogger(__name__)
 
@@ -41,21 +43,26 @@ class Supervisor:
     def __init__(self, *, host: str, port: int, workers: int, drain_seconds: float) -> None:
         self.workers, self.drain_seconds = workers, drain_seconds
         self.listener = listening_socket(host, port)
+        # Where the workers publish how many connections each holds (apps/webserver/balance.py).
+        self.load = LoadTable.create(workers) if hasattr(os, "memfd_create") else None
         self.children: list[subprocess.Popen | None] = [None] * workers
         self.stopping = False
 
-    def child_command(self) -> list[str]:
+    def child_command(self, slot: int) -> list[str]:
         manage = str(Path(settings.BASE_DIR) / "manage.py")
         fd = str(self.listener.fileno())
+        load = () if self.load is None else ("--load-table-fd", str(self.load.fd), "--worker-slot", str(slot))
         return [
             *(sys.executable, manage, "serve", "--listening-fd", fd, "--drain-seconds", str(self.drain_seconds)),
             *("--supervisor-pid", str(os.getpid())),
+            *load,
         ]
 
     def start_child(self, slot: int) -> None:
         # A process group of its own: a terminal's Ctrl-C reaches the supervisor only, which passes it
         # on as SIGTERM; a worker still importing Django would die of it with a KeyboardInterrupt traceback.
-        child = subprocess.Popen(self.child_command(), pass_fds=(self.listener.fileno(),), process_group=0)
+        fds = (self.listener.fileno(),) if self.load is None else (self.listener.fileno(), self.load.fd)
+        child = subprocess.Popen(self.child_command(slot), pass_fds=fds, process_group=0)
         self.children[slot] = child
         logger.info("web worker %d started (pid %d)", slot, child.pid)
 
@@ -76,6 +83,8 @@ class Supervisor:
         for slot, child in enumerate(self.children):
             if child is not None and child.poll() is not None:
                 logger.warning("web worker %d (pid %d) exited with %s: restarting", slot, child.pid, child.returncode)
+                if self.load is not None:
+                    self.load.forget(slot)
                 time.sleep(RESTART_DELAY_SECONDS)
                 if not self.stopping:
                     self.start_child(slot)

@@ -32,6 +32,8 @@ class Command(BaseCommand):
         # Internal: how the supervisor (apps/webserver/workers.py) hands a worker its socket.
         parser.add_argument("--listening-fd", type=int, default=None, help="serve on this inherited socket")
         parser.add_argument("--supervisor-pid", type=int, default=None, help="stop when this process dies")
+        parser.add_argument("--load-table-fd", type=int, default=None, help="the workers' shared connection counts")
+        parser.add_argument("--worker-slot", type=int, default=None, help="this worker's entry in that table")
 
     def handle(self, *args, **options) -> None:
         drain = settings.SHUTDOWN_DRAIN_SECONDS if options["drain_seconds"] is None else options["drain_seconds"]
@@ -48,4 +50,5 @@ class Command(BaseCommand):
             drain_seconds=drain,
             grace_seconds=settings.SHUTDOWN_GRACE_SECONDS,
             listening_fd=options["listening_fd"],
+            load_slot=None if options["load_table_fd"] is None else (options["load_table_fd"], options["worker_slot"]),
         )
