@@ -13,7 +13,6 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
-from functools import partial
 
 from django.conf import settings
 from django.utils.module_loading import import_string
@@ -21,7 +20,6 @@ from django.utils.module_loading import import_string
 from apps.accounts.models import User
 from apps.core.metrics import retrieval_fused_results, retrieval_requests_total
 from apps.core.observability.tracing import span_annotate, traced
-from apps.core.single_flight import SingleFlight
 from apps.documents.acl import principals_for_user
 from apps.documents.index_state import IndexSnapshot, index_snapshot
 from apps.documents.selectors import chunks_visible_to
@@ -106,23 +104,9 @@ def retrieve_for_principals(
             retrieval_requests_total.labels(cached="true").inc()
             span_annotate(**{"retrieval.cached": True})
             return _from_cache(hit)
-    compute = partial(
-        _retrieve_uncached,
-        tenant=tenant,
-        principals=principal_set,
-        query=query,
-        k=k,
-        legs=chosen,
-        filters=filters or {},
-        corpus=corpus,
+    result = _retrieve_uncached(
+        tenant=tenant, principals=principal_set, query=query, k=k, legs=chosen, filters=filters or {}, corpus=corpus
     )
-    # The key holds tenant, principal set and index version: a caller only ever shares a result
-    # computed for exactly what it may see.
-    result = _same_retrievals.run(key, compute, wait_seconds=_wait_for_same_seconds()) if use_cache else compute()
-    if result.cached:  # handed over by the same retrieval running for another caller
-        retrieval_requests_total.labels(cached="true").inc()
-        span_annotate(**{"retrieval.cached": True, "retrieval.shared": True})
-        return result
     if use_cache and principal_set:
         ttl = cache_ttl(settings.RETRIEVAL_CACHE_TTL_SECONDS, degraded=legs_degraded(result.legs))
         cache_set("retrieval", key, _to_cache(result), ttl=ttl)
@@ -258,11 +242,6 @@ def _permitted(fused: list[FusedCandidate], *, principals: tuple[str, ...], k: i
     return result
 
 
-def _wait_for_same_seconds() -> float:
-    """How long a caller waits for the same retrieval already running: its legs' limit, and a little."""
-    return settings.RETRIEVAL_LEG_TIMEOUT_SECONDS + 0.5
-
-
 def _to_cache(result: RetrievalResult) -> dict:
     return {**asdict(result), "chunks": [asdict(chunk) for chunk in result.chunks]}
 
@@ -277,7 +256,3 @@ def _from_cache(data: dict) -> RetrievalResult:
         index_version=data["index_version"],
         cached=True,
     )
-
-
-# Concurrent identical retrievals in this process run once (apps/core/single_flight.py).
-_same_retrievals: SingleFlight[RetrievalResult] = SingleFlight(freeze=_to_cache, thaw=_from_cache)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import socket
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -145,3 +147,39 @@ def test_cache_outage_degrades_to_no_cache_and_warns_once(counting, caplog):
     with caplog.at_level(logging.INFO):
         cached.embed_query("redis is back")
     assert "reachable again" in caplog.text
+
+
+class SlowEmbedder(CountingEmbedder):
+    """Takes a moment per call, so that questions asked together overlap."""
+
+    def embed_documents(self, texts: list[str]) -> Vector:
+        threading.Event().wait(0.3)
+        return super().embed_documents(texts)
+
+
+def embed_together(cached: CachedEmbedder, jobs: list[tuple[str, str]]) -> list[Vector]:
+    """Each (schema, text) on its own thread, at once."""
+
+    def embed(job: tuple[str, str]) -> Vector:
+        with schema_context(job[0]):
+            return cached.embed_query(job[1])
+
+    with ThreadPoolExecutor(len(jobs)) as pool:
+        return list(pool.map(embed, jobs))
+
+
+@pytest.mark.integration
+def test_the_same_question_asked_at_once_is_embedded_once_and_each_caller_gets_its_own_vector():
+    slow = SlowEmbedder(model_name=f"slow-{uuid.uuid4().hex[:12]}")
+    vectors = embed_together(CachedEmbedder(slow, ttl_seconds=60), [("public", "refund policy")] * 6)
+    assert slow.calls == [["refund policy"]]
+    assert all(np.array_equal(vector, vectors[0]) for vector in vectors)
+    vectors[0][0] = 42.0  # one caller's copy is its own
+    assert vectors[1][0] != 42.0
+
+
+@pytest.mark.integration
+def test_tenants_asking_the_same_question_at_once_do_not_wait_for_each_other():
+    slow = SlowEmbedder(model_name=f"slow-{uuid.uuid4().hex[:12]}")
+    embed_together(CachedEmbedder(slow, ttl_seconds=60), [("public", "refund policy"), ("other", "refund policy")])
+    assert slow.calls == [["refund policy"], ["refund policy"]]

@@ -4,6 +4,11 @@ Keys go through the project's KEY_FUNCTION (django_tenants' make_key), so they c
 Embeddings of identical text are not tenant secrets, but keeping the prefix keeps isolation a rule
 without exceptions, at the cost of the odd duplicate entry.
 
+A question embedded while the same question is being embedded in this process (same tenant, model
+and text) waits for that one instead (apps/core/single_flight.py): right after a restart or at a
+busy moment, fifty people asking the same few questions ran fifty identical model inferences on
+the web process's cores.
+
 The cache is an optimisation, never a dependency: if Redis is down we embed without it, warn once, and
 leave Redis alone for a short while so every call does not pay a connect timeout.
 """
@@ -20,10 +25,12 @@ from collections.abc import Callable
 import numpy as np
 from django.conf import settings
 from django.core.cache import caches
+from django.db import connection
 from django_redis.exceptions import ConnectionInterrupted
 from redis.exceptions import RedisError
 
 from apps.core.metrics import cache_hits_total, cache_misses_total
+from apps.core.single_flight import SingleFlight
 
 from .base import Embedder, Vector
 
@@ -34,6 +41,8 @@ KEY_PREFIX = "embedding"
 # What an unreachable, overloaded or half-written Redis raises through django-redis (a truncated pickle
 # included); anything else is a bug of ours and should surface.
 CACHE_UNAVAILABLE = (RedisError, ConnectionInterrupted, OSError, pickle.UnpicklingError)
+# A caller waits this long at most for the same question's embedding, then embeds it itself.
+SAME_QUERY_WAIT_SECONDS = 10.0
 
 
 class CachedEmbedder:
@@ -56,6 +65,7 @@ class CachedEmbedder:
         self._in_outage = False
         self.hits = 0
         self.misses = 0
+        self._same_queries: SingleFlight[Vector] = SingleFlight(freeze=np.copy, thaw=np.copy)
 
     def __repr__(self) -> str:
         return f"CachedEmbedder({self.inner!r})"
@@ -77,7 +87,11 @@ class CachedEmbedder:
         return np.stack([vector_by_key[key] for key in keys]).astype(np.float32, copy=False)
 
     def embed_query(self, text: str) -> Vector:
-        return self.embed_documents([text])[0]
+        # The tenant is part of the key: a wait must not tell one tenant what another is asking.
+        key = f"{getattr(connection, 'schema_name', '')}:{self.cache_key(text)}"
+        return self._same_queries.run(
+            key, lambda: self.embed_documents([text])[0], wait_seconds=SAME_QUERY_WAIT_SECONDS
+        )
 
     def count_tokens(self, text: str) -> int:
         return self.inner.count_tokens(text)
