@@ -25,6 +25,7 @@ import os
 import struct
 import time
 from collections.abc import Callable
+from typing import Any
 
 SLOT = struct.Struct("=qd")  # connections held, monotonic time of the last report
 STALE_SECONDS = 1.0  # an entry older than this is a worker that is not serving
@@ -87,10 +88,15 @@ def accept_by_load(*, table: LoadTable, slot: int, connections: Callable[[], int
         table.report(slot, held)
         if table.should_step_aside(slot, held):
             port.stopReading()
-            reactor.callLater(STEP_ASIDE_SECONDS, port.startReading)  # type: ignore[arg-type]  # zope interface stub
+            reactor.callLater(STEP_ASIDE_SECONDS, _resume, port)  # type: ignore[arg-type]  # zope interface stub
             return
         original_do_read(port)
 
     tcp.Port.doRead = do_read  # type: ignore[method-assign]
     # Counts also fall as connections close, and a report proves this worker is alive.
     task.LoopingCall(lambda: table.report(slot, connections())).start(REPORT_EVERY_SECONDS)
+
+
+def _resume(port: Any) -> None:
+    if port.connected:  # not closed meanwhile (a drain stops listening)
+        port.startReading()
