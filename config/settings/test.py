@@ -34,6 +34,8 @@ STATIC_ROOT = BASE_DIR / "var" / os.environ.get("PORTAL_SERVICES_PROFILE", "test
 # Tasks run in-process unless a test starts a real worker (tests/support/celery_worker.py).
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)  # a live server sets it off
 CELERY_TASK_EAGER_PROPAGATES = True
+# The tracing tests add an in-memory exporter at run time and look for database spans.
+OTEL_INSTRUMENT_CLIENTS = env.bool("OTEL_INSTRUMENT_CLIENTS", default=True)
 
 # The loopback identity provider (docker/oidc-provider) and the tests' own fake ones speak plain http.
 OIDC_REQUIRE_HTTPS_ISSUER = False

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 
@@ -27,6 +30,7 @@ from apps.ingestion.services import UploadedFile, document_upload
 from apps.retrieval.search import retrieve
 from apps.tenants.context import in_tenant
 from apps.tenants.models import Tenant
+from config.settings.environment import BASE_DIR
 from tests.support.committed import committed_tenant
 
 pytestmark = pytest.mark.integration
@@ -137,3 +141,15 @@ def test_spans_are_recorded_only_once_something_receives_them():
     assert unexported.get_span_context().is_valid  # logs and query logs still carry its trace id
     assert isinstance(exported, ReadableSpan)
     assert exported.get_span_context().trace_flags.sampled
+
+
+@pytest.mark.parametrize(("exporter", "instrumented"), [("none", "False"), ("otlp", "True"), ("console", "True")])
+def test_database_and_redis_calls_get_spans_only_where_spans_are_exported(exporter, instrumented):
+    """Read as `make run` and a deployment read it (the test settings turn client spans on)."""
+    env = {**os.environ, "OTEL_EXPORTER": exporter, "DJANGO_SETTINGS_MODULE": "config.settings.local"}
+    env.pop("OTEL_INSTRUMENT_CLIENTS", None)
+    code = "from django.conf import settings; print(settings.OTEL_INSTRUMENT_CLIENTS)"
+    read = subprocess.run(
+        [sys.executable, "-c", code], cwd=BASE_DIR, env=env, capture_output=True, text=True, check=True
+    )
+    assert read.stdout.strip() == instrumented

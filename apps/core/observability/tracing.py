@@ -113,9 +113,10 @@ def _instrument_libraries() -> None:
     DjangoInstrumentor().instrument(
         excluded_urls=UNTRACED_URLS, middleware_position=_django_middleware_position(), request_hook=_tag_request
     )
-    # No SQL commenter: comments would defeat prepared statements and pollute pg_stat_statements.
-    PsycopgInstrumentor().instrument(enable_commenter=False)
-    RedisInstrumentor().instrument()
+    if settings.OTEL_INSTRUMENT_CLIENTS:
+        # No SQL commenter: comments would defeat prepared statements and pollute pg_stat_statements.
+        PsycopgInstrumentor().instrument(enable_commenter=False)
+        RedisInstrumentor().instrument()
     CeleryInstrumentor().instrument()
     HTTPXClientInstrumentor().instrument()  # remote embedders; the Anthropic SDK traces its own calls
 

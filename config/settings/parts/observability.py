@@ -49,3 +49,7 @@ OTEL_ENABLED = env.bool("OTEL_ENABLED", default=True)
 OTEL_EXPORTER = env.str("OTEL_EXPORTER", default="none")  # none | console | otlp (OTEL_EXPORTER_OTLP_* vars)
 OTEL_SERVICE_NAME = env.str("OTEL_SERVICE_NAME", default="knowledge-portal")
 OTEL_SAMPLE_RATIO = env.float("OTEL_SAMPLE_RATIO", default=1.0)
+# Spans of each database and Redis call, under the request's or answer's. They only matter where
+# spans are exported; unexported, their wrappers were about 5% of a web process's CPU under
+# streaming load (docs/portal.md). Trace ids in logs and the query log do not depend on them.
+OTEL_INSTRUMENT_CLIENTS = env.bool("OTEL_INSTRUMENT_CLIENTS", default=OTEL_EXPORTER != "none")
