@@ -1,10 +1,9 @@
 """One computation per key at a time in this process; callers that arrive meanwhile share its result.
 
-Why: right after a start, or after an ingest bumps the index version, every cache is cold, and fifty
-people asking the same few questions at once each ran the same retrieval: fifty embeddings and
-150 leg queries for five distinct questions, and the legs timed out under their own load
-(docs/portal.md). Go's `singleflight` is the model; Python has no maintained equivalent that is
-thread-based and bounded, and this is twenty lines.
+Why: right after a start every cache is cold, and fifty people asking the same few questions at
+once ran the same query embedding fifty times on the web process's cores (used by
+apps/integrations/embeddings/cache.py). Go's `singleflight` is the model; Python has no maintained
+equivalent that is thread-based and bounded, and this is twenty lines.
 
 The leader keeps a frozen copy of its result (`freeze`, before anyone can change the original) and
 each caller that waited gets its own objects from it (`thaw`): nothing is shared between threads.

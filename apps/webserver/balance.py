@@ -1,7 +1,7 @@
 """Spread connections over the web workers by how many each already holds.
 
 The workers share one listening socket, and whichever wakes first takes a new connection. Taking
-one per wake-up (workers.accept_one_connection_per_wakeup) was not enough: when fifty clients
+one per wake-up (accept_one_connection_per_wakeup, below) was not enough: when fifty clients
 opened 250 sockets together one worker took 172 of them, and a socket stays with its worker for
 its life. Every answer on that worker then queued behind twice the work while the other idled,
 and the time to a first token doubled at the 95th percentile (docs/portal.md).
@@ -72,6 +72,27 @@ class LoadTable:
             if now - reported_at <= STALE_SECONDS:
                 others.append(held)
         return bool(others) and connections > min(others) + MARGIN
+
+
+def accept_one_connection_per_wakeup() -> None:
+    """Make this worker take one new connection each time the shared socket wakes it.
+
+    Twisted accepts up to 100 connections per wake-up (and raises that number while it succeeds),
+    so when clients connect together one worker took nearly all of them; with keep-alive they stay
+    there, and that worker's latency doubled while the other idled. One at a time, the worker that
+    is less busy wakes sooner and takes more; accept_by_load evens out what that leaves.
+    """
+    from twisted.internet import tcp
+
+    tcp.Port.numberAccepts = property(lambda _port: 1, lambda _port, _value: None)  # type: ignore[assignment]
+
+
+def open_connections(reactor: Any) -> int:
+    """Accepted connections this process holds open, counted from the moment they are accepted
+    (daphne's own table learns of one only when its first request has been read)."""
+    from twisted.internet import tcp
+
+    return sum(1 for reader in reactor.getReaders() if isinstance(reader, tcp.Server))
 
 
 def accept_by_load(*, table: LoadTable, slot: int, connections: Callable[[], int]) -> None:

@@ -22,8 +22,7 @@ from opentelemetry import trace
 from apps.core.database import connection_pool_enable
 from apps.health.draining import shutdown_begin
 
-from .balance import LoadTable, accept_by_load
-from .workers import accept_one_connection_per_wakeup
+from .balance import LoadTable, accept_by_load, accept_one_connection_per_wakeup, open_connections
 
 logger = logging.getLogger(__name__)
 
@@ -78,14 +77,6 @@ def serve(
     logger.info("serving on %s (drain up to %.0fs on SIGTERM)", where, drain_seconds)
     server.run()
     logger.info("server stopped")
-
-
-def open_connections(reactor: Any) -> int:
-    """Accepted connections this process holds open, counted from the moment they are accepted
-    (daphne's own table learns of one only when its first request has been read)."""
-    from twisted.internet import tcp
-
-    return sum(1 for reader in reactor.getReaders() if isinstance(reader, tcp.Server))
 
 
 def warm_up() -> None:

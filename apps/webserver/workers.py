@@ -129,16 +129,3 @@ def follow_supervisor(supervisor_pid: int) -> None:
 
 def serve_workers(*, host: str, port: int, workers: int, drain_seconds: float) -> int:
     return Supervisor(host=host, port=port, workers=workers, drain_seconds=drain_seconds).run()
-
-
-def accept_one_connection_per_wakeup() -> None:
-    """Make this worker take one new connection each time the shared socket wakes it.
-
-    Twisted accepts up to 100 connections per wake-up (and raises that number while it succeeds),
-    so when clients connect together one worker took nearly all of them; with keep-alive they stay
-    there, and that worker's latency doubled while the other idled. One at a time, the worker that
-    is less busy wakes sooner and takes more, which spreads the connections by load.
-    """
-    from twisted.internet import tcp
-
-    tcp.Port.numberAccepts = property(lambda _port: 1, lambda _port, _value: None)  # type: ignore[assignment]

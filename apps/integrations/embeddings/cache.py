@@ -25,12 +25,12 @@ from collections.abc import Callable
 import numpy as np
 from django.conf import settings
 from django.core.cache import caches
-from django.db import connection
 from django_redis.exceptions import ConnectionInterrupted
 from redis.exceptions import RedisError
 
 from apps.core.metrics import cache_hits_total, cache_misses_total
 from apps.core.single_flight import SingleFlight
+from apps.tenants.context import active_schema_name
 
 from .base import Embedder, Vector
 
@@ -88,7 +88,7 @@ class CachedEmbedder:
 
     def embed_query(self, text: str) -> Vector:
         # The tenant is part of the key: a wait must not tell one tenant what another is asking.
-        key = f"{getattr(connection, 'schema_name', '')}:{self.cache_key(text)}"
+        key = f"{active_schema_name()}:{self.cache_key(text)}"
         return self._same_queries.run(
             key, lambda: self.embed_documents([text])[0], wait_seconds=SAME_QUERY_WAIT_SECONDS
         )
