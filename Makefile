@@ -18,11 +18,12 @@ PYTEST_ARGS ?=
 
 setup: system-packages python-packages neo4j-launcher oidc-provider translations ## install everything the portal and its tests need
 
-# redis-server; gettext compiles the translations; chromium drives the browser tests (Playwright
+# redis-server; haproxy is the directory in front of the shards; gettext compiles the translations; chromium drives the browser tests (Playwright
 # launches /usr/bin/chromium, it never downloads a browser).
-system-packages: ## Debian packages: redis-server, gettext, chromium (skipped when present)
+system-packages: ## Debian packages: redis-server, haproxy, gettext, chromium (skipped when present)
 	@missing=""; \
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	command -v haproxy >/dev/null || missing="$$missing haproxy"; \
 	command -v msgfmt >/dev/null || missing="$$missing gettext"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
@@ -107,7 +108,7 @@ run: migrate ## serve the portal on http://demo.localhost:8000 with a Celery wor
 TEST_PROFILE ?= test
 
 test: setup ## start the test services on free ports and run the whole suite (TEST_PROFILE=name for a parallel run)
-	@$(DEVSERVICES) up --profile $(TEST_PROFILE)
+	@$(DEVSERVICES) up --profile $(TEST_PROFILE) --shards b
 	@status=0; PORTAL_SERVICES_PROFILE=$(TEST_PROFILE) $(PY) -m pytest $(PYTEST_ARGS) || status=$$?; \
 		if [ -z "$$KEEP_SERVICES" ]; then $(DEVSERVICES) down --profile $(TEST_PROFILE); fi; exit $$status
 

@@ -5,6 +5,7 @@ Every change is audited in the same transaction as the change (invariant 5).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,11 +17,15 @@ from django.utils import timezone
 from apps.accounts.models import User
 from apps.accounts.roles import DEFAULT_GROUPS
 from apps.audit.services import audit_event_record
+from apps.directory.catalogue import DirectoryUnavailable, PlacementRefused
+from apps.directory.services import tenant_routes_publish
 from apps.documents.selectors import user_access_covers
 from apps.tenants.models import Tenant
 
 from .key_material import key_material_generate
 from .models import ApiKey
+
+logger = logging.getLogger(__name__)
 
 # last_used_at is a hint for administrators, not a log: one write per key per minute at most.
 LAST_USED_RESOLUTION = timedelta(seconds=60)
@@ -164,7 +169,21 @@ def api_key_create(
             "rate_limits": key.rate_limits,
         },
     )
+    transaction.on_commit(lambda: key_routes_publish(tenant=tenant))
     return CreatedApiKey(key=key, secret=material.full_key)
+
+
+def key_routes_publish(*, tenant: Tenant) -> None:
+    """Tell the directory (if any) which key prefixes lead to this tenant: its live keys'.
+
+    A key the directory does not know yet still reaches its tenant on the tenant's host name; one
+    the directory lost is refused by the shard like any unknown key. So a catalogue that cannot be
+    reached only delays routing by key, and is logged."""
+    prefixes = ApiKey.objects.filter(tenant=tenant, revoked_at__isnull=True).values_list("prefix", flat=True)
+    try:
+        tenant_routes_publish(schema_name=tenant.schema_name, kind="key", values=list(prefixes))
+    except (PlacementRefused, DirectoryUnavailable) as refused:
+        logger.warning("API key routes of tenant %s not published: %s", tenant.schema_name, refused)
 
 
 @transaction.atomic
@@ -179,6 +198,7 @@ def api_key_revoke(*, key: ApiKey, actor: object, request=None, reason: str = ""
     locked.save(update_fields=["revoked_at", "revoked_by_id"])
     details = {"name": locked.name, **({"reason": reason} if reason else {})}
     audit_event_record(action="api_key.revoke", actor=actor, target=locked, request=request, details=details)
+    transaction.on_commit(lambda: key_routes_publish(tenant=locked.tenant))
     return locked
 
 

@@ -37,6 +37,8 @@ def ready(request: HttpRequest) -> JsonResponse:
     body = {
         "ready": is_ready,
         "status": status,
+        # The shard whose servers the checks below are (docs/operations.md, "Shards").
+        "shard": settings.PORTAL_SHARD,
         "checks": {name: result.ok for name, result in results.items()},
         "details": {
             name: {"detail": result.detail, "duration_ms": result.duration_ms, "critical": name in critical}

@@ -16,6 +16,8 @@ from django_tenants.utils import get_public_schema_name, schema_context
 from apps.accounts.models import User
 from apps.accounts.services import AdminAccount, default_groups_ensure, tenant_admin_ensure
 from apps.audit.services import AuditTarget, audit_event_record
+from apps.directory.catalogue import DirectoryUnavailable, PlacementRefused
+from apps.directory.services import tenant_place_here, tenant_routes_publish
 
 from .encryption.keys import tenant_data_key_create
 from .models import (
@@ -63,8 +65,15 @@ def public_tenant_ensure(*, domain: str) -> Tenant:
 def portal_tenant_provision(
     *, schema_name: str, domain: str, admin_email: str, name: str | None = None, reset_password: bool = False
 ) -> ProvisionedTenant:
-    """Create (or complete) a tenant; safe to run again: nothing is duplicated or reset unasked."""
+    """Create (or complete) a tenant; safe to run again: nothing is duplicated or reset unasked.
+
+    With a directory, the tenant is placed on this process's shard first (refused when another
+    shard holds that schema name) and its host names are published as this shard's routes."""
     _validate_schema_name(schema_name)
+    try:
+        tenant_place_here(schema_name=schema_name)
+    except (PlacementRefused, DirectoryUnavailable) as refused:
+        raise ValidationError(str(refused)) from None
     with schema_context(get_public_schema_name()):
         existing_domain = Domain.objects.filter(domain=domain).select_related("tenant").first()
         if existing_domain and existing_domain.tenant.schema_name != schema_name:
@@ -81,6 +90,11 @@ def portal_tenant_provision(
             )
         if not tenant.data_keys.filter(retired_at__isnull=True).exists():
             tenant_data_key_create(tenant=tenant)  # its documents are sealed under it from the first upload
+        hosts = list(tenant.domains.values_list("domain", flat=True))
+    try:
+        tenant_routes_publish(schema_name=schema_name, kind="host", values=hosts)
+    except (PlacementRefused, DirectoryUnavailable) as refused:
+        raise ValidationError(str(refused)) from None
     with schema_context(schema_name):
         default_groups_ensure()
         admin = tenant_admin_ensure(email=admin_email, reset_password=reset_password)

@@ -22,3 +22,4 @@ from .parts.portal import *  # noqa: F403 - pages, answer streams, Channels
 from .parts.processes import *  # noqa: F403 - web server, health, Celery
 from .parts.retrieval import *  # noqa: F403 - legs, fusion, caches
 from .parts.security import *  # noqa: F403 - secret key, hosts, sign-in, CSP, CORS, cookies, passwords
+from .parts.sharding import *  # noqa: F403 - this process's shard, the directory's catalogue

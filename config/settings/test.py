@@ -40,3 +40,9 @@ OTEL_INSTRUMENT_CLIENTS = env.bool("OTEL_INSTRUMENT_CLIENTS", default=True)
 # The loopback identity provider (docker/oidc-provider) and the tests' own fake ones speak plain http.
 OIDC_REQUIRE_HTTPS_ISSUER = False
 OIDC_CLIENT_SECRETS_DIR = str(BASE_DIR / "var" / os.environ.get("PORTAL_SERVICES_PROFILE", "test") / "oidc-secrets")  # noqa: F405
+SHARD_SERVICES_DIR = str(BASE_DIR / "var" / os.environ.get("PORTAL_SERVICES_PROFILE", "test") / "shards")  # noqa: F405
+# The test process's own tenants (in test_portal) are not the directory's: only the shard processes
+# the shard tests start (tests/support/cells.py, with PORTAL_TEST_CELL=1) place tenants and publish routes.
+if not env.bool("PORTAL_TEST_CELL", default=False):
+    DIRECTORY_DATABASE_URL = ""
+    DIRECTORY_HAPROXY_HOME = ""

@@ -123,13 +123,18 @@ class PostgresService(EmbeddedService):
         finally:
             pwfile.unlink(missing_ok=True)
 
-    def _ensure_database(self, state: ServiceState) -> None:
+    def ensure_database(self, database: str, state: ServiceState | None = None) -> None:
         import psycopg
 
         with psycopg.connect(self.url("postgres", state), autocommit=True, connect_timeout=10) as conn:
-            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [self.database]).fetchone()
+            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [database]).fetchone()
             if not exists:
-                conn.execute(f'CREATE DATABASE "{self.database}"')
+                conn.execute(f'CREATE DATABASE "{database}"')
+
+    def _ensure_database(self, state: ServiceState) -> None:
+        import psycopg
+
+        self.ensure_database(self.database, state)
         # pgvector lives in public so every tenant schema sees it through its search_path.
         with psycopg.connect(self.url(self.database, state), autocommit=True, connect_timeout=10) as conn:
             conn.execute("CREATE EXTENSION IF NOT EXISTS vector SCHEMA public")

@@ -4,8 +4,9 @@ Access needs a bearer token (METRICS_BEARER_TOKEN) or a client address inside ME
 anything else is 403, and with neither configured nobody gets in (fail closed). The client address
 is the socket peer (REMOTE_ADDR), never X-Forwarded-For, which a caller can forge.
 
-Every sample gets an `environment` label from settings.PORTAL_ENV at render time, so series from
-django-prometheus, the process collector and our own metrics are labelled alike.
+Every sample gets an `environment` label from settings.PORTAL_ENV and a `shard` label from
+settings.PORTAL_SHARD at render time, so series from django-prometheus, the process collector and
+our own metrics are labelled alike.
 """
 
 from __future__ import annotations
@@ -52,18 +53,19 @@ def _address_allowed(address: str, networks: Iterable[str]) -> bool:
 
 
 class EnvironmentLabelled:
-    """A collector view that adds `environment` to every sample of the collectors it wraps."""
+    """A collector view that adds `environment` and `shard` to every sample of the collectors it wraps."""
 
-    def __init__(self, collectors: Iterable[Collector], *, environment: str) -> None:
+    def __init__(self, collectors: Iterable[Collector], *, environment: str, shard: str) -> None:
         self.collectors = list(collectors)
         self.environment = environment
+        self.shard = shard
 
     def collect(self) -> Iterator[Metric]:
         for collector in self.collectors:
             for family in collector.collect():
                 labelled = Metric(family.name, family.documentation, family.type, family.unit)
                 labelled.samples = [
-                    sample._replace(labels={**sample.labels, "environment": self.environment})
+                    sample._replace(labels={**sample.labels, "environment": self.environment, "shard": self.shard})
                     for sample in family.samples
                 ]
                 yield labelled
@@ -87,7 +89,9 @@ def scrape_collectors(*, include_queue_depth: bool) -> list[Collector]:
 
 def render_metrics(*, include_queue_depth: bool) -> bytes:
     view = EnvironmentLabelled(
-        scrape_collectors(include_queue_depth=include_queue_depth), environment=settings.PORTAL_ENV
+        scrape_collectors(include_queue_depth=include_queue_depth),
+        environment=settings.PORTAL_ENV,
+        shard=settings.PORTAL_SHARD,
     )
     return generate_latest(view)  # any object with collect() will do
 

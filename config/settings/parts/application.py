@@ -19,6 +19,8 @@ SHARED_APPS = [
     "daphne",
     "apps.core",
     "apps.tenants",
+    # Shards and the directory: no models (its catalogue is a database of its own, apps/directory/catalogue.py).
+    "apps.directory",
     "django.contrib.contenttypes",
     "django.contrib.auth",
     "apps.accounts",

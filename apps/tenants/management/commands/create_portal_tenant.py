@@ -1,5 +1,6 @@
 """Create a tenant with its host name, default groups and administrator (idempotent)."""
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
@@ -16,11 +17,17 @@ class Command(BaseCommand):
         parser.add_argument("--name", help="display name (defaults to the schema name)")
         parser.add_argument("--reset-password", action="store_true", help="generate a new admin password")
         parser.add_argument(
+            "--shard",
+            help="the shard to create it on: must be the one this process serves (PORTAL_SHARD); "
+            "the directory's catalogue records the placement",
+        )
+        parser.add_argument(
             "--password-file",
             help="also write a newly generated password to this file (mode 600), for local tooling",
         )
 
     def handle(self, *args, **options) -> None:
+        self._check_shard(options["shard"])
         try:
             result = portal_tenant_provision(
                 schema_name=options["schema"],
@@ -42,6 +49,19 @@ class Command(BaseCommand):
         else:
             self.stdout.write(
                 f"admin user: {admin.user.username} (password unchanged; --reset-password sets a new one)"
+            )
+
+    @staticmethod
+    def _check_shard(shard: str | None) -> None:
+        """A tenant is created by a process of the shard that will hold it, never through another's servers."""
+        if shard is None:
+            return
+        if not settings.DIRECTORY_DATABASE_URL:
+            raise CommandError("--shard needs the directory's catalogue (DIRECTORY_DATABASE_URL); this is one shard.")
+        if shard != settings.PORTAL_SHARD:
+            raise CommandError(
+                f"This process serves shard {settings.PORTAL_SHARD!r}: run the command with PORTAL_SHARD={shard} "
+                f"(the shard's own environment) to create a tenant on {shard!r}."
             )
 
     @staticmethod
