@@ -20,6 +20,7 @@ from apps.accounts.models import User
 from apps.core.process_cache import process_cache_get
 from apps.documents.acl import users_with_group_ids
 from apps.tenants.context import active_schema_name, request_tenant_enter
+from apps.tenants.freeze import FROZEN_RETRY_AFTER_SECONDS, SAFE_METHODS, frozen_message
 from apps.tenants.models import Tenant
 from apps.tenants.rate_limits import user_rate_principal as rate_principal_of_user
 
@@ -43,7 +44,20 @@ def _enter_tenant(request: Request, tenant: Tenant) -> None:
             "This credential belongs to another tenant. Use its own host or the platform host.",
             code="wrong_tenant",
         )
+    if request.method not in SAFE_METHODS and tenant.writes_frozen_at is not None:
+        raise TenantMoving()
     request._request.tenant = request_tenant_enter(tenant)  # type: ignore[attr-defined]
+
+
+class TenantMoving(exceptions.APIException):
+    """A write for a tenant being moved to another shard (apps/tenants/freeze.py): try again shortly."""
+
+    status_code = 503
+    default_code = "tenant_moving"
+
+    def __init__(self) -> None:
+        super().__init__(detail=frozen_message())
+        self.wait = FROZEN_RETRY_AFTER_SECONDS  # DRF's handler turns it into Retry-After
 
 
 def _active_user(**lookup: object) -> User:

@@ -230,3 +230,96 @@ def routing_table() -> list[Route]:
             "JOIN directory_placement p USING (schema_name) ORDER BY r.kind, r.value"
         ).fetchall()
     return [Route(*row) for row in rows]
+
+
+# --- Moves (apps/compliance/tenant_moves) ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MoveStep:
+    schema_name: str
+    source: str
+    target: str
+    step: str
+    status: str
+    detail: str
+    at: datetime
+
+
+def move_begin(*, schema_name: str, target: str) -> Placement:
+    """Mark a tenant as moving to `target` (again, for a resumed move); refuses another move under way."""
+    with catalogue() as conn:
+        placement = _placement_locked(conn, schema_name)
+        if placement.state == "moving" and placement.moving_to != target:
+            raise PlacementRefused(
+                f"Tenant {schema_name!r} is already moving to {placement.moving_to!r}: resume that move or abort it."
+            )
+        if conn.execute("SELECT 1 FROM directory_shard WHERE name = %s", [target]).fetchone() is None:
+            raise PlacementRefused(f"There is no shard {target!r} in the catalogue.")
+        conn.execute(
+            "UPDATE directory_placement SET state = 'moving', moving_to = %s, updated_at = now() "
+            "WHERE schema_name = %s",
+            [target, schema_name],
+        )
+        _changed(conn)
+        moved = _placement(conn, schema_name)
+    assert moved is not None
+    return moved
+
+
+def _placement_locked(conn: psycopg.Connection, schema_name: str) -> Placement:
+    row = conn.execute(
+        "SELECT schema_name, shard, state, moving_to, updated_at FROM directory_placement "
+        "WHERE schema_name = %s FOR UPDATE",
+        [schema_name],
+    ).fetchone()
+    if row is None:
+        raise PlacementRefused(f"Tenant {schema_name!r} is not placed on any shard.")
+    return Placement(*row)
+
+
+def move_switch(*, schema_name: str, source: str, target: str) -> None:
+    """The one step that changes where a tenant lives: from `source` to `target`, atomically."""
+    with catalogue() as conn:
+        placement = _placement_locked(conn, schema_name)
+        if placement.shard != source or placement.moving_to != target:
+            raise PlacementRefused(f"Tenant {schema_name!r} is not moving from {source!r} to {target!r}.")
+        conn.execute(
+            "UPDATE directory_placement SET shard = %s, state = 'active', moving_to = NULL, updated_at = now() "
+            "WHERE schema_name = %s",
+            [target, schema_name],
+        )
+        _changed(conn)
+
+
+def move_cancel(*, schema_name: str) -> None:
+    """An aborted move: the tenant stays where it is, active."""
+    with catalogue() as conn:
+        _placement_locked(conn, schema_name)
+        conn.execute(
+            "UPDATE directory_placement SET state = 'active', moving_to = NULL, updated_at = now() "
+            "WHERE schema_name = %s",
+            [schema_name],
+        )
+        _changed(conn)
+
+
+def move_step_record(*, schema_name: str, source: str, target: str, step: str, status: str, detail: str = "") -> None:
+    with catalogue() as conn:
+        conn.execute(
+            "INSERT INTO directory_move_step (schema_name, source, target, step, status, detail) "
+            "VALUES (%s, %s, %s, %s, %s, %s)",
+            [schema_name, source, target, step, status, detail[:2000]],
+        )
+
+
+def move_steps_latest(*, schema_name: str) -> list[MoveStep]:
+    """The steps of the tenant's latest move, from its last `begin` on, in order."""
+    with catalogue() as conn:
+        rows = conn.execute(
+            "SELECT schema_name, source, target, step, status, detail, at FROM directory_move_step "
+            "WHERE schema_name = %s AND id >= coalesce((SELECT max(id) FROM directory_move_step "
+            "WHERE schema_name = %s AND step = 'begin'), 0) ORDER BY id",
+            [schema_name, schema_name],
+        ).fetchall()
+    return [MoveStep(*row) for row in rows]

@@ -47,6 +47,30 @@ def ingestion_reconcile() -> Reconciliation:
     return Reconciliation(requeued=requeued, given_up=given_up, graph_resent=_graph_catch_up())
 
 
+def ingestion_resume_everything() -> dict[str, int]:
+    """After a move (apps/compliance/tenant_moves): every job copied queued, and every document whose
+    graph was still pending, is sent on now, without waiting to look stale (their messages were in
+    the other shard's broker)."""
+    from .tasks import sync_documents_graph  # tasks import this module's neighbours
+
+    queued = list(IngestionJob.objects.filter(status__in=UNFINISHED).order_by("queued_at"))
+    IngestionJob.objects.filter(pk__in=[job.pk for job in queued]).update(
+        status=IngestionJob.Status.QUEUED, stage="queued again after a move"
+    )
+    if queued:
+        jobs_enqueue(schema_name=current_tenant_schema(), jobs=queued)
+    pending = list(
+        Document.objects.filter(status=Document.Status.INDEXED)
+        .exclude(graph_status=Document.GraphStatus.SYNCED)
+        .values_list("pk", flat=True)
+    )
+    for start in range(0, len(pending), GRAPH_BATCH):
+        sync_documents_graph.delay(
+            schema_name=current_tenant_schema(), document_ids=pending[start : start + GRAPH_BATCH]
+        )
+    return {"jobs_requeued": len(queued), "graph_resent": len(pending)}
+
+
 def _stale_jobs_revive() -> tuple[int, int]:
     cutoff = timezone.now() - timedelta(seconds=settings.INGESTION_STALE_AFTER_SECONDS)
     stale = IngestionJob.objects.filter(status__in=UNFINISHED).filter(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 
@@ -12,10 +13,13 @@ from django.db import InterfaceError, OperationalError
 from apps.core.metrics import permission_change_effect_seconds
 from apps.tenants.context import in_tenant, runs_in_tenant
 from apps.tenants.fan_out import tenants_fan_out
+from apps.tenants.freeze import FROZEN_RETRY_AFTER_SECONDS, tenant_write_state
 
 from .graph_sync import document_graph_acl_sync, document_graph_delete, documents_graph_sync
 from .pipeline import IngestionRun, TransientIngestionError, ingestion_jobs_run, jobs_give_up, jobs_note_retry
 from .reconcile import ingestion_reconcile
+
+logger = logging.getLogger(__name__)
 
 
 def retry_countdown(retries: int) -> float:
@@ -24,8 +28,24 @@ def retry_countdown(retries: int) -> float:
     return min(base, settings.INGESTION_RETRY_BACKOFF_MAX_SECONDS) * random.uniform(0.8, 1.2)  # noqa: S311
 
 
+def waits_for_move(task, *, schema_name: str) -> bool:
+    """Whether this delivery must not run now. A tenant being moved to another shard sends the task
+    again later (nothing fails, nothing is written meanwhile); a tenant this shard no longer holds
+    drops it: its new shard resumes the unfinished work it was copied with (apps/compliance/tenant_moves)."""
+    state = tenant_write_state(schema_name)
+    if state == "frozen":
+        task.apply_async(kwargs=task.request.kwargs, countdown=FROZEN_RETRY_AFTER_SECONDS)
+        return True
+    if state == "absent":
+        logger.info("task %s dropped: tenant %s is not on this shard", task.name, schema_name)
+        return True
+    return False
+
+
 @shared_task(bind=True, name="apps.ingestion.tasks.ingest_jobs", acks_late=True, reject_on_worker_lost=True)
 def ingest_jobs(self, *, schema_name: str, job_ids: list[str]) -> None:
+    if waits_for_move(self, schema_name=schema_name):
+        return
     try:
         run = _ingest_in_tenant(self, schema_name=schema_name, job_ids=job_ids)
     except (OperationalError, InterfaceError) as error:
@@ -56,6 +76,8 @@ def _ingest_in_tenant(task, *, schema_name: str, job_ids: list[str]) -> Ingestio
 
 @shared_task(bind=True, name="apps.ingestion.tasks.sync_documents_graph", acks_late=True, max_retries=5)
 def sync_documents_graph(self, *, schema_name: str, document_ids: list[int]) -> None:
+    if waits_for_move(self, schema_name=schema_name):
+        return
     with in_tenant(schema_name):
         failed = documents_graph_sync(document_ids=document_ids)
     if failed:
@@ -65,14 +87,19 @@ def sync_documents_graph(self, *, schema_name: str, document_ids: list[int]) -> 
 
 
 @shared_task(
+    bind=True,
     name="apps.ingestion.tasks.sync_document_graph_acl",
     acks_late=True,
     autoretry_for=(Exception,),
     retry_backoff=True,
     max_retries=5,
 )
-def sync_document_graph_acl(*, schema_name: str, document_id: int, changed_at: float | None = None, **_legacy) -> None:
+def sync_document_graph_acl(
+    self, *, schema_name: str, document_id: int, changed_at: float | None = None, **_legacy
+) -> None:
     # `_legacy`: a task queued by the previous version still carries `acl`; it is ignored, the ACL is read now.
+    if waits_for_move(self, schema_name=schema_name):
+        return
     with in_tenant(schema_name):
         document_graph_acl_sync(document_id=document_id)
     if changed_at is not None:
@@ -80,13 +107,16 @@ def sync_document_graph_acl(*, schema_name: str, document_id: int, changed_at: f
 
 
 @shared_task(
+    bind=True,
     name="apps.ingestion.tasks.delete_document_graph",
     acks_late=True,
     autoretry_for=(Exception,),
     retry_backoff=True,
     max_retries=5,
 )
-def delete_document_graph(*, schema_name: str, document_id: int) -> None:
+def delete_document_graph(self, *, schema_name: str, document_id: int) -> None:
+    if waits_for_move(self, schema_name=schema_name):
+        return
     with in_tenant(schema_name):
         document_graph_delete(document_id=document_id)
 

@@ -12,6 +12,9 @@ class Tenant(TenantMixin):
     name = models.CharField(max_length=200)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Set while the tenant is copied to another shard (apps/compliance/tenant_moves.py): reads are
+    # served, writes answer 503 with Retry-After, background work waits (apps/tenants/freeze.py).
+    writes_frozen_at = models.DateTimeField(null=True, blank=True)
 
     # Creating a tenant creates and migrates its schema.
     auto_create_schema = True

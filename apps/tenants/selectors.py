@@ -59,12 +59,14 @@ def _tenant_settings_read(schema_name: str) -> TenantSettings:
         return TenantSettings.objects.select_related("tenant").get(tenant=tenant)
 
 
-def active_tenant_schemas() -> list[str]:
+def active_tenant_schemas(*, include_frozen: bool = True) -> list[str]:
     """Schema names of the active customer tenants (the public schema is the platform's, never one):
-    what scheduled per-tenant work fans out over."""
+    what scheduled per-tenant work fans out over; without those being moved, if asked."""
+    tenants = Tenant.objects.filter(is_active=True)
+    if not include_frozen:
+        tenants = tenants.filter(writes_frozen_at__isnull=True)
     return list(
-        Tenant.objects.filter(is_active=True)
-        .exclude(schema_name=get_public_schema_name())
+        tenants.exclude(schema_name=get_public_schema_name())
         .order_by("schema_name")
         .values_list("schema_name", flat=True)
     )

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 from apps.answers.events import AnswerEvent
 from apps.answers.services import answer_question
+from apps.tenants.context import tenant_for_schema
 
 from ..question_limits import question_wait_seconds
 from .identity import session_user
@@ -29,6 +30,10 @@ def admitted_answer_events(
     user = session_user(session_key=session_key, user_id=user_id)
     if user is None:
         yield AnswerEvent(type=SIGNED_OUT, data={})
+        return
+    if tenant_for_schema(schema_name).writes_frozen_at is not None:
+        # Being moved to another shard: a question writes the query log, so it waits (apps/tenants/freeze.py).
+        yield AnswerEvent(type="error", data={"code": "tenant_moving"})
         return
     if wait := question_wait_seconds(schema_name=schema_name, user=user):
         yield AnswerEvent(type="error", data={"code": "rate_limited", "seconds": wait})

@@ -34,6 +34,7 @@ ERROR_MESSAGES = {
     "unauthenticated": _("You were signed out. Sign in again to ask questions."),
     "rate_limited": _("You are asking questions too quickly. Try again in %(seconds)s s."),
     "no_such_conversation": _("That conversation is not in your history any more. Start a new one."),
+    "tenant_moving": _("This workspace is being moved to another server. Nothing was changed; try again in a minute."),
 }
 
 

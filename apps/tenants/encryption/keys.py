@@ -108,6 +108,15 @@ def stored_data_key(key_id: uuid.UUID) -> DataKey:
     return _unwrapped(row, row.tenant.schema_name)
 
 
+def tenant_data_keys_open_all(*, schema_name: str) -> int:
+    """Unwrap every stored data key of the tenant with this process's key-encryption key (a tenant
+    moved here must be readable before it is served here); how many. Raises if one does not open."""
+    rows = list(TenantDataKey.objects.filter(tenant__schema_name=schema_name))
+    for row in rows:
+        _unwrapped(row, schema_name)
+    return len(rows)
+
+
 def tenant_live_key_ids(schema_name: str) -> list[uuid.UUID]:
     """The data keys the tenant's stored values may be sealed under now: the active one and those
     of an unfinished rotation (not the re-sealed ones kept only for older backups)."""

@@ -21,3 +21,10 @@ DIRECTORY_URL = env.str("DIRECTORY_URL", default="")
 # Where the loopback profiles keep each further shard's services.env (operator commands only:
 # list_shards and move_tenant reach other shards' servers from there, or from SHARD_<NAME>_* variables).
 SHARD_SERVICES_DIR = env.str("SHARD_SERVICES_DIR", default=str(BASE_DIR / "var" / "dev" / "shards"))
+# move_tenant: where the export waits between the two shards (the source's dump, graph and public
+# rows: as sensitive as a backup, removed when the move ends), how long the source may take to
+# finish ingestion already running, and how long the source's copy stays after the switch when the
+# directory runs elsewhere (its `directory_sync --watch` interval, with margin).
+TENANT_MOVE_WORK_DIR = env.str("TENANT_MOVE_WORK_DIR", default=str(BASE_DIR / "var" / "moves"))
+TENANT_MOVE_WAIT_SECONDS = env.float("TENANT_MOVE_WAIT_SECONDS", default=300.0)
+TENANT_MOVE_SWITCH_GRACE_SECONDS = env.float("TENANT_MOVE_SWITCH_GRACE_SECONDS", default=10.0)
