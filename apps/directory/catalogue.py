@@ -222,6 +222,17 @@ def routes_publish(*, schema_name: str, shard: str, kind: str, values: Iterable[
         _changed(conn)
 
 
+def routes_taken(*, schema_name: str, kind: str, values: Iterable[str]) -> list[tuple[str, str]]:
+    """(value, tenant) for each of `values` that leads to another tenant already."""
+    wanted = sorted({value.strip().lower() for value in values if value.strip()})
+    with catalogue() as conn:
+        rows = conn.execute(
+            "SELECT value, schema_name FROM directory_route WHERE kind = %s AND value = ANY(%s) AND schema_name <> %s",
+            [kind, wanted, schema_name],
+        ).fetchall()
+    return [(value, owner) for value, owner in rows]
+
+
 def routing_table() -> list[Route]:
     """Every route with the shard and state of its tenant's placement, for the directory's maps."""
     with catalogue() as conn:

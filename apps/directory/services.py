@@ -17,9 +17,11 @@ from django.conf import settings
 
 from .catalogue import (
     Placement,
+    PlacementRefused,
     catalogue_ensure,
     directory_configured,
     routes_publish,
+    routes_taken,
     routing_table,
     shards_list,
     tenant_place,
@@ -33,11 +35,15 @@ def this_shard() -> str:
     return str(settings.PORTAL_SHARD)
 
 
-def tenant_place_here(*, schema_name: str) -> Placement | None:
-    """Place a tenant about to be created on this process's shard; PlacementRefused if it is elsewhere."""
+def tenant_place_here(*, schema_name: str, hosts: Iterable[str] = ()) -> Placement | None:
+    """Place a tenant about to be created on this process's shard; PlacementRefused if it is
+    elsewhere, or if one of its host names already leads to another tenant (checked first, so a
+    refused tenant leaves nothing behind)."""
     if not directory_configured():
         return None
     catalogue_ensure()
+    if taken := routes_taken(schema_name=schema_name, kind="host", values=hosts):
+        raise PlacementRefused(f"host {taken[0][0]!r} already leads to tenant {taken[0][1]!r}.")
     return tenant_place(schema_name=schema_name, shard=this_shard())
 
 

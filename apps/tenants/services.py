@@ -70,14 +70,14 @@ def portal_tenant_provision(
     With a directory, the tenant is placed on this process's shard first (refused when another
     shard holds that schema name) and its host names are published as this shard's routes."""
     _validate_schema_name(schema_name)
-    try:
-        tenant_place_here(schema_name=schema_name)
-    except (PlacementRefused, DirectoryUnavailable) as refused:
-        raise ValidationError(str(refused)) from None
     with schema_context(get_public_schema_name()):
         existing_domain = Domain.objects.filter(domain=domain).select_related("tenant").first()
         if existing_domain and existing_domain.tenant.schema_name != schema_name:
             raise ValidationError(f"domain {domain!r} already belongs to tenant {existing_domain.tenant.schema_name!r}")
+        try:
+            tenant_place_here(schema_name=schema_name, hosts=[domain])
+        except (PlacementRefused, DirectoryUnavailable) as refused:
+            raise ValidationError(str(refused)) from None
         tenant = Tenant.objects.filter(schema_name=schema_name).first()
         created = tenant is None
         if tenant is None:
