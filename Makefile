@@ -7,6 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 DEVSERVICES := $(PY) docker/embedded/devservices.py
 DEV_ENV := DJANGO_SETTINGS_MODULE=config.settings.local
+comma := ,
 PORT ?= 8000
 DEMO_SCHEMA ?= demo
 DEMO_DOMAIN ?= demo.localhost
@@ -70,8 +71,11 @@ locale/%/LC_MESSAGES/django.mo: locale/%/LC_MESSAGES/django.po
 messages: ## re-extract the UI strings into locale/*/LC_MESSAGES/django.po (then translate and `make translations`)
 	$(DEV_ENV) $(PY) manage.py makemessages -l de --no-obsolete --ignore '.venv/*' --ignore 'var/*' --ignore 'tests/*'
 
-services: setup ## start PostgreSQL, Redis, Neo4j and the demo identity provider on loopback (idempotent)
-	@$(DEVSERVICES) up --profile dev
+# Further shards `make run` serves behind the directory (docs/operations.md, "Shards"); RUN_SHARDS= for one.
+RUN_SHARDS ?= b
+
+services: setup ## start PostgreSQL, Redis, Neo4j, the demo identity provider, shard b's servers and the directory on loopback (idempotent)
+	@DIRECTORY_PORT=$(PORT) $(DEVSERVICES) up --profile dev $(if $(RUN_SHARDS),--shards $(RUN_SHARDS))
 
 services-down: ## stop the development services
 	@$(DEVSERVICES) down --profile dev
@@ -80,30 +84,36 @@ services-status:
 	@$(DEVSERVICES) status --profile dev
 
 migrate: services
-	@$(DEV_ENV) $(PY) manage.py migrate_schemas --noinput -v 0
+	@for shard in main $(subst $(comma), ,$(RUN_SHARDS)); do \
+		PORTAL_SHARD=$$shard $(DEV_ENV) $(PY) manage.py migrate_schemas --noinput -v 0 || exit 1; \
+		PORTAL_SHARD=$$shard $(DEV_ENV) $(PY) manage.py ensure_public_tenant --domain localhost >/dev/null || exit 1; \
+	done
 
-run: migrate ## serve the portal on http://demo.localhost:8000 with a Celery worker
+# The demo tenant's commands run on the shard that holds it (main, until `move_tenant` moves it).
+DEMO_ENV = PORTAL_SHARD=$$($(DEV_ENV) $(PY) manage.py tenant_shard $(DEMO_SCHEMA) --default main) $(DEV_ENV)
+
+run: migrate ## serve the portal on http://demo.localhost:8000: the directory, each shard's web process and Celery worker
 	@$(DEV_ENV) $(PY) manage.py collectstatic --noinput -v 0
-	@$(DEV_ENV) $(PY) manage.py ensure_public_tenant --domain localhost
 	@rm -f var/dev/demo-admin-password.new
-	@$(DEV_ENV) $(PY) manage.py create_portal_tenant $(DEMO_SCHEMA) --domain $(DEMO_DOMAIN) \
+	@$(DEMO_ENV) $(PY) manage.py create_portal_tenant $(DEMO_SCHEMA) --domain $(DEMO_DOMAIN) \
 		--admin-email admin@$(DEMO_DOMAIN) --name "Demo Company" --password-file var/dev/demo-admin-password.new
 	@if [ -f var/dev/demo-admin-password.new ]; then mv var/dev/demo-admin-password.new var/dev/demo-admin-password; fi
-	@$(DEV_ENV) $(PY) manage.py ingest --tenant $(DEMO_SCHEMA) --visible-to-all docs/samples/handbook
+	@$(DEMO_ENV) $(PY) manage.py ingest --tenant $(DEMO_SCHEMA) --visible-to-all docs/samples/handbook
 	@# Single sign-on through the loopback identity provider; a document for each of its groups.
-	@$(DEV_ENV) $(PY) manage.py configure_sso --tenant $(DEMO_SCHEMA) --from-dev-idp \
+	@$(DEMO_ENV) $(PY) manage.py configure_sso --tenant $(DEMO_SCHEMA) --from-dev-idp \
 		--directory-group Engineering --directory-group Finance
-	@$(DEV_ENV) $(PY) manage.py ingest --tenant $(DEMO_SCHEMA) --group Engineering docs/samples/restricted/engineering
-	@$(DEV_ENV) $(PY) manage.py ingest --tenant $(DEMO_SCHEMA) --group Finance docs/samples/restricted/finance
+	@$(DEMO_ENV) $(PY) manage.py ingest --tenant $(DEMO_SCHEMA) --group Engineering docs/samples/restricted/engineering
+	@$(DEMO_ENV) $(PY) manage.py ingest --tenant $(DEMO_SCHEMA) --group Finance docs/samples/restricted/finance
 	@echo
 	@echo "  Portal:   http://$(DEMO_DOMAIN):$(PORT)/"
 	@echo "  Admin:    http://$(DEMO_DOMAIN):$(PORT)/admin/"
 	@echo "  User:     admin"
 	@echo "  Password: $$(cat var/dev/demo-admin-password 2>/dev/null || echo '(set with: manage.py create_portal_tenant $(DEMO_SCHEMA) --domain $(DEMO_DOMAIN) --admin-email admin@$(DEMO_DOMAIN) --reset-password)')"
-	@echo "  Health:   http://localhost:$(PORT)/health/ready"
-	@$(DEV_ENV) $(PY) manage.py configure_sso --tenant $(DEMO_SCHEMA) --dev-logins
+	@echo "  Health:   http://localhost:$(PORT)/health/shards (the directory: every shard up)"
+	@$(DEMO_ENV) $(PY) manage.py configure_sso --tenant $(DEMO_SCHEMA) --dev-logins
+	@echo "  Shards:   main $(RUN_SHARDS) (manage.py list_shards; move the demo: manage.py move_tenant $(DEMO_SCHEMA) --to b)"
 	@echo
-	@$(DEV_ENV) bash docker/run-dev.sh $(PORT)
+	@$(DEV_ENV) bash docker/run-dev.sh $(PORT) main $(subst $(comma), ,$(RUN_SHARDS))
 
 TEST_PROFILE ?= test
 

@@ -4,7 +4,8 @@ HAProxy (Debian's, 2.6) forwards HTTP, server-sent events and WebSockets to the 
 the request's tenant, found in this order: the API key's public prefix (`X-API-Key: kp_<prefix>_...`,
 keys.map), the bearer token's `tenant` claim (tenants.map; the shard verifies the token, the
 directory only reads where it points), the host name (hosts.map). A request none of them routes is
-a 404 from the directory itself; it never reaches a shard. A tenant placed on a shard that is not
+a 404 from the directory itself; it never reaches a shard. `/health/shards` is the directory's own
+readiness: 503 while any shard has no live web process (HAProxy checks each every 2 s). A tenant placed on a shard that is not
 registered is routed nowhere (404) rather than to a default.
 
 Written by `manage.py directory_sync`: maps and configuration go to temporary files, are checked by
@@ -45,7 +46,9 @@ defaults
 
 frontend directory
     bind 127.0.0.1:{port}
-    acl routed var(txn.route) -m found
+    # The directory's own readiness: 200 while every shard has a live web process, 503 otherwise.
+    monitor-uri /health/shards
+{monitor}    acl routed var(txn.route) -m found
     acl has_key req.hdr(x-api-key) -m found
     acl has_bearer http_auth_bearer -m found
     # kp_<prefix>_<secret>: the second field is the key's public prefix.
@@ -94,7 +97,11 @@ def maps_render(routes: list[Route], shards: list[Shard]) -> dict[str, str]:
 
 def configuration_render(*, port: int, home: Path, shards: list[Shard]) -> str:
     backends = "".join(_BACKEND.format(name=shard.name, address=shard.web_url.split("://", 1)[1]) for shard in shards)
-    return _CONFIGURATION.format(port=port, home=home, not_routed=NOT_ROUTED, backends=backends)
+    down = [f"shard_{shard.name}_down" for shard in shards]
+    monitor = "".join(f"    acl {name} nbsrv({backend_name(shard.name)}) lt 1\n" for name, shard in zip(down, shards))
+    if down:
+        monitor += f"    monitor fail if {' || '.join(down)}\n"
+    return _CONFIGURATION.format(port=port, home=home, not_routed=NOT_ROUTED, backends=backends, monitor=monitor)
 
 
 def directory_install(*, routes: list[Route], shards: list[Shard], home: Path | None = None) -> Path:

@@ -8,6 +8,7 @@ configuration while new ones take the new.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -31,9 +32,25 @@ frontend directory
 
 
 class DirectoryService(EmbeddedService):
-    """HAProxy on loopback; its configuration and maps live in its home and are rewritten by directory_sync."""
+    """HAProxy on loopback; its configuration and maps live in its home and are rewritten by directory_sync.
+
+    DIRECTORY_PORT asks for a port (`make run` puts the directory where the portal is browsed);
+    otherwise it keeps the free port it first took."""
 
     name = "directory"
+
+    def start(self) -> ServiceState:
+        wanted = int(os.environ.get("DIRECTORY_PORT") or 0)
+        state = self.state
+        if wanted and state and state.port != wanted:
+            self.stop()
+            state.port = wanted
+            state.save(self.state_path)
+            # A configuration written for the old port would bind it again: start from an empty one.
+            self.config_file.unlink(missing_ok=True)
+        elif wanted and state is None:
+            ServiceState(port=wanted).save(self.state_path)
+        return super().start()
 
     @property
     def config_file(self) -> Path:
