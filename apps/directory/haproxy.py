@@ -4,9 +4,9 @@ HAProxy (Debian's, 2.6) forwards HTTP, server-sent events and WebSockets to the 
 the request's tenant, found in this order: the API key's public prefix (`X-API-Key: kp_<prefix>_...`,
 keys.map), the bearer token's `tenant` claim (tenants.map; the shard verifies the token, the
 directory only reads where it points), the host name (hosts.map). A request none of them routes is
-a 404 from the directory itself; it never reaches a shard. `/health/shards` is the directory's own
-readiness: 503 while any shard has no live web process (HAProxy checks each every 2 s). A tenant placed on a shard that is not
-registered is routed nowhere (404) rather than to a default.
+a 404 from the directory itself; it never reaches a shard. A tenant placed on a shard that is not
+registered is routed nowhere (404) rather than to a default. `/health/shards` is the directory's own
+readiness: 503 while any shard has no live web process (HAProxy checks each every 2 s).
 
 Written by `manage.py directory_sync`: maps and configuration go to temporary files, are checked by
 `haproxy -c`, renamed into place, and the master process reloads them (connections in flight finish
@@ -97,8 +97,10 @@ def maps_render(routes: list[Route], shards: list[Shard]) -> dict[str, str]:
 
 def configuration_render(*, port: int, home: Path, shards: list[Shard]) -> str:
     backends = "".join(_BACKEND.format(name=shard.name, address=shard.web_url.split("://", 1)[1]) for shard in shards)
-    down = [f"shard_{shard.name}_down" for shard in shards]
-    monitor = "".join(f"    acl {name} nbsrv({backend_name(shard.name)}) lt 1\n" for name, shard in zip(down, shards))
+    down = [f"{backend_name(shard.name)}_down" for shard in shards]
+    monitor = "".join(
+        f"    acl {backend_name(shard.name)}_down nbsrv({backend_name(shard.name)}) lt 1\n" for shard in shards
+    )
     if down:
         monitor += f"    monitor fail if {' || '.join(down)}\n"
     return _CONFIGURATION.format(port=port, home=home, not_routed=NOT_ROUTED, backends=backends, monitor=monitor)

@@ -10,6 +10,7 @@ import json
 import re
 import socket as socket_module
 import time
+from typing import Any
 
 import pytest
 
@@ -19,9 +20,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
-def tenants(cells: Cells) -> dict[str, dict]:
+def tenants(cells: Cells) -> dict[str, dict[str, Any]]:
     """A tenant on each shard, each with one document its shard's worker ingested (through the directory)."""
-    found = {}
+    found: dict[str, dict[str, Any]] = {}
     for shard in ("main", "b"):
         schema, host, password = cells.tenant(shard, f"route_{shard}")
         key = cells.api_key(shard, schema)

@@ -11,6 +11,8 @@ import sys
 import threading
 import time
 from collections import Counter
+from email.message import Message
+from typing import Any
 
 import psycopg
 import pytest
@@ -29,10 +31,12 @@ def _placement(cells: Cells, schema: str) -> tuple[str, str]:
 
 def _query_logs(shard: str, schema: str) -> int:
     with psycopg.connect(_shard_setting(shard, "DATABASE_URL")) as conn:
-        return conn.execute(f'SELECT count(*) FROM "{schema}".answers_querylog').fetchone()[0]  # noqa: S608
+        row = conn.execute(f'SELECT count(*) FROM "{schema}".answers_querylog').fetchone()  # noqa: S608
+    assert row is not None
+    return int(row[0])
 
 
-def _seeded_tenant(cells: Cells, label: str) -> dict:
+def _seeded_tenant(cells: Cells, label: str) -> dict[str, Any]:
     schema, host, _ = cells.tenant("main", label)
     key = cells.api_key("main", schema)
     document = _upload(cells, key, "expenses", "Hotel stays are refunded up to 180 euros per night in big cities.")
@@ -40,7 +44,7 @@ def _seeded_tenant(cells: Cells, label: str) -> dict:
     return {"schema": schema, "host": host, "key": key, "document": document}
 
 
-def _ask(cells: Cells, key: str) -> tuple[int, dict, object]:
+def _ask(cells: Cells, key: str) -> tuple[int, Message, Any]:
     return cells.api(
         "/api/v1/query",
         key,

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from email.message import Message
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import neo4j
 import psycopg
@@ -111,7 +112,9 @@ class Cells:
     def directory_port(self) -> int:
         return int(self.directory_url.rsplit(":", 1)[1])
 
-    def api(self, path: str, key: str, *, method: str = "GET", payload: dict | None = None, **kwargs):
+    def api(
+        self, path: str, key: str, *, method: str = "GET", payload: dict | None = None, **kwargs: Any
+    ) -> tuple[int, Message, Any]:
         body = json.dumps(payload).encode() if payload is not None else None
         headers = {"X-API-Key": key, "Content-Type": "application/json", **kwargs.pop("headers", {})}
         status, response_headers, raw = self.request(path, method=method, headers=headers, body=body, **kwargs)
