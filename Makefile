@@ -94,6 +94,7 @@ DEMO_ENV = PORTAL_SHARD=$$($(DEV_ENV) $(PY) manage.py tenant_shard $(DEMO_SCHEMA
 
 run: migrate ## serve the portal on http://demo.localhost:8000: the directory, each shard's web process and Celery worker
 	@$(DEV_ENV) $(PY) manage.py collectstatic --noinput -v 0
+	@$(DEV_ENV) bash docker/run-dev.sh --register-only $(PORT) main $(subst $(comma), ,$(RUN_SHARDS))
 	@rm -f var/dev/demo-admin-password.new
 	@$(DEMO_ENV) $(PY) manage.py create_portal_tenant $(DEMO_SCHEMA) --domain $(DEMO_DOMAIN) \
 		--admin-email admin@$(DEMO_DOMAIN) --name "Demo Company" --password-file var/dev/demo-admin-password.new

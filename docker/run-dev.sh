@@ -3,14 +3,31 @@
 # and the directory (HAProxy, started by `make services` on the portal's port) in front of them.
 # Shard main's web server runs in the foreground; Ctrl-C stops everything this script started.
 #
-#   docker/run-dev.sh PORT SHARD...      e.g. docker/run-dev.sh 8000 main b
+#   docker/run-dev.sh PORT SHARD...                   e.g. docker/run-dev.sh 8000 main b
+#   docker/run-dev.sh --register-only PORT SHARD...   only record the shards' web addresses in the catalogue
 #
 # With one shard there is no directory: its web server listens on PORT itself.
 set -euo pipefail
+register_only=""
+if [ "${1:-}" = --register-only ]; then register_only=1; shift; fi
 port="${1:-8000}"
 shift || true
 shards=("${@:-main}")
 cd "$(dirname "$0")/.."
+
+# Each shard's web server on the ports after the directory's: main on PORT+1, the next on PORT+2, ...
+register_shards() {
+    local offset=1
+    for shard in "${shards[@]}"; do
+        PORTAL_SHARD="$shard" .venv/bin/python manage.py register_shard "$shard" \
+            --web-url "http://127.0.0.1:$((port + offset))" >/dev/null
+        offset=$((offset + 1))
+    done
+}
+if [ -n "$register_only" ]; then
+    [ "${#shards[@]}" -eq 1 ] || register_shards
+    exit
+fi
 mkdir -p var/dev
 children=()
 trap 'kill "${children[@]}" 2>/dev/null; wait 2>/dev/null' EXIT INT TERM
@@ -31,12 +48,11 @@ if [ "${#shards[@]}" -eq 1 ]; then
     exit
 fi
 
-# Each shard's web server on the ports after the directory's: main on PORT+1, the next on PORT+2, ...
+register_shards
 offset=1
 for shard in "${shards[@]}"; do
     start_worker "$shard"
     web_port=$((port + offset))
-    PORTAL_SHARD="$shard" .venv/bin/python manage.py register_shard "$shard" --web-url "http://127.0.0.1:$web_port"
     if [ "$shard" != main ]; then
         PORTAL_SHARD="$shard" .venv/bin/python manage.py serve --port "$web_port" >"var/dev/web-$shard.log" 2>&1 &
         children+=($!)

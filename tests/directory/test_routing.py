@@ -65,6 +65,9 @@ def test_hosts_reach_their_own_shard_and_unknown_hosts_are_refused(cells, tenant
     status, _, body = cells.request("/accounts/login/", host="nobody.localhost")
     assert status == 404
     assert json.loads(body)["detail"] == "No tenant is served at this address."
+    # The directory's own readiness: every shard has a live web process.
+    status, _, _ = cells.request("/health/shards", host="anything.localhost")
+    assert status == 200
     # The other shard does not know the host at all: a request that bypassed the directory is a 404 too.
     status, _, _ = cells.request("/accounts/login/", host=tenants["b"]["host"], via="main")
     assert status == 404
