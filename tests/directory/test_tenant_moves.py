@@ -14,6 +14,7 @@ from collections import Counter
 from email.message import Message
 from typing import Any
 
+import neo4j
 import psycopg
 import pytest
 
@@ -93,10 +94,14 @@ def _whole_on(cells: Cells, tenant: dict, shard: str) -> None:
     status, _, answer = _ask(cells, tenant["key"])
     assert status == 200, answer
     assert "180 euros" in answer["answer"]
+    assert answer["legs"] == {"dense": "ok", "keyword": "ok", "graph": "ok"}
 
 
 def test_a_tenant_moves_under_load_and_nothing_is_lost(cells):
     tenant = _seeded_tenant(cells, "load")
+    # As on a shard whose graph was never written to: the move must make the graph leg's indexes.
+    with neo4j.GraphDatabase.driver(_shard_setting("b", "NEO4J_URI")) as driver:
+        driver.execute_query("DROP INDEX entity_key_words IF EXISTS")
     statuses: Counter = Counter()
     unexpected: list = []
     answered = 0

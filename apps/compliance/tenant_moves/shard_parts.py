@@ -20,6 +20,7 @@ from django_tenants.utils import schema_context
 from apps.audit.services import audit_event_record
 from apps.ingestion.models import IngestionJob
 from apps.ingestion.reconcile import ingestion_resume_everything
+from apps.integrations.graph.factory import graph_schema_ensure
 from apps.tenants.encryption.keys import data_keys_forget, tenant_data_keys_open_all
 from apps.tenants.freeze import tenant_writes_freeze, tenant_writes_thaw
 from apps.tenants.models import Tenant
@@ -88,6 +89,9 @@ def part_discard(*, schema_name: str, **_: Any) -> dict:
 
 def part_import(*, schema_name: str, folder: Path, **_: Any) -> dict:
     part_discard(schema_name=schema_name)  # what an interrupted earlier attempt left here
+    # A shard whose graph has never been written to has no constraints and indexes yet (the graph
+    # leg's full-text entity index among them): made before the first node arrives.
+    graph_schema_ensure()
     pg_tool("pg_restore", "--no-owner", str(folder / "schema.dump"))
     public_rows_import(export=json.loads((folder / "public.json").read_text()))
     with open(folder / "graph.jsonl", encoding="utf-8") as lines:
