@@ -87,6 +87,14 @@ def test_every_series_carries_the_environment_setting():
     assert {"django_http_requests_before_middlewares", "python_info", "portal_llm_calls"} <= names
 
 
+@override_settings(METRICS_BEARER_TOKEN=TOKEN, PORTAL_SHARD="b")
+def test_every_series_names_the_shard_of_its_process():
+    status, body = scrape(HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
+    assert status == 200
+    samples = [s for family in text_string_to_metric_families(body) for s in family.samples]
+    assert {s.labels.get("shard") for s in samples} == {"b"}
+
+
 @pytest.mark.parametrize(("overrides", "expected"), [({}, "production"), ({"PORTAL_ENV": "staging"}, "staging")])
 def test_production_names_its_environment(overrides, expected):
     env = {key: value for key, value in os.environ.items() if key not in {"PORTAL_ENV", "DEBUG"}}
