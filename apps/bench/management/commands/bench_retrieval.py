@@ -74,7 +74,9 @@ class Command(BaseCommand):
         chunks = options["chunks"]
         if chunks < 100:
             raise CommandError("--chunks must be at least 100")
-        schema = f"bench_{chunks}"
+        # One benchmark tenant per shard: a schema name is placed on one shard only (docs/operations.md, "Shards").
+        shard = settings.PORTAL_SHARD
+        schema = f"bench_{chunks}" if shard == "main" else f"bench_{chunks}_{shard}"
         eval_dir = Path(options["eval_dir"])
         corpora = sorted(eval_dir.glob("*/corpus.jsonl"))
         if not corpora:
@@ -88,7 +90,7 @@ class Command(BaseCommand):
             # Steady state, not a cold start: caches, buffers and the JIT warmed by queries not measured.
             if warm_up:
                 self._measure(schema, chunks, warm_up)
-            report = {**self._measure(schema, chunks, queries), "warm_up_queries": len(warm_up)}
+            report = {**self._measure(schema, chunks, queries), "warm_up_queries": len(warm_up), "shard": shard}
         self.stdout.write(json.dumps(report, indent=2))
 
     @staticmethod
