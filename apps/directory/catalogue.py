@@ -172,6 +172,18 @@ def tenant_place(*, schema_name: str, shard: str) -> Placement:
     return placement
 
 
+def tenant_unplace(*, schema_name: str, shard: str) -> bool:
+    """Remove a deleted tenant's placement and routes, if `shard` holds it and it is not moving."""
+    with catalogue() as conn:
+        deleted = conn.execute(
+            "DELETE FROM directory_placement WHERE schema_name = %s AND shard = %s AND state = 'active'",
+            [schema_name, shard],
+        ).rowcount
+        if deleted:
+            _changed(conn)
+    return bool(deleted)
+
+
 def _placement(conn: psycopg.Connection, schema_name: str) -> Placement | None:
     row = conn.execute(
         "SELECT schema_name, shard, state, moving_to, updated_at FROM directory_placement WHERE schema_name = %s",

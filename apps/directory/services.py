@@ -16,6 +16,7 @@ from pathlib import Path
 from django.conf import settings
 
 from .catalogue import (
+    DirectoryUnavailable,
     Placement,
     PlacementRefused,
     catalogue_ensure,
@@ -25,6 +26,7 @@ from .catalogue import (
     routing_table,
     shards_list,
     tenant_place,
+    tenant_unplace,
 )
 from .haproxy import directory_install
 
@@ -45,6 +47,18 @@ def tenant_place_here(*, schema_name: str, hosts: Iterable[str] = ()) -> Placeme
     if taken := routes_taken(schema_name=schema_name, kind="host", values=hosts):
         raise PlacementRefused(f"host {taken[0][0]!r} already leads to tenant {taken[0][1]!r}.")
     return tenant_place(schema_name=schema_name, shard=this_shard())
+
+
+def tenant_unplace_here(*, schema_name: str) -> None:
+    """Forget a tenant deleted on this shard: its placement and routes, if this shard holds it."""
+    if not directory_configured():
+        return
+    try:
+        if tenant_unplace(schema_name=schema_name, shard=this_shard()):
+            directory_sync_if_local()
+    except (DirectoryUnavailable, OSError, RuntimeError) as error:
+        # Its host then leads to this shard, which answers 404 for it: closed, not open.
+        logger.warning("directory not told of a deleted tenant: %s", type(error).__name__)
 
 
 def tenant_routes_publish(*, schema_name: str, kind: str, values: Iterable[str]) -> None:

@@ -10,6 +10,7 @@ class TenantsConfig(AppConfig):
         from django.db.models.signals import post_delete
 
         from apps.core.process_cache import process_cache_invalidated_by
+        from apps.directory.services import tenant_unplace_here
 
         from .encryption.keys import data_keys_forget
         from .models import Domain, Tenant, TenantDataKey, TenantSettings
@@ -21,3 +22,11 @@ class TenantsConfig(AppConfig):
             post_delete.connect(
                 lambda **_kwargs: data_keys_forget(), sender=model, weak=False, dispatch_uid=f"data_keys_forget.{model}"
             )
+        # A deleted tenant leaves the directory too (only if this shard holds it: the source of a
+        # move deletes its copy after the target took over, and that placement stays).
+        post_delete.connect(
+            lambda instance, **_kwargs: tenant_unplace_here(schema_name=instance.schema_name),
+            sender=Tenant,
+            weak=False,
+            dispatch_uid="directory_unplace",
+        )

@@ -182,3 +182,15 @@ def test_a_shard_cannot_claim_another_shards_tenant_or_host(cells, tenants):
     # Refused before anything was made: no placement, no schema on b.
     assert cells.catalogue("SELECT 1 FROM directory_placement WHERE schema_name = %s", [sneaky]) == []
     assert sneaky not in cells.schemas("b")
+
+
+def test_a_deleted_tenant_leaves_the_directory(cells):
+    schema, host, _ = cells.tenant("b", "deleted")
+    assert cells.request("/accounts/login/", host=host)[0] == 200
+    code = f"from apps.tenants.models import Tenant; Tenant.objects.get(schema_name='{schema}').delete(force_drop=True)"
+    cells.manage("b", "shell", "-c", code)
+    assert cells.catalogue("SELECT 1 FROM directory_placement WHERE schema_name = %s", [schema]) == []
+    assert cells.catalogue("SELECT 1 FROM directory_route WHERE value = %s", [host]) == []
+    status, _, body = cells.request("/accounts/login/", host=host)
+    assert status == 404
+    assert json.loads(body)["detail"] == "No tenant is served at this address."
