@@ -157,8 +157,7 @@ def shards_list() -> list[Shard]:
 def tenant_place(*, schema_name: str, shard: str) -> Placement:
     """Place a new tenant on a shard; placing it again on the same shard is a no-op, on another refused."""
     with catalogue() as conn:
-        if conn.execute("SELECT 1 FROM directory_shard WHERE name = %s", [shard]).fetchone() is None:
-            raise PlacementRefused(f"There is no shard {shard!r} in the catalogue (register it first).")
+        _shard_required(conn, shard)
         conn.execute(
             "INSERT INTO directory_placement (schema_name, shard, state) VALUES (%s, %s, 'active') "
             "ON CONFLICT (schema_name) DO NOTHING",
@@ -182,6 +181,11 @@ def tenant_unplace(*, schema_name: str, shard: str) -> bool:
         if deleted:
             _changed(conn)
     return bool(deleted)
+
+
+def _shard_required(conn: psycopg.Connection, shard: str) -> None:
+    if conn.execute("SELECT 1 FROM directory_shard WHERE name = %s", [shard]).fetchone() is None:
+        raise PlacementRefused(f"There is no shard {shard!r} in the catalogue (register it first).")
 
 
 def _placement(conn: psycopg.Connection, schema_name: str) -> Placement | None:
@@ -277,8 +281,7 @@ def move_begin(*, schema_name: str, target: str) -> Placement:
             raise PlacementRefused(
                 f"Tenant {schema_name!r} is already moving to {placement.moving_to!r}: resume that move or abort it."
             )
-        if conn.execute("SELECT 1 FROM directory_shard WHERE name = %s", [target]).fetchone() is None:
-            raise PlacementRefused(f"There is no shard {target!r} in the catalogue.")
+        _shard_required(conn, target)
         conn.execute(
             "UPDATE directory_placement SET state = 'moving', moving_to = %s, updated_at = now() "
             "WHERE schema_name = %s",
