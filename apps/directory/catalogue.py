@@ -216,7 +216,7 @@ def routes_publish(*, schema_name: str, shard: str, kind: str, values: Iterable[
     """
     if kind not in ROUTE_KINDS:
         raise ValueError(f"unknown route kind {kind!r}")
-    wanted = sorted({value.strip().lower() for value in values if value.strip()})
+    wanted = _route_values(values)
     with catalogue() as conn:
         placement = _placement(conn, schema_name)
         if placement is None or placement.shard != shard:
@@ -224,11 +224,7 @@ def routes_publish(*, schema_name: str, shard: str, kind: str, values: Iterable[
             raise PlacementRefused(
                 f"Tenant {schema_name!r} is placed on {where}, not on {shard!r}: its routes stay as they are."
             )
-        taken = conn.execute(
-            "SELECT value, schema_name FROM directory_route WHERE kind = %s AND value = ANY(%s) AND schema_name <> %s",
-            [kind, wanted, schema_name],
-        ).fetchall()
-        if taken:
+        if taken := _taken(conn, schema_name=schema_name, kind=kind, wanted=wanted):
             raise PlacementRefused(f"{kind} {taken[0][0]!r} already leads to tenant {taken[0][1]!r}.")
         conn.execute("DELETE FROM directory_route WHERE schema_name = %s AND kind = %s", [schema_name, kind])
         for value in wanted:
@@ -240,12 +236,19 @@ def routes_publish(*, schema_name: str, shard: str, kind: str, values: Iterable[
 
 def routes_taken(*, schema_name: str, kind: str, values: Iterable[str]) -> list[tuple[str, str]]:
     """(value, tenant) for each of `values` that leads to another tenant already."""
-    wanted = sorted({value.strip().lower() for value in values if value.strip()})
     with catalogue() as conn:
-        rows = conn.execute(
-            "SELECT value, schema_name FROM directory_route WHERE kind = %s AND value = ANY(%s) AND schema_name <> %s",
-            [kind, wanted, schema_name],
-        ).fetchall()
+        return _taken(conn, schema_name=schema_name, kind=kind, wanted=_route_values(values))
+
+
+def _route_values(values: Iterable[str]) -> list[str]:
+    return sorted({value.strip().lower() for value in values if value.strip()})
+
+
+def _taken(conn: psycopg.Connection, *, schema_name: str, kind: str, wanted: list[str]) -> list[tuple[str, str]]:
+    rows = conn.execute(
+        "SELECT value, schema_name FROM directory_route WHERE kind = %s AND value = ANY(%s) AND schema_name <> %s",
+        [kind, wanted, schema_name],
+    ).fetchall()
     return [(value, owner) for value, owner in rows]
 
 

@@ -18,9 +18,10 @@ import neo4j
 import psycopg
 import pytest
 
+from apps.directory.shard_access import shard_servers
 from config.settings.environment import BASE_DIR
 from tests.directory.test_routing import _indexed, _upload
-from tests.support.cells import Cells, _shard_setting
+from tests.support.cells import Cells
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -31,7 +32,7 @@ def _placement(cells: Cells, schema: str) -> tuple[str, str]:
 
 
 def _query_logs(shard: str, schema: str) -> int:
-    with psycopg.connect(_shard_setting(shard, "DATABASE_URL")) as conn:
+    with psycopg.connect(shard_servers(shard).database_url) as conn:
         row = conn.execute(f'SELECT count(*) FROM "{schema}".answers_querylog').fetchone()  # noqa: S608
     assert row is not None
     return int(row[0])
@@ -100,7 +101,7 @@ def _whole_on(cells: Cells, tenant: dict, shard: str) -> None:
 def test_a_tenant_moves_under_load_and_nothing_is_lost(cells):
     tenant = _seeded_tenant(cells, "load")
     # As on a shard whose graph was never written to: the move must make the graph leg's indexes.
-    with neo4j.GraphDatabase.driver(_shard_setting("b", "NEO4J_URI")) as driver:
+    with neo4j.GraphDatabase.driver(shard_servers("b").neo4j_uri) as driver:
         driver.execute_query("DROP INDEX entity_key_words IF EXISTS")
     statuses: Counter = Counter()
     unexpected: list = []

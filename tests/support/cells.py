@@ -31,6 +31,7 @@ from typing import Any
 import neo4j
 import psycopg
 
+from apps.directory.shard_access import shard_servers
 from apps.ingestion.worker_process import worker_command
 from config.settings.environment import BASE_DIR
 from tests.support.embedded import devservices
@@ -121,13 +122,13 @@ class Cells:
         return status, response_headers, (json.loads(raw) if raw and raw[:1] in b"{[" else raw)
 
     def schemas(self, shard: str) -> set[str]:
-        url = _shard_setting(shard, "DATABASE_URL")
+        url = shard_servers(shard).database_url
         with psycopg.connect(url) as conn:
             return {row[0] for row in conn.execute("SELECT nspname FROM pg_namespace").fetchall()}
 
     def chunk_nodes(self, shard: str, schema: str) -> int:
         """The tenant's chunk nodes in the shard's own Neo4j."""
-        with neo4j.GraphDatabase.driver(_shard_setting(shard, "NEO4J_URI")) as driver:
+        with neo4j.GraphDatabase.driver(shard_servers(shard).neo4j_uri) as driver:
             records, _, _ = driver.execute_query(
                 "MATCH (c:Chunk {tenant: $tenant}) RETURN count(c) AS n", tenant=schema
             )
@@ -143,14 +144,6 @@ class Cells:
     def catalogue(self, sql: str, parameters: list | None = None) -> list[tuple]:
         with psycopg.connect(self.catalogue_url) as conn:
             return conn.execute(sql, parameters or []).fetchall()
-
-
-def _shard_setting(shard: str, name: str) -> str:
-    folder = BASE_DIR / "var" / PROFILE / ("" if shard == "main" else f"shards/{shard}")
-    for line in (folder / "services.env").read_text().splitlines():
-        if line.startswith(f"{name}="):
-            return line.split("=", 1)[1]
-    raise RuntimeError(f"no {name} for shard {shard}")
 
 
 @contextmanager
