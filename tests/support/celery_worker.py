@@ -12,6 +12,7 @@ from pathlib import Path
 from apps.core.database import current_database_url
 from apps.ingestion.worker_process import worker_command
 from config.settings.environment import BASE_DIR
+from tests.support.processes import process_group_stop
 
 
 @contextmanager
@@ -31,16 +32,13 @@ def celery_worker(
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: a hung teardown kills its pool too
         )
     try:
         _wait_ready(log_path, worker)
         yield worker
     finally:
-        worker.terminate()
-        try:
-            worker.wait(20)
-        except subprocess.TimeoutExpired:
-            worker.kill()
+        process_group_stop(worker, grace_seconds=20)
 
 
 def _wait_ready(log_path: Path, worker: subprocess.Popen, timeout: float = 60) -> None:

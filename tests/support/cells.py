@@ -13,7 +13,6 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -35,6 +34,7 @@ from apps.directory.shard_access import shard_servers
 from apps.ingestion.worker_process import worker_command
 from config.settings.environment import BASE_DIR
 from tests.support.embedded import devservices
+from tests.support.processes import process_group_stop
 
 SHARDS = ("main", "b")
 PROFILE = os.environ.get("PORTAL_SERVICES_PROFILE", "test")
@@ -155,12 +155,7 @@ def _process(command: list[str], *, env: dict[str, str], log: Path) -> Iterator[
     try:
         yield process
     finally:
-        process.terminate()
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        process_group_stop(process, grace_seconds=20)
 
 
 def _ready(port: int, shard: str) -> bool:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from config.settings.environment import BASE_DIR
+from tests.support.processes import process_group_stop
 
 from .embedded import devservices
 
@@ -54,6 +55,7 @@ class LiveStack:
             env={**self.env, "SHUTDOWN_DRAIN_SECONDS": "3"},
             stdout=log,
             stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: a hung teardown kills its web worker too
         )
         devservices.wait_until(
             lambda: devservices.port_accepts_connections(self.port),
@@ -86,11 +88,7 @@ class LiveStack:
         raise AssertionError(f"timed out waiting for {what}")
 
     def stop(self) -> None:
-        if self.server and self.server.poll() is None:
-            self.server.terminate()
-            try:
-                self.server.wait(15)
-            except subprocess.TimeoutExpired:
-                self.server.kill()
+        if self.server:
+            process_group_stop(self.server, grace_seconds=15)
         for service in self.services.values():
             service.stop()
