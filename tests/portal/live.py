@@ -9,7 +9,6 @@ the test are visible to it, and a real Celery worker can ingest for it.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import urllib.error
@@ -22,6 +21,7 @@ from pathlib import Path
 from apps.core.database import current_database_url
 from config.settings.environment import BASE_DIR
 from tests.support.embedded import devservices
+from tests.support.processes import process_group_stop
 
 
 @dataclass(frozen=True)
@@ -70,9 +70,4 @@ def live_portal(*, log_path: Path, extra_env: dict[str, str] | None = None) -> I
         devservices.wait_until(lambda: _live(port), timeout=60, what="the portal's web workers", log_file=log_path)
         yield LivePortal(port=port, log_path=log_path, pid=server.pid)
     finally:
-        server.terminate()
-        try:
-            server.wait(15)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
+        process_group_stop(server, grace_seconds=15)
