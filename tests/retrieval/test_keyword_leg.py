@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 from django.conf import settings
+from django.db import connection
 
 from apps.accounts.models import User
 from apps.documents.acl import SUPERUSER, principals_for_user
@@ -159,3 +160,26 @@ def test_a_newer_index_state_drops_the_older_entries_and_older_reads_are_not_kep
     assert len(cache.get_many("t", new, ["a"])["a"]) == 2
     assert cache.get_many("t", recreated, ["a"]) == {}
     assert set(cache.get_many("other", old, ["a"])) == {"a"}  # other tenants are untouched
+
+
+@pytest.mark.django_db
+def test_postings_read_in_binary_keep_every_value_across_the_columns_ranges():
+    # Values at the edges of each column's type: ids past 2^32, the largest smallint frequency, long chunks.
+    rows = [(5_000_000_001, 32_767, 70_000), (7, 1, 3), (2**62, 12, 2**31 - 1)]
+    sql = keyword.POSTINGS_SQL.replace("documents_keywordposting", "postings_sample")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TEMP TABLE postings_sample (term text, chunk_id bigint, term_frequency smallint, chunk_length int)"
+        )
+        cursor.executemany("INSERT INTO postings_sample VALUES ('t', %s, %s, %s)", rows)
+        cursor.execute(sql, {"terms": ["t", "absent"]})
+        fetched = cursor.fetchall()
+
+    assert [row[0] for row in fetched] == ["t"]
+    read = TermPostings.from_binary(*fetched[0][1:])
+    expected = TermPostings.from_rows(*zip(*rows, strict=True))
+    columns = (read.chunk_ids.tolist(), read.term_frequencies.tolist(), read.chunk_lengths.tolist())
+    assert sorted(zip(*columns, strict=True)) == sorted(rows)
+    assert read.chunk_ids.dtype == expected.chunk_ids.dtype
+    assert read.term_frequencies.dtype == expected.term_frequencies.dtype
+    assert read.chunk_lengths.dtype == expected.chunk_lengths.dtype
