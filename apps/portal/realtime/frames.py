@@ -69,6 +69,28 @@ def _reversed(name: str, object_id: int, script_prefix: str) -> str:
     return reverse(name, args=[object_id])
 
 
+# An id no object has: reversed once, then replaced by the real id (see object_url).
+_ID_PLACEHOLDER = 987654321
+
+
+def object_url(name: str, object_id: int) -> str:
+    """`reverse(name, args=[object_id])` for a URL with one integer id, without resolving it each time.
+
+    A new answer's query id is never the same twice, so its feedback and history links cannot be
+    remembered like a document's; the URL around the id can.
+    """
+    before, after = _around_id(name, get_script_prefix())
+    return f"{before}{int(object_id)}{after}"
+
+
+@lru_cache(maxsize=64)
+def _around_id(name: str, script_prefix: str) -> tuple[str, str]:
+    before, found, after = reverse(name, args=[_ID_PLACEHOLDER]).partition(str(_ID_PLACEHOLDER))
+    if not found:
+        raise ValueError(f"{name} does not put its id in the path")
+    return before, after
+
+
 def citation_frame(data: dict) -> dict:
     return {
         "type": "citation",
@@ -97,8 +119,8 @@ def done_frame(result: dict) -> dict:
         "sources": [_linked(item) for item in result.get("sources", [])],
         "ttft_ms": result.get("ttft_ms"),
         "latency_ms": result.get("latency_ms"),
-        "feedback_url": reverse("portal:feedback", args=[query_id]) if query_id else "",
-        "history_url": reverse("portal:history_detail", args=[query_id]) if query_id else "",
+        "feedback_url": object_url("portal:feedback", query_id) if query_id else "",
+        "history_url": object_url("portal:history_detail", query_id) if query_id else "",
     }
 
 

@@ -1,0 +1,27 @@
+"""The socket's frames link to the same URLs Django's `reverse` gives, however the ids look."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import NoReverseMatch, reverse
+
+from apps.portal.realtime.frames import done_frame, object_url
+
+
+@pytest.mark.parametrize("query_id", [1, 9, 10, 4242, 987654321, 10**12])
+@pytest.mark.parametrize("name", ["portal:feedback", "portal:history_detail"])
+def test_an_answers_links_are_the_reversed_urls(name, query_id):
+    assert object_url(name, query_id) == reverse(name, args=[query_id])
+
+
+def test_the_done_frame_links_its_own_question():
+    frame = done_frame({"query_id": 31, "outcome": "answered", "answer": "28 days [1]."})
+
+    assert frame["feedback_url"] == reverse("portal:feedback", args=[31])
+    assert frame["history_url"] == reverse("portal:history_detail", args=[31])
+    assert done_frame({"outcome": "failed"})["feedback_url"] == ""
+
+
+def test_a_url_that_takes_no_id_is_refused_not_guessed():
+    with pytest.raises(NoReverseMatch):
+        object_url("portal:ask", 3)
