@@ -25,3 +25,17 @@ def test_the_done_frame_links_its_own_question():
 def test_a_url_that_takes_no_id_is_refused_not_guessed():
     with pytest.raises(NoReverseMatch):
         object_url("portal:ask", 3)
+
+
+def test_the_done_frame_links_every_cited_passage_to_its_place_in_its_document():
+    frame = done_frame(
+        {
+            "query_id": 5,
+            "citations": [{"number": 1, "document_id": 12, "chunk_id": 40}],
+            "sources": [{"document_id": 12}, {"title": "no document"}],
+        }
+    )
+
+    page = reverse("portal:document_detail", args=[12])
+    assert frame["citations"][0]["url"] == f"{page}?chunk=40#chunk-40"
+    assert frame["sources"] == [{"document_id": 12, "url": page}, {"title": "no document"}]

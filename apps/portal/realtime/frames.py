@@ -55,9 +55,10 @@ def error_frame(code: str, *, language: str, message: str = "", **params: object
     return {"type": "error", "code": code, "message": message}
 
 
-def source_url(*, document_id: int, chunk_id: int | None = None) -> str:
-    """The document page, opened at the cited passage."""
-    url = _reversed("portal:document_detail", document_id, get_script_prefix())
+def source_url(*, document_id: int, chunk_id: int | None = None, script_prefix: str | None = None) -> str:
+    """The document page, opened at the cited passage. `script_prefix`: get_script_prefix(), when the
+    caller links many passages (it reads a context-local, slow on an event loop)."""
+    url = _reversed("portal:document_detail", document_id, script_prefix or get_script_prefix())
     return f"{url}?chunk={chunk_id}#chunk-{chunk_id}" if chunk_id else url
 
 
@@ -73,13 +74,13 @@ def _reversed(name: str, object_id: int, script_prefix: str) -> str:
 _ID_PLACEHOLDER = 987654321
 
 
-def object_url(name: str, object_id: int) -> str:
+def object_url(name: str, object_id: int, *, script_prefix: str | None = None) -> str:
     """`reverse(name, args=[object_id])` for a URL with one integer id, without resolving it each time.
 
     A new answer's query id is never the same twice, so its feedback and history links cannot be
     remembered like a document's; the URL around the id can.
     """
-    before, after = _around_id(name, get_script_prefix())
+    before, after = _around_id(name, script_prefix or get_script_prefix())
     return f"{before}{int(object_id)}{after}"
 
 
@@ -107,6 +108,7 @@ def citation_frame(data: dict) -> dict:
 def done_frame(result: dict) -> dict:
     """The finished answer for the page: no trace, no token accounting beyond what users see."""
     query_id = result.get("query_id")
+    prefix = get_script_prefix()
     return {
         "type": "done",
         "query_id": query_id,
@@ -115,17 +117,18 @@ def done_frame(result: dict) -> dict:
         "outcome": result.get("outcome", ""),
         "reason": result.get("reason", ""),
         "answer": result.get("answer", ""),
-        "citations": [_linked(item) for item in result.get("citations", [])],
-        "sources": [_linked(item) for item in result.get("sources", [])],
+        "citations": [_linked(item, prefix) for item in result.get("citations", [])],
+        "sources": [_linked(item, prefix) for item in result.get("sources", [])],
         "ttft_ms": result.get("ttft_ms"),
         "latency_ms": result.get("latency_ms"),
-        "feedback_url": object_url("portal:feedback", query_id) if query_id else "",
-        "history_url": object_url("portal:history_detail", query_id) if query_id else "",
+        "feedback_url": object_url("portal:feedback", query_id, script_prefix=prefix) if query_id else "",
+        "history_url": object_url("portal:history_detail", query_id, script_prefix=prefix) if query_id else "",
     }
 
 
-def _linked(item: dict) -> dict:
+def _linked(item: dict, script_prefix: str) -> dict:
     document_id = item.get("document_id")
     if not document_id:
         return dict(item)
-    return {**item, "url": source_url(document_id=document_id, chunk_id=item.get("chunk_id"))}
+    url = source_url(document_id=document_id, chunk_id=item.get("chunk_id"), script_prefix=script_prefix)
+    return {**item, "url": url}
