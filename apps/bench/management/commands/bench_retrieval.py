@@ -30,7 +30,7 @@ from apps.integrations.graph.knowledge import graph_tenant_clear
 from apps.retrieval.legs.base import LegQuery
 from apps.retrieval.legs.dense import PgvectorDenseLeg, vector_literal
 from apps.retrieval.legs.graph import Neo4jGraphLeg
-from apps.retrieval.legs.keyword import PostgresBM25Leg
+from apps.retrieval.legs.keyword import PostgresBM25Leg, postings_cache
 from apps.retrieval.search import retrieve_for_principals
 from apps.tenants.context import current_tenant_schema, in_tenant
 from apps.tenants.encryption import fields as encryption_fields
@@ -41,6 +41,8 @@ from apps.text.analyzer import analyze
 from apps.text.entities import extract_query_entities
 
 T = TypeVar("T")
+# What the output says about its vectors (the issue allows synthesised ones at scale if it says so).
+SYNTHETIC_EMBEDDINGS = "synthesised: each chunk's vector is the normalised mean of its sentences' real embeddings"
 PRINCIPALS = ("group:1", "tenant:all", "user:1")
 EVAL = Path(settings.BASE_DIR).parent / "shared" / "eval"
 
@@ -90,7 +92,16 @@ class Command(BaseCommand):
             # Steady state, not a cold start: caches, buffers and the JIT warmed by queries not measured.
             if warm_up:
                 self._measure(schema, chunks, warm_up)
-            report = {**self._measure(schema, chunks, queries), "warm_up_queries": len(warm_up), "shard": shard}
+            report = {
+                **self._measure(schema, chunks, queries),
+                "warm_up_queries": len(warm_up),
+                "shard": shard,
+                "embeddings": SYNTHETIC_EMBEDDINGS,
+                "keyword_postings_cache": {
+                    "max_postings": settings.BM25_POSTINGS_CACHE_MAX_POSTINGS,
+                    "held_postings": postings_cache().size,
+                },
+            }
         self.stdout.write(json.dumps(report, indent=2))
 
     @staticmethod
