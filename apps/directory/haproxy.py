@@ -68,7 +68,11 @@ _BACKEND = """
 backend shard_{name}
     option httpchk
     http-check send meth GET uri /health/live
-    server web {address} check inter 2s fall 2 rise 1
+    # A shard has one web address: marking it down serves nobody, so only a shard that refuses
+    # connections or stays silent for 10 s three times running is down. (With the 2 s default a
+    # cold start under fifty streams took shard main out of the directory and its sockets got 503.)
+    timeout check 10s
+    server web {address} check inter 2s fall 3 rise 1
 """
 
 

@@ -7,7 +7,9 @@ on its tenant's shard; an unknown host or placement is refused; no shard serves 
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import socket as socket_module
 import time
 from typing import Any
@@ -194,3 +196,20 @@ def test_a_deleted_tenant_leaves_the_directory(cells):
     status, _, body = cells.request("/accounts/login/", host=host)
     assert status == 404
     assert json.loads(body)["detail"] == "No tenant is served at this address."
+
+
+def test_a_shard_too_busy_to_answer_its_health_check_for_seconds_stays_in_the_directory(cells, tenants):
+    # A shard has one web address: taking it out of the directory answers its users 503 instead of
+    # late. A cold start under fifty streams once kept /health/live waiting past the 2 s check.
+    web = cells.web_processes["b"]
+    os.killpg(web.pid, signal.SIGSTOP)
+    try:
+        deadline = time.monotonic() + 7
+        while time.monotonic() < deadline:
+            status, _, _ = cells.request("/health/shards", host="anything.localhost")
+            assert status == 200, "the directory took a busy shard out"
+            time.sleep(0.5)
+    finally:
+        os.killpg(web.pid, signal.SIGCONT)
+    status, _, _ = cells.request("/accounts/login/", host=tenants["b"]["host"])
+    assert status == 200

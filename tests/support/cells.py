@@ -56,6 +56,7 @@ class Cells:
     directory_url: str
     catalogue_url: str
     web_ports: dict[str, int] = field(default_factory=dict)
+    web_processes: dict[str, subprocess.Popen] = field(default_factory=dict)
 
     def environment(self, shard: str) -> dict[str, str]:
         env = {
@@ -182,7 +183,7 @@ def running_cells(home: Path) -> Iterator[Cells]:
             cells.manage(shard, "ensure_public_tenant", "--domain", "localhost")
             port = devservices.free_loopback_port()
             cells.web_ports[shard] = port
-            stack.enter_context(_process(
+            cells.web_processes[shard] = stack.enter_context(_process(
                 [sys.executable, "manage.py", "serve", "--port", str(port), "--workers", "1"],
                 env={**cells.environment(shard), "SHUTDOWN_DRAIN_SECONDS": "2", "CELERY_TASK_ALWAYS_EAGER": "false"},
                 log=home / f"web-{shard}.log",
