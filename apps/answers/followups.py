@@ -107,6 +107,10 @@ def standalone_question(question: str, earlier: Sequence[Turn]) -> Rewrite:
     topic = _topic_of(base)
     if _is_a_bare_fragment(own):
         return Rewrite(_attached(base, own, "for"), ELLIPSIS, focus=_TRAILING.sub("", own))
+    if _refers_to_an_action(own):
+        # "How fast do I have to do that?": "that" is what the last question asked about doing, not
+        # its topic ("do the laptop"); the question keeps its words and the last one comes along.
+        return Rewrite(f"{_TRAILING.sub('', own)} ({_TRAILING.sub('', base)})?", REFERENCE)
     if topic and (resolved := _references_resolved(own, topic)) is not None:
         return Rewrite(resolved, REFERENCE)
     if topic and _too_short_to_stand_alone(own):
@@ -215,6 +219,27 @@ def _references_resolved(question: str, topic: str) -> str | None:
         if lowered in _DETERMINERS - _OBJECT_PRONOUNS - _POSSESSIVE_PRONOUNS:
             seen_determiner = True
     return None
+
+
+_DO = {"do", "does", "did", "doing", "done"}
+_DOERS = {
+    "i", "you", "we", "they", "to", "can", "could", "should", "must", "will", "would", "may", "might",
+    "shall", "please", "i'll", "we'll", "you'll",
+}  # fmt: skip
+_AFTER_AN_ACTION = {"now", "again", "first", "already", "myself", "yourself", "later", "today", "online", "too"}
+
+
+def _refers_to_an_action(question: str) -> bool:
+    """ "have to do that?", "can I do it now": the pronoun after "do" as a main verb (after a subject,
+    a modal or "to") stands for an action of the thread, not a thing. Not an auxiliary's subject
+    ("how long does it take"), not a determiner ("do that course")."""
+    words = [word.lower() for word in _WORD.findall(question)]
+    for index in range(2, len(words)):
+        if words[index] in {"it", "this", "that"} and words[index - 1] in _DO and words[index - 2] in _DOERS:
+            following = words[index + 1] if index + 1 < len(words) else ""
+            if not following or following in _PREPOSITIONS or following in _AFTER_AN_ACTION:
+                return True
+    return False
 
 
 # "it" as a placeholder subject points nowhere: "is it possible to ...", "how long does it take to ...".

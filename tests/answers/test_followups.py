@@ -29,6 +29,14 @@ LAPTOP = [Turn("My laptop got stolen, what do I do?")]
         (LAPTOP, "Who do I need to tell?", "Who do I need to tell about the laptop?", TOO_SHORT),
         # The topic follows a determiner: "my password", not the verb "reset" before it.
         ([Turn("How do I reset my password?")], "How long must it be?", "How long must the password be?", REFERENCE),
+        # "that" is the reporting the first question asked about, not the laptop.
+        (
+            [Turn("If my laptop gets stolen, who do I tell first?")],
+            "and how fast do I have to do that?",
+            "How fast do I have to do that (If my laptop gets stolen, who do I tell first)?",
+            REFERENCE,
+        ),
+        (LAPTOP, "Can I do it online?", "Can I do it online (My laptop got stolen, what do I do)?", REFERENCE),
     ],
 )
 def test_a_follow_up_becomes_a_question_that_stands_alone(earlier, follow_up, expected, rule):
