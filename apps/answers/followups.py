@@ -222,6 +222,7 @@ def _references_resolved(question: str, topic: str) -> str | None:
 
 
 _DO = {"do", "does", "did", "doing", "done"}
+_ACTION_PRONOUNS = {"it", "this", "that"}
 _DOERS = {
     "i", "you", "we", "they", "to", "can", "could", "should", "must", "will", "would", "may", "might",
     "shall", "please", "i'll", "we'll", "you'll",
@@ -235,7 +236,7 @@ def _refers_to_an_action(question: str) -> bool:
     ("how long does it take"), not a determiner ("do that course")."""
     words = [word.lower() for word in _WORD.findall(question)]
     for index in range(2, len(words)):
-        if words[index] in {"it", "this", "that"} and words[index - 1] in _DO and words[index - 2] in _DOERS:
+        if words[index] in _ACTION_PRONOUNS and words[index - 1] in _DO and words[index - 2] in _DOERS:
             following = words[index + 1] if index + 1 < len(words) else ""
             if not following or following in _PREPOSITIONS or following in _AFTER_AN_ACTION:
                 return True

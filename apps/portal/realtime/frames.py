@@ -58,16 +58,8 @@ def error_frame(code: str, *, language: str, message: str = "", **params: object
 def source_url(*, document_id: int, chunk_id: int | None = None, script_prefix: str | None = None) -> str:
     """The document page, opened at the cited passage. `script_prefix`: get_script_prefix(), when the
     caller links many passages (it reads a context-local, slow on an event loop)."""
-    url = _reversed("portal:document_detail", document_id, script_prefix or get_script_prefix())
+    url = object_url("portal:document_detail", document_id, script_prefix=script_prefix)
     return f"{url}?chunk={chunk_id}#chunk-{chunk_id}" if chunk_id else url
-
-
-@lru_cache(maxsize=4096)
-def _reversed(name: str, object_id: int, script_prefix: str) -> str:
-    # `reverse()` costs tens of microseconds and ran on the event loop for every citation and source
-    # of every answer; the same documents are cited again and again. (The portal's URLs carry no
-    # language prefix; the script prefix is part of the key.)
-    return reverse(name, args=[object_id])
 
 
 # An id no object has: reversed once, then replaced by the real id (see object_url).
@@ -77,8 +69,9 @@ _ID_PLACEHOLDER = 987654321
 def object_url(name: str, object_id: int, *, script_prefix: str | None = None) -> str:
     """`reverse(name, args=[object_id])` for a URL with one integer id, without resolving it each time.
 
-    A new answer's query id is never the same twice, so its feedback and history links cannot be
-    remembered like a document's; the URL around the id can.
+    `reverse()` costs tens of microseconds and ran on the event loop for every link of every answer;
+    the URL around the id is resolved once per name (and script prefix: the portal's URLs carry no
+    language prefix), so a new answer's query id costs no more than a document cited again.
     """
     before, after = _around_id(name, script_prefix or get_script_prefix())
     return f"{before}{int(object_id)}{after}"
