@@ -6,7 +6,8 @@ import re
 
 import pytest
 
-from apps.answers.providers.extractive import ExtractiveProvider
+from apps.answers.evidence import ScoredSentence
+from apps.answers.providers.extractive import SECTION_WORDS, ExtractiveProvider, sentences_choose
 from apps.answers.steps.verifier import Evidence, sentence_verify
 from apps.integrations.llm.base import Completion, EvidencePassage, GenerationRequest, TextDelta
 
@@ -61,3 +62,68 @@ def test_without_passages_it_says_it_found_nothing():
     empty = GenerationRequest(question="Refunds?", passages=[], system="", prompt="", max_tokens=50)
     text = "".join(event.text for event in ExtractiveProvider().stream(empty) if isinstance(event, TextDelta))
     assert text == "I could not find this in the documents you can access."
+
+
+def scored(passage: int, position: int, text: str, score: float, **fields) -> ScoredSentence:
+    defaults = {"document_id": passage, "section": "Lost devices", "record": False}
+    return ScoredSentence(
+        passage_number=passage,
+        position=position,
+        text=text,
+        similarity=score,
+        coverage=0.0,
+        has_answer_type=False,
+        score=score,
+        **{**defaults, **fields},
+    )
+
+
+def test_the_best_sentence_leads_and_its_section_follows_up_to_the_word_budget():
+    ranked = [
+        scored(1, 1, "Report a stolen laptop to the service desk within one hour.", 0.8),
+        scored(1, 0, "Devices belong to the company.", 0.3),
+        scored(1, 2, "The desk locks the device remotely.", 0.2),
+        scored(1, 3, "File a police report as well.", 0.1),
+        scored(1, 4, "New laptops are ordered by your manager.", 0.5, section="Ordering"),
+    ]
+
+    chosen = [sentence.text for sentence in sentences_choose(ranked)]
+
+    # the sentence before the best one and the next section's are not part of the answer
+    assert chosen == [
+        "Report a stolen laptop to the service desk within one hour.",
+        "The desk locks the device remotely.",
+        "File a police report as well.",
+    ]
+
+
+def test_the_section_continues_only_until_the_answer_is_long_enough():
+    long_sentence = " ".join(["word"] * (SECTION_WORDS - 5)) + "."
+    ranked = [
+        scored(1, 0, "Report a stolen laptop within one hour.", 0.8),
+        scored(1, 1, long_sentence, 0.1),
+        scored(1, 2, "This one is past the budget.", 0.1),
+    ]
+
+    assert [sentence.position for sentence in sentences_choose(ranked)] == [0, 1]
+
+
+def test_a_record_is_answered_alone_without_the_rows_after_it():
+    ranked = [
+        scored(1, 0, "Office: Berlin; phone: +49 30 1.", 0.8, record=True),
+        scored(1, 1, "Office: Munich; phone: +49 89 2.", 0.2, record=True),
+    ]
+
+    assert [sentence.text for sentence in sentences_choose(ranked)] == ["Office: Berlin; phone: +49 30 1."]
+
+
+def test_near_misses_join_from_the_same_document_but_never_from_another():
+    ranked = [
+        scored(1, 0, "Report a stolen laptop within one hour.", 0.80, section="A"),
+        scored(3, 0, "Your manager orders your laptop before day one.", 0.79, document_id=9, section="B"),
+        scored(2, 0, "Stolen phones are reported the same way.", 0.77, document_id=1, section="C"),
+    ]
+
+    chosen = [sentence.passage_number for sentence in sentences_choose(ranked)]
+
+    assert chosen == [1, 2]

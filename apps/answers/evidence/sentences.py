@@ -37,6 +37,9 @@ class ScoredSentence:
     coverage: float  # share of the question's terms found in the sentence, its title and headings
     has_answer_type: bool
     score: float
+    document_id: int = 0
+    section: str = ""  # the heading of the section the sentence stands in
+    record: bool = False  # a rendered row of a table or object of a JSON document
 
 
 def _in_section(unit: PassageUnit, *, title_heading: str) -> str:
@@ -55,14 +58,14 @@ def sentences_rank(
     *, question: str, passages: Sequence[EvidencePassage], max_passages: int = MAX_PASSAGES
 ) -> list[ScoredSentence]:
     """Every usable sentence of the first `max_passages` passages, best first."""
-    candidates: list[tuple[EvidencePassage, int, str]] = []
+    candidates: list[tuple[EvidencePassage, int, PassageUnit]] = []
     embedded: list[str] = []
     context_terms: dict[int, frozenset[str]] = {}
     for passage in list(passages)[:max_passages]:
         headings, units = passage_units(passage.text)
         context_terms[passage.number] = term_set(" ".join([passage.title, *headings]))
         for position, unit in enumerate(units[:MAX_SENTENCES_PER_PASSAGE]):
-            candidates.append((passage, position, unit.text))
+            candidates.append((passage, position, unit))
             embedded.append(_in_section(unit, title_heading=headings[0] if headings else ""))
     if not candidates:
         return []
@@ -71,20 +74,23 @@ def sentences_rank(
     wanted = term_set(question)
     kind = expected_answer_type(question)
     scored = []
-    for (passage, position, sentence), similarity in zip(candidates, similarities, strict=True):
-        found = term_set(sentence) | context_terms[passage.number]
+    for (passage, position, unit), similarity in zip(candidates, similarities, strict=True):
+        found = term_set(unit.text) | context_terms[passage.number]
         coverage = len(wanted & found) / len(wanted) if wanted else 0.0
-        typed = holds_answer_type(sentence, kind=kind, question=question)
+        typed = holds_answer_type(unit.text, kind=kind, question=question)
         score = float(similarity) + COVERAGE_WEIGHT * coverage + (ANSWER_TYPE_BONUS if typed and kind else 0.0)
         scored.append(
             ScoredSentence(
                 passage_number=passage.number,
                 position=position,
-                text=sentence,
+                text=unit.text,
                 similarity=round(float(similarity), 4),
                 coverage=round(coverage, 4),
                 has_answer_type=typed,
                 score=round(score, 4),
+                document_id=passage.document_id,
+                section=unit.heading,
+                record=unit.record,
             )
         )
     return sorted(scored, key=lambda item: (-item.score, item.passage_number, item.position))
