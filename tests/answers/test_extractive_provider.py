@@ -7,6 +7,7 @@ import re
 import pytest
 
 from apps.answers.evidence import ScoredSentence
+from apps.answers.evidence.text import term_set
 from apps.answers.providers.extractive import SECTION_WORDS, ExtractiveProvider, sentences_choose
 from apps.answers.steps.verifier import Evidence, sentence_verify
 from apps.integrations.llm.base import Completion, EvidencePassage, GenerationRequest, TextDelta
@@ -127,3 +128,15 @@ def test_near_misses_join_from_the_same_document_but_never_from_another():
     chosen = [sentence.passage_number for sentence in sentences_choose(ranked)]
 
     assert chosen == [1, 2]
+
+
+def test_a_question_of_several_hops_takes_another_documents_sentence_that_brings_a_term_it_asks_about():
+    ranked = [
+        scored(1, 0, "The opera Aschenbrodel was composed by Leo Blech.", 0.80, section="A"),
+        scored(2, 0, "Leo Blech was born in Aachen.", 0.77, document_id=9, section="B"),
+        scored(3, 0, "Aschenbrodel premiered in Prague.", 0.76, document_id=8, section="C"),
+    ]
+    asked = term_set("Where was the composer of Aschenbrodel born?")
+
+    assert [s.passage_number for s in sentences_choose(ranked, hops_asking=asked)] == [1, 2]
+    assert [s.passage_number for s in sentences_choose(ranked)] == [1]

@@ -13,10 +13,12 @@ from django.test import override_settings
 
 from apps.answers.messages import REFUSAL
 from apps.answers.models import QueryLog
+from apps.answers.providers.extractive import ExtractiveProvider
 from apps.answers.selectors import query_history_for_user, query_log_get_for_user
 from apps.answers.services import AnswerResult, answer_question
 from apps.documents.models import Chunk
 from apps.documents.services import document_access_grant, document_access_revoke
+from apps.integrations.llm.base import GenerationRequest
 from apps.tenants.context import in_tenant
 from apps.tenants.services import tenant_settings_update
 from tests.retrieval.doubles import legs_with_graph
@@ -224,3 +226,21 @@ def test_chit_chat_and_out_of_scope_questions_skip_retrieval(answers_corpus, com
     for result in (hello, poem):
         assert [step["name"] for step in result.trace["steps"]] == ["planner", "formatter"]
         assert result.citations == []
+
+
+def test_the_provider_is_told_when_the_question_has_several_hops(answers_corpus, committed_db, monkeypatch):
+    """The extractive answerer lets another document's sentence join only a question of several hops."""
+    requests: list[GenerationRequest] = []
+    original = ExtractiveProvider.stream
+
+    def recording(self, request):
+        requests.append(request)
+        return original(self, request)
+
+    monkeypatch.setattr(ExtractiveProvider, "stream", recording)
+
+    plain = ask(answers_corpus, answers_corpus.carol, "What is the refund policy?")
+    hops = ask(answers_corpus, answers_corpus.alice, "Who approves the Falcon exception which gives a full refund?")
+
+    assert (plain.outcome, hops.outcome) == ("answered", "answered")
+    assert [request.multi_hop for request in requests] == [False, True]

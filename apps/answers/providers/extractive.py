@@ -3,8 +3,9 @@
 No model and no network, so the portal answers without an API key. Sentences are ranked by
 similarity to the question and coverage of its terms (apps.answers.evidence); the best one is
 always used and leads, up to two more of the same document follow when they score nearly as well
-and add something new, and the sentences after the best one in its section follow up to about
-sixty words: the condition, exception or steps that come with a rule. Records of tables and JSON
+and add something new (of another document too when the question has several hops and the
+sentence brings a term of the question the answer lacks), and the sentences after the best one
+in its section follow up to about sixty words: the condition, exception or steps of a rule. Records of tables and JSON
 arrive as readable sentences (apps/answers/evidence/records.py). Each
 sentence is quoted verbatim with its passage number, so the verifier can check it word for word.
 Whether the evidence suffices is decided before a provider is called (the synthesizer step).
@@ -24,8 +25,9 @@ from apps.integrations.llm.base import Completion, GenerationEvent, GenerationRe
 MODEL_NAME = "extractive"
 MAX_SENTENCES = 3
 # A further sentence must score within this distance of the best one (a tighter one when it comes
-# from another passage of the same document). Other documents never join: a near-miss from
-# elsewhere reads as a non sequitur ("lost laptop" answered with how new hires collect theirs)...
+# from another passage). Other documents join only a question of several hops, and only with a
+# term of the question the answer lacks: otherwise a near-miss from elsewhere reads as a non
+# sequitur ("lost laptop" answered with how new hires collect theirs)...
 SCORE_WINDOW = 0.12
 SCORE_WINDOW_OTHER_PASSAGE = 0.06
 # ...and bring new terms: more than this share of its terms must be new to the answer.
@@ -50,7 +52,8 @@ class ExtractiveProvider:
             chosen = []  # it cannot tell a near miss from an answer; the evidence check could not either
         else:
             ranked = follow_up_rank(question=request.question, focus=request.focus, passages=request.passages)
-            chosen = sentences_choose(ranked)
+            asked = term_set(request.focus or request.question) if request.multi_hop else None
+            chosen = sentences_choose(ranked, hops_asking=asked)
         text = " ".join(_cited(sentence) for sentence in chosen) if chosen else NOT_FOUND
         emitted = 0
         for token in TOKEN.findall(text):
@@ -66,11 +69,14 @@ class ExtractiveProvider:
         )
 
 
-def sentences_choose(ranked: list[ScoredSentence]) -> list[ScoredSentence]:
+def sentences_choose(
+    ranked: list[ScoredSentence], *, hops_asking: frozenset[str] | None = None
+) -> list[ScoredSentence]:
+    """`hops_asking`: the terms of a question of several hops, whose answer may span documents."""
     if not ranked:
         return []
     best = ranked[0]
-    chosen = _nearly_as_good(ranked)
+    chosen = _nearly_as_good(ranked, hops_asking=hops_asking)
     chosen += _section_continuation(ranked, chosen)
     # The best sentence leads; the rest follow in document order within each passage, passages in
     # the order of their best sentence, so an answer reads as the documents do.
@@ -78,24 +84,34 @@ def sentences_choose(ranked: list[ScoredSentence]) -> list[ScoredSentence]:
     return [best, *sorted(chosen[1:], key=lambda s: (passage_rank[s.passage_number], s.position))]
 
 
-def _nearly_as_good(ranked: list[ScoredSentence]) -> list[ScoredSentence]:
-    """The best sentence and up to two more of its document that score nearly as well and add new terms."""
+def _nearly_as_good(ranked: list[ScoredSentence], *, hops_asking: frozenset[str] | None) -> list[ScoredSentence]:
+    """The best sentence and up to two more that score nearly as well and add new terms."""
     best = ranked[0]
     chosen = [best]
     covered = set(term_set(best.text))
     for sentence in ranked[1:]:
         if len(chosen) == MAX_SENTENCES or sentence.score < best.score - SCORE_WINDOW:
             break
-        if sentence.passage_number != best.passage_number and (
-            sentence.document_id != best.document_id or sentence.score < best.score - SCORE_WINDOW_OTHER_PASSAGE
-        ):
-            continue
         sentence_terms = term_set(sentence.text)
+        if not _may_join(sentence, best=best, brings=sentence_terms - covered, hops_asking=hops_asking):
+            continue
         if not sentence_terms or len(sentence_terms - covered) / len(sentence_terms) <= MIN_NEW_TERMS:
             continue  # a near-repeat of what the answer already says
         chosen.append(sentence)
         covered |= sentence_terms
     return chosen
+
+
+def _may_join(
+    sentence: ScoredSentence, *, best: ScoredSentence, brings: frozenset[str], hops_asking: frozenset[str] | None
+) -> bool:
+    """Another passage's sentence joins only when it scores very nearly as well, and another document's
+    only when the question has several hops and the sentence brings a term of it the answer lacks."""
+    if sentence.passage_number == best.passage_number:
+        return True
+    if sentence.score < best.score - SCORE_WINDOW_OTHER_PASSAGE:
+        return False
+    return sentence.document_id == best.document_id or bool(hops_asking and brings & hops_asking)
 
 
 def _section_continuation(ranked: list[ScoredSentence], chosen: list[ScoredSentence]) -> list[ScoredSentence]:

@@ -18,7 +18,7 @@ from django.conf import settings
 
 from apps.answers.evidence import EvidenceAssessment, RetrievalSignals, evidence_assess, sentences_rank
 from apps.answers.evidence.sentences import focus_rank
-from apps.answers.orchestrator.state import AnswerState
+from apps.answers.orchestrator.state import MULTI_HOP, AnswerState
 from apps.answers.orchestrator.trace import StepRecord
 from apps.answers.prompting import MASKED_VALUES_RULE, SYSTEM_PROMPT, prompt_build
 from apps.answers.router import GenerationRecord, model_router
@@ -56,6 +56,7 @@ def synthesis_start(
         max_tokens=settings.ANSWER_MAX_TOKENS,
         timeout_seconds=timeout_seconds,
         focus=state.focus,
+        multi_hop=state.plan is not None and state.plan.kind == MULTI_HOP,
     )
     router = model_router()
 

@@ -46,6 +46,9 @@ class GenerationRequest:
     # do I get per year, for part-timers?"). A chat model reads the whole question and may ignore it;
     # the extractive provider ranks sentences against it too.
     focus: str = ""
+    # The planner split the question into hops ("the composer of the opera that ..."): its answer may
+    # need a sentence from each of several documents.
+    multi_hop: bool = False
 
 
 @dataclass(frozen=True)
