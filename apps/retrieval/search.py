@@ -14,6 +14,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 
+import numpy as np
 from django.conf import settings
 from django.utils.module_loading import import_string
 
@@ -29,6 +30,7 @@ from apps.text.analyzer import analyze
 from apps.text.entities import extract_query_entities
 
 from .cache import cache_get, cache_key, cache_set, cache_ttl, legs_degraded
+from .calibration import fusion_parameters, fusion_version
 from .fusion import FusedCandidate, reciprocal_rank_fusion
 from .legs.base import LegQuery
 from .runner import LegOutcome, collect_legs, start_legs
@@ -97,6 +99,7 @@ def retrieve_for_principals(
         filters=filters or {},
         weights=settings.RETRIEVAL_LEG_WEIGHTS,
         rrf=settings.RETRIEVAL_RRF_K,
+        fusion=fusion_version(),
     )
     if use_cache:
         hit = cache_get("retrieval", key)
@@ -135,23 +138,45 @@ def _retrieve_uncached(
         return RetrievalResult(
             query=query, chunks=[], legs={leg: "skipped" for leg in legs}, timings_ms={}, index_version=corpus.version
         )
-    outcomes = _run_legs_around_embedding(
-        _leg_query(tenant=tenant, principals=principals, query=query, k=k, legs=legs, filters=filters, corpus=corpus),
-        legs=legs,
-        timings=timings,
+    run = legs_run(tenant=tenant, principals=principals, query=query, k=k, legs=legs, filters=filters, corpus=corpus)
+    outcomes = run.outcomes
+    timings |= run.timings
+    candidates = {name: outcome.candidates for name, outcome in outcomes.items()}
+    weights, rrf_k = fusion_parameters(
+        candidates=candidates, question_vector=run.question_vector, tenant=tenant, corpus=corpus
     )
-    for name, outcome in outcomes.items():
-        timings[name] = outcome.elapsed_ms
-    fused = reciprocal_rank_fusion(
-        {name: outcome.candidates for name, outcome in outcomes.items()},
-        weights=settings.RETRIEVAL_LEG_WEIGHTS,
-        k=settings.RETRIEVAL_RRF_K,
-    )
+    fused = reciprocal_rank_fusion(candidates, weights=weights, k=rrf_k)
     fused = _rerank(query, fused)
     chunks = _permitted(fused, principals=principals, k=k)
     timings["total"] = round((time.perf_counter() - started) * 1000, 2)
     statuses = {name: outcomes[name].status if name in outcomes else "skipped" for name in legs}
     return RetrievalResult(query=query, chunks=chunks, legs=statuses, timings_ms=timings, index_version=corpus.version)
+
+
+@dataclass
+class LegsRun:
+    outcomes: dict[str, LegOutcome]
+    question_vector: np.ndarray | None  # None when the dense leg did not run
+    timings: dict[str, float]
+
+
+def legs_run(
+    *,
+    tenant: str,
+    principals: tuple[str, ...],
+    query: str,
+    k: int,
+    legs: tuple[str, ...],
+    filters: dict,
+    corpus: IndexSnapshot,
+) -> LegsRun:
+    """Every leg's own candidates for the question, before fusion (the fusion fit reads them too)."""
+    timings: dict[str, float] = {}
+    base = _leg_query(tenant=tenant, principals=principals, query=query, k=k, legs=legs, filters=filters, corpus=corpus)
+    outcomes, question_vector = _run_legs_around_embedding(base, legs=legs, timings=timings)
+    for name, outcome in outcomes.items():
+        timings[name] = outcome.elapsed_ms
+    return LegsRun(outcomes=outcomes, question_vector=question_vector, timings=timings)
 
 
 def _leg_query(
@@ -180,7 +205,9 @@ def _leg_query(
     )
 
 
-def _run_legs_around_embedding(base: LegQuery, *, legs: tuple[str, ...], timings: dict) -> dict[str, LegOutcome]:
+def _run_legs_around_embedding(
+    base: LegQuery, *, legs: tuple[str, ...], timings: dict
+) -> tuple[dict[str, LegOutcome], np.ndarray | None]:
     """Start the legs that need no embedding, embed the question meanwhile, then start the dense leg.
 
     Embedding a question is the costliest step before any leg can start; overlapping it with the
@@ -188,6 +215,7 @@ def _run_legs_around_embedding(base: LegQuery, *, legs: tuple[str, ...], timings
     """
     deadline = time.monotonic() + settings.RETRIEVAL_LEG_TIMEOUT_SECONDS
     futures = start_legs({leg: base for leg in legs if leg != "dense"})
+    embedding = None
     if "dense" in legs:
         started = time.perf_counter()
         try:
@@ -196,11 +224,11 @@ def _run_legs_around_embedding(base: LegQuery, *, legs: tuple[str, ...], timings
             logger.warning("question embedding failed; dense leg dropped: %s", type(error).__name__)
             outcomes = collect_legs(futures, deadline=deadline)
             outcomes["dense"] = LegOutcome(status="error", candidates=[], elapsed_ms=0.0, error=type(error).__name__)
-            return outcomes
+            return outcomes, None
         finally:
             timings["embed"] = round((time.perf_counter() - started) * 1000, 2)
         futures |= start_legs({"dense": replace(base, embedding=embedding)})
-    return collect_legs(futures, deadline=deadline)
+    return collect_legs(futures, deadline=deadline), embedding
 
 
 def _rerank(query: str, fused: list[FusedCandidate]) -> list[FusedCandidate]:

@@ -8,8 +8,7 @@ average, at most `ANSWERABLE_REFUSAL_TARGET` of their answerable questions (refu
 documents answer is the failure users meet first). The report fits on all datasets but one and
 measures on the one left out, for each, next to the in-sample figures.
 
-The logistic regression is a few lines of Newton's method in numpy: scikit-learn would add a large
-dependency to the production image for one three-feature fit done offline.
+The logistic regression is apps/bench/logistic.py.
 """
 
 from __future__ import annotations
@@ -29,6 +28,7 @@ from apps.answers.orchestrator.state import CHIT_CHAT, OUT_OF_SCOPE, AnswerState
 from apps.answers.orchestrator.trace import StepRecord
 from apps.answers.steps.planner import planner_run
 from apps.answers.steps.retriever import retriever_run
+from apps.bench.logistic import logistic_regression
 from apps.bench.retrieval.beir import BeirDataset
 from apps.documents.acl import principals_for_user
 
@@ -38,8 +38,6 @@ ANSWERABLE_REFUSAL_TARGET = 0.07
 BORDERLINE_ANSWERABLE_REFUSAL_TARGET = 0.02
 # A question without evidence sentences is refused whatever the model says; it still counts.
 NO_EVIDENCE = None
-L2_PENALTY = 1e-2
-NEWTON_STEPS = 50
 THRESHOLDS = np.round(np.linspace(0.01, 0.99, 99), 2)
 # The dense gap when the dense leg did not run (rare while collecting): no stand-out passage.
 MISSING_GAP = 0.0
@@ -94,7 +92,7 @@ def model_fit(datasets: Mapping[str, Sequence[Example]]) -> EvidenceModel:
     labels = np.concatenate([[float(e.answerable) for e in examples] for examples in usable.values()])
     weights = np.concatenate([_balanced_weights(examples) for examples in usable.values()])
     means, scales = features.mean(axis=0), features.std(axis=0) + 1e-9
-    coefficients = _logistic_regression((features - means) / scales, labels, weights)
+    coefficients = logistic_regression((features - means) / scales, labels, weights)
     unthresholded = EvidenceModel(
         weights=dict(zip(SIGNALS, coefficients[:-1].tolist(), strict=True)),
         means=dict(zip(SIGNALS, means.tolist(), strict=True)),
@@ -175,16 +173,3 @@ def _balanced_weights(examples: Sequence[Example]) -> np.ndarray:
     labels = np.array([e.answerable for e in examples])
     positives, negatives = max(labels.sum(), 1), max((~labels).sum(), 1)
     return np.where(labels, 0.5 / positives, 0.5 / negatives)
-
-
-def _logistic_regression(features: np.ndarray, labels: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Weighted, L2-penalised logistic regression by Newton's method; the last coefficient is the intercept."""
-    design = np.hstack([features, np.ones((len(features), 1))])
-    penalty = np.diag([L2_PENALTY] * features.shape[1] + [0.0])
-    coefficients = np.zeros(design.shape[1])
-    for _ in range(NEWTON_STEPS):
-        predicted = 1.0 / (1.0 + np.exp(-np.clip(design @ coefficients, -60, 60)))
-        gradient = design.T @ (weights * (predicted - labels)) + penalty @ coefficients
-        hessian = (design * (weights * predicted * (1 - predicted))[:, None]).T @ design + penalty
-        coefficients -= np.linalg.solve(hessian, gradient)
-    return coefficients

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ImproperlyConfigured
+
 from ..environment import env
 
 # --- Retrieval ----------------------------------------------------------------------------------
@@ -11,9 +13,12 @@ RETRIEVAL_LEGS = {
     "graph": env.str("RETRIEVAL_GRAPH_LEG", default="apps.retrieval.legs.graph.Neo4jGraphLeg"),
 }
 RETRIEVAL_DEFAULT_LEGS = ["dense", "keyword", "graph"]
-# Weighted RRF. Plain RRF (k=60, equal weights) let a weak leg outvote a strong one: on MuSiQue it
-# was worse than dense alone. A small k lets each leg's top ranks dominate, and keyword and graph
-# count half as much as dense. Chosen once, globally, on the two development sets (docs/retrieval.md).
+# Weighted RRF. "calibrated": each question's weights from the legs' own confidence, fitted across
+# datasets (apps/retrieval/calibration.py, fusion_model.json); "fixed": the weights and k below for
+# every question (chosen on SciFact and MuSiQue; 0.06 nDCG below the keyword leg on a TV manual).
+RETRIEVAL_FUSION = env.str("RETRIEVAL_FUSION", default="calibrated")
+if RETRIEVAL_FUSION not in ("calibrated", "fixed"):
+    raise ImproperlyConfigured(f"RETRIEVAL_FUSION must be 'calibrated' or 'fixed', not {RETRIEVAL_FUSION!r}.")
 RETRIEVAL_LEG_WEIGHTS = {"dense": 1.0, "keyword": 0.5, "graph": 0.5}
 RETRIEVAL_RRF_K = env.float("RETRIEVAL_RRF_K", default=5.0)
 RETRIEVAL_CANDIDATES_PER_LEG = env.int("RETRIEVAL_CANDIDATES_PER_LEG", default=50)

@@ -20,6 +20,7 @@ from apps.bench.answers.evidence_fit import (
 from apps.bench.answers.runner import evaluation_user
 from apps.bench.retrieval.beir import load_dataset
 from apps.bench.retrieval.ingest import dataset_corpus_ingest
+from apps.bench.specs import dataset_spec
 from apps.core.errors import TenantContextRequired
 from apps.tenants.context import in_tenant
 
@@ -42,8 +43,8 @@ class Command(BaseCommand):
         parser.add_argument("--write", action="store_true", help=f"write the fitted model to {MODEL_PATH.name}")
 
     def handle(self, *args, **options) -> None:
-        fit_specs = [_parse(spec) for spec in options["dataset"]]
-        held_specs = [_parse(spec) for spec in options["held_out"]]
+        fit_specs = [dataset_spec(spec) for spec in options["dataset"]]
+        held_specs = [dataset_spec(spec) for spec in options["held_out"]]
         if len(fit_specs) < 2:
             raise CommandError("give at least two --dataset NAME=TENANT:PATH: one is always left out")
         examples = self._examples(fit_specs + held_specs, options)
@@ -88,14 +89,6 @@ class Command(BaseCommand):
                     )
         except TenantContextRequired as error:
             raise CommandError(str(error)) from error
-
-
-def _parse(spec: str) -> tuple[str, str, Path]:
-    name, _, rest = spec.partition("=")
-    tenant, _, path = rest.partition(":")
-    if not (name and tenant and path):
-        raise CommandError(f"{spec!r}: expected NAME=TENANT:PATH")
-    return name, tenant, Path(path)
 
 
 def _markdown(report: list[dict], threshold: float) -> str:

@@ -1,0 +1,103 @@
+"""Fit the fusion's leg curves on several datasets and print the leave-one-dataset-out table."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from apps.bench.answers.runner import evaluation_user
+from apps.bench.retrieval.beir import load_dataset
+from apps.bench.retrieval.fusion_fit import FusionExample, fusion_examples, leave_one_dataset_out, model_file, model_fit
+from apps.bench.specs import dataset_spec
+from apps.core.errors import TenantContextRequired
+from apps.documents.acl import principals_for_user
+from apps.retrieval.calibration import MODEL_PATH
+from apps.tenants.context import in_tenant
+
+
+class Command(BaseCommand):
+    help = (
+        "Collect every leg's candidates and confidence for the questions of several BEIR datasets (each in "
+        "its tenant, already ingested), fit the fusion curves on all of them, and print the fusion minus the "
+        "best single leg, leave-one-dataset-out."
+    )
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument(
+            "--dataset", action="append", default=[], metavar="NAME=TENANT:PATH", help="a dataset to fit on"
+        )
+        parser.add_argument(
+            "--examples", type=Path, help="JSON file: reuse the candidates collected there, or save them"
+        )
+        parser.add_argument("--write", action="store_true", help=f"write the fitted model to {MODEL_PATH.name}")
+
+    def handle(self, *args, **options) -> None:
+        specs = [dataset_spec(spec) for spec in options["dataset"]]
+        if len(specs) < 2:
+            raise CommandError("give at least two --dataset NAME=TENANT:PATH: one is always left out")
+        datasets = self._examples(specs, options["examples"])
+        report = leave_one_dataset_out(datasets)
+        model = model_fit(datasets)
+        self.stdout.write(_markdown(report))
+        document = model_file(model, fitted_on=datasets, report=report)
+        self.stdout.write(json.dumps({key: document[key] for key in ("version", "model", "fitted_on")}, indent=2))
+        if options["write"]:
+            MODEL_PATH.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+            self.stdout.write(f"wrote {MODEL_PATH}")
+
+    def _examples(self, specs: list[tuple[str, str, Path]], cache_file: Path | None) -> dict[str, list[FusionExample]]:
+        stored: dict[str, list[FusionExample]] = {}
+        if cache_file and cache_file.exists():
+            raw = json.loads(cache_file.read_text(encoding="utf-8"))
+            stored = {name: [_example(row) for row in rows] for name, rows in raw.items()}
+        for name, tenant, path in specs:
+            if name not in stored:
+                stored[name] = self._collect(tenant, path)
+        if cache_file:
+            rows = {name: [asdict(example) for example in examples] for name, examples in stored.items()}
+            cache_file.write_text(json.dumps(rows), encoding="utf-8")
+        return {name: stored[name] for name, _, _ in specs}
+
+    def _collect(self, tenant: str, path: Path) -> list[FusionExample]:
+        try:
+            dataset = load_dataset(path)
+        except FileNotFoundError as error:
+            raise CommandError(str(error)) from error
+        try:
+            with in_tenant(tenant):
+                principals = tuple(principals_for_user(evaluation_user()))
+                with tqdm(total=len(dataset.queries), unit="question", desc=path.name, disable=None) as bar:
+                    return fusion_examples(
+                        dataset=dataset, principals=principals, tenant=tenant, on_query=lambda: bar.update(1)
+                    )
+        except TenantContextRequired as error:
+            raise CommandError(str(error)) from error
+
+
+def _example(row: dict) -> FusionExample:
+    legs = {leg: [(int(chunk), str(document)) for chunk, document in hits] for leg, hits in row["legs"].items()}
+    return FusionExample(**{**row, "legs": legs})
+
+
+def _markdown(report: list[dict]) -> str:
+    lines = [
+        "Fusion minus the best single leg, recall@5 / nDCG@10",
+        "| dataset | questions | best leg | held out | in sample | fixed weights |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for row in report:
+        best = row["best_leg"]
+        cells = [
+            f"{row[label]['recall@5 minus best leg']:+.3f} / {row[label]['ndcg@10 minus best leg']:+.3f}"
+            for label in ("held_out", "in_sample", "fixed")
+        ]
+        lines.append(
+            f"| {row['dataset']} | {row['questions']} | {best['recall@5']:.3f} / {best['ndcg@10']:.3f} | "
+            + " | ".join(cells)
+            + " |"
+        )
+    return "\n".join(lines)
