@@ -74,6 +74,8 @@ def test_the_question_sentence_of_a_situation_is_its_focus():
         "Can I change his surname?"
     )
     assert question_focus("How many vacation days do I get?") is None
+    # A final sentence without a content word asks about the story itself: the whole question counts.
+    assert question_focus("Someone stole my laptop on the train. What should I do?") is None
 
 
 def test_a_citation_names_the_section_or_the_first_words_of_its_passage():

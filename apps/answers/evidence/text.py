@@ -65,9 +65,11 @@ QUESTION_SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+")
 
 def question_focus(question: str) -> str | None:
     """The final sentence of a question that first describes a situation ("I am a guardian of a
-    16-year-old. Can I change his surname?"): what is asked, without the story. None for one sentence."""
+    16-year-old. Can I change his surname?"): what is asked, without the story. None for one
+    sentence, and for a final sentence without a content word of its own ("Someone stole my laptop
+    on the train. What should I do?"), which asks about the story itself."""
     parts = [part for part in QUESTION_SENTENCE_BREAK.split(question.strip()) if part]
-    return parts[-1] if len(parts) > 1 else None
+    return parts[-1] if len(parts) > 1 and terms(parts[-1]) else None
 
 
 def numbers_in(text: str) -> set[str]:
