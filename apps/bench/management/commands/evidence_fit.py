@@ -20,7 +20,7 @@ from apps.bench.answers.evidence_fit import (
 from apps.bench.answers.runner import evaluation_user
 from apps.bench.retrieval.beir import load_dataset
 from apps.bench.retrieval.ingest import dataset_corpus_ingest
-from apps.bench.specs import dataset_spec
+from apps.bench.specs import dataset_spec, fit_arguments, fit_datasets
 from apps.core.errors import TenantContextRequired
 from apps.tenants.context import in_tenant
 
@@ -32,21 +32,15 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument(
-            "--dataset", action="append", default=[], metavar="NAME=TENANT:PATH", help="a dataset to fit on"
-        )
+        fit_arguments(parser, model_file=MODEL_PATH.name)
         parser.add_argument(
             "--held-out", action="append", default=[], metavar="NAME=TENANT:PATH", help="measured, never fitted on"
         )
         parser.add_argument("--ingest", action="store_true", help="ingest each corpus first (idempotent)")
-        parser.add_argument("--examples", type=Path, help="JSON file: reuse the signals collected there, or save them")
-        parser.add_argument("--write", action="store_true", help=f"write the fitted model to {MODEL_PATH.name}")
 
     def handle(self, *args, **options) -> None:
-        fit_specs = [dataset_spec(spec) for spec in options["dataset"]]
+        fit_specs = fit_datasets(options)
         held_specs = [dataset_spec(spec) for spec in options["held_out"]]
-        if len(fit_specs) < 2:
-            raise CommandError("give at least two --dataset NAME=TENANT:PATH: one is always left out")
         examples = self._examples(fit_specs + held_specs, options)
         fitted_on = {name: examples[name] for name, _, _ in fit_specs}
         held_out = {name: examples[name] for name, _, _ in held_specs}

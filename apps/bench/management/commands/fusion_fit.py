@@ -12,7 +12,7 @@ from tqdm import tqdm
 from apps.bench.answers.runner import evaluation_user
 from apps.bench.retrieval.beir import load_dataset
 from apps.bench.retrieval.fusion_fit import FusionExample, fusion_examples, leave_one_dataset_out, model_file, model_fit
-from apps.bench.specs import dataset_spec
+from apps.bench.specs import fit_arguments, fit_datasets
 from apps.core.errors import TenantContextRequired
 from apps.documents.acl import principals_for_user
 from apps.retrieval.calibration import MODEL_PATH
@@ -27,18 +27,10 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument(
-            "--dataset", action="append", default=[], metavar="NAME=TENANT:PATH", help="a dataset to fit on"
-        )
-        parser.add_argument(
-            "--examples", type=Path, help="JSON file: reuse the candidates collected there, or save them"
-        )
-        parser.add_argument("--write", action="store_true", help=f"write the fitted model to {MODEL_PATH.name}")
+        fit_arguments(parser, model_file=MODEL_PATH.name)
 
     def handle(self, *args, **options) -> None:
-        specs = [dataset_spec(spec) for spec in options["dataset"]]
-        if len(specs) < 2:
-            raise CommandError("give at least two --dataset NAME=TENANT:PATH: one is always left out")
+        specs = fit_datasets(options)
         datasets = self._examples(specs, options["examples"])
         report = leave_one_dataset_out(datasets)
         model = model_fit(datasets)
