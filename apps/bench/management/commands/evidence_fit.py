@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from collections.abc import Callable
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
-from tqdm import tqdm
+from django.core.management.base import BaseCommand
 
 from apps.answers.evidence.sufficiency import MODEL_PATH
 from apps.bench.answers.evidence_fit import (
@@ -18,11 +17,8 @@ from apps.bench.answers.evidence_fit import (
     model_fit,
 )
 from apps.bench.answers.runner import evaluation_user
-from apps.bench.retrieval.beir import load_dataset
 from apps.bench.retrieval.ingest import dataset_corpus_ingest
-from apps.bench.specs import dataset_spec, fit_arguments, fit_datasets
-from apps.core.errors import TenantContextRequired
-from apps.tenants.context import in_tenant
+from apps.bench.specs import dataset_spec, examples_cached, fit_arguments, fit_datasets, in_dataset_tenant
 
 
 class Command(BaseCommand):
@@ -41,7 +37,12 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         fit_specs = fit_datasets(options)
         held_specs = [dataset_spec(spec) for spec in options["held_out"]]
-        examples = self._examples(fit_specs + held_specs, options)
+        examples = examples_cached(
+            fit_specs + held_specs,
+            options["examples"],
+            collect=_collector(ingest=options["ingest"]),
+            from_row=lambda row: Example(**row),
+        )
         fitted_on = {name: examples[name] for name, _, _ in fit_specs}
         held_out = {name: examples[name] for name, _, _ in held_specs}
         report = leave_one_dataset_out(fitted_on, extra_held_out=held_out)
@@ -53,36 +54,17 @@ class Command(BaseCommand):
             MODEL_PATH.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
             self.stdout.write(f"wrote {MODEL_PATH}")
 
-    def _examples(self, specs: list[tuple[str, str, Path]], options) -> dict[str, list[Example]]:
-        stored: dict[str, list[Example]] = {}
-        cache_file: Path | None = options["examples"]
-        if cache_file and cache_file.exists():
-            raw = json.loads(cache_file.read_text(encoding="utf-8"))
-            stored = {name: [Example(**example) for example in rows] for name, rows in raw.items()}
-        for name, tenant, path in specs:
-            if name not in stored:
-                stored[name] = self._collect(tenant, path, ingest=options["ingest"])
-        if cache_file:
-            cache_file.write_text(
-                json.dumps({n: [asdict(e) for e in ex] for n, ex in stored.items()}), encoding="utf-8"
-            )
-        return stored
 
-    def _collect(self, tenant: str, path: Path, *, ingest: bool) -> list[Example]:
-        try:
-            dataset = load_dataset(path)
-        except FileNotFoundError as error:
-            raise CommandError(str(error)) from error
-        try:
-            with in_tenant(tenant):
-                if ingest:
-                    dataset_corpus_ingest(dataset)
-                with tqdm(total=len(dataset.queries), unit="question", desc=path.name, disable=None) as bar:
-                    return evidence_examples(
-                        dataset=dataset, user=evaluation_user(), tenant_schema=tenant, on_query=lambda: bar.update(1)
-                    )
-        except TenantContextRequired as error:
-            raise CommandError(str(error)) from error
+def _collector(*, ingest: bool) -> Callable[[str, Path], list[Example]]:
+    def collect(tenant: str, path: Path) -> list[Example]:
+        def work(dataset, tick) -> list[Example]:
+            if ingest:
+                dataset_corpus_ingest(dataset)
+            return evidence_examples(dataset=dataset, user=evaluation_user(), tenant_schema=tenant, on_query=tick)
+
+        return in_dataset_tenant(tenant, path, work)
+
+    return collect
 
 
 def _markdown(report: list[dict], threshold: float) -> str:

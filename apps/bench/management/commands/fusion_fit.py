@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
-from tqdm import tqdm
+from django.core.management.base import BaseCommand
 
 from apps.bench.answers.runner import evaluation_user
-from apps.bench.retrieval.beir import load_dataset
 from apps.bench.retrieval.fusion_fit import FusionExample, fusion_examples, leave_one_dataset_out, model_file, model_fit
-from apps.bench.specs import fit_arguments, fit_datasets
-from apps.core.errors import TenantContextRequired
+from apps.bench.specs import examples_cached, fit_arguments, fit_datasets, in_dataset_tenant
 from apps.documents.acl import principals_for_user
 from apps.retrieval.calibration import MODEL_PATH
-from apps.tenants.context import in_tenant
 
 
 class Command(BaseCommand):
@@ -31,7 +26,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         specs = fit_datasets(options)
-        datasets = self._examples(specs, options["examples"])
+        datasets = examples_cached(specs, options["examples"], collect=_collect, from_row=_example)
         report = leave_one_dataset_out(datasets)
         model = model_fit(datasets)
         self.stdout.write(_markdown(report))
@@ -41,33 +36,13 @@ class Command(BaseCommand):
             MODEL_PATH.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
             self.stdout.write(f"wrote {MODEL_PATH}")
 
-    def _examples(self, specs: list[tuple[str, str, Path]], cache_file: Path | None) -> dict[str, list[FusionExample]]:
-        stored: dict[str, list[FusionExample]] = {}
-        if cache_file and cache_file.exists():
-            raw = json.loads(cache_file.read_text(encoding="utf-8"))
-            stored = {name: [_example(row) for row in rows] for name, rows in raw.items()}
-        for name, tenant, path in specs:
-            if name not in stored:
-                stored[name] = self._collect(tenant, path)
-        if cache_file:
-            rows = {name: [asdict(example) for example in examples] for name, examples in stored.items()}
-            cache_file.write_text(json.dumps(rows), encoding="utf-8")
-        return {name: stored[name] for name, _, _ in specs}
 
-    def _collect(self, tenant: str, path: Path) -> list[FusionExample]:
-        try:
-            dataset = load_dataset(path)
-        except FileNotFoundError as error:
-            raise CommandError(str(error)) from error
-        try:
-            with in_tenant(tenant):
-                principals = tuple(principals_for_user(evaluation_user()))
-                with tqdm(total=len(dataset.queries), unit="question", desc=path.name, disable=None) as bar:
-                    return fusion_examples(
-                        dataset=dataset, principals=principals, tenant=tenant, on_query=lambda: bar.update(1)
-                    )
-        except TenantContextRequired as error:
-            raise CommandError(str(error)) from error
+def _collect(tenant: str, path: Path) -> list[FusionExample]:
+    def work(dataset, tick) -> list[FusionExample]:
+        principals = tuple(principals_for_user(evaluation_user()))
+        return fusion_examples(dataset=dataset, principals=principals, tenant=tenant, on_query=tick)
+
+    return in_dataset_tenant(tenant, path, work)
 
 
 def _example(row: dict) -> FusionExample:
