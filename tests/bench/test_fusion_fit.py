@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import random
 
-from apps.bench.retrieval.fusion_fit import FIXED, FusionExample, fused_scores, leave_one_dataset_out, model_fit
+import pytest
+
+from apps.bench.retrieval.fusion_fit import (
+    FIXED,
+    FitError,
+    FusionExample,
+    fused_scores,
+    leave_one_dataset_out,
+    model_fit,
+)
 
 
 def synthetic(name: str, *, dense_right: float, keyword_right: float, questions: int = 200) -> list[FusionExample]:
@@ -64,3 +73,9 @@ def test_each_dataset_is_measured_with_curves_that_never_saw_it():
         best = row["best_leg"]["ndcg@10"]
         assert row["held_out"]["ndcg@10 minus best leg"] == round(row["held_out"]["ndcg@10"] - best, 4)
         assert best == max(scores["ndcg@10"] for scores in row["legs"].values())
+
+
+def test_a_leg_that_is_always_right_in_the_datasets_fitted_on_is_a_clear_error_not_a_singular_matrix():
+    perfect = {"wiki": synthetic("wiki", dense_right=1.0, keyword_right=0.6)}
+    with pytest.raises(FitError, match="dense leg's first hit is always relevant in wiki"):
+        model_fit(perfect)

@@ -43,6 +43,10 @@ RRF_K = 5.0
 FIXED = "fixed"
 
 
+class FitError(ValueError):
+    """The datasets cannot support a curve (a leg's first hit always, or never, relevant in them)."""
+
+
 @dataclass(frozen=True)
 class FusionExample:
     query_id: str
@@ -112,6 +116,12 @@ def _curve(
         features += [[signal(e)] for e in usable]
         labels += [float(e.first_hit_relevant(leg)) for e in usable]
         weights += [1.0 / len(usable)] * len(usable)
+    if len(set(labels)) < 2:
+        outcome = "always" if labels and labels[0] else "never"
+        raise FitError(
+            f"the {leg} leg's first hit is {outcome} relevant in {', '.join(datasets)}: its curve needs both "
+            "kinds of question; fit on more datasets"
+        )
     slope, intercept = logistic_regression(np.array(features, dtype=float), np.array(labels), np.array(weights))
     return LegCurve(slope=round(float(slope), 6), intercept=round(float(intercept), 6))
 

@@ -5,10 +5,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from apps.bench.answers.runner import evaluation_user
-from apps.bench.retrieval.fusion_fit import FusionExample, fusion_examples, leave_one_dataset_out, model_file, model_fit
+from apps.bench.retrieval.fusion_fit import (
+    FitError,
+    FusionExample,
+    fusion_examples,
+    leave_one_dataset_out,
+    model_file,
+    model_fit,
+)
 from apps.bench.specs import examples_cached, fit_arguments, fit_datasets, in_dataset_tenant
 from apps.documents.acl import principals_for_user
 from apps.retrieval.calibration import MODEL_PATH
@@ -27,8 +34,11 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         specs = fit_datasets(options)
         datasets = examples_cached(specs, options["examples"], collect=_collect, from_row=_example)
-        report = leave_one_dataset_out(datasets)
-        model = model_fit(datasets)
+        try:
+            report = leave_one_dataset_out(datasets)
+            model = model_fit(datasets)
+        except FitError as error:
+            raise CommandError(str(error)) from error
         self.stdout.write(_markdown(report))
         document = model_file(model, fitted_on=datasets, report=report)
         self.stdout.write(json.dumps({key: document[key] for key in ("version", "model", "fitted_on")}, indent=2))
