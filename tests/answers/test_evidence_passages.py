@@ -5,7 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from apps.answers.evidence.records import records_render
-from apps.answers.evidence.text import passage_excerpt, passage_label, passage_units, question_focus
+from apps.answers.evidence.text import (
+    passage_excerpt,
+    passage_label,
+    passage_units,
+    question_focus,
+    question_terms,
+    term_set,
+)
 
 HANDBOOK = Path(__file__).resolve().parents[2] / "docs" / "samples" / "handbook"
 
@@ -76,6 +83,17 @@ def test_the_question_sentence_of_a_situation_is_its_focus():
     assert question_focus("How many vacation days do I get?") is None
     # A final sentence without a content word asks about the story itself: the whole question counts.
     assert question_focus("Someone stole my laptop on the train. What should I do?") is None
+    # "possible" only frames the question: the story is what is asked about.
+    assert question_focus("A customer wants money back for training we delivered. Is that possible?") is None
+    assert question_focus("A customer wants money back. Is a refund possible?") == "Is a refund possible?"
+
+
+def test_words_that_only_frame_a_question_are_not_its_terms():
+    assert question_terms("What happens if I lose a receipt?") == term_set("lose receipt")
+    assert question_terms("Am I allowed to fly business class?") == term_set("fly business class")
+    assert question_terms("Who do I email if I think I got a phishing mail?") == term_set("email phishing mail")
+    # Only the question loses them: a passage's own words are all kept.
+    assert "allow" in term_set("Pets are not allowed in the office.")
 
 
 def test_a_citation_names_the_section_or_the_first_words_of_its_passage():
@@ -97,3 +115,18 @@ def test_a_citation_carries_its_passage_as_a_reader_sees_it():
     assert "Eligibility" not in excerpt  # the heading path is the citation's label, not its text
     assert excerpt.endswith(" …")
     assert len(excerpt) <= 1300
+
+
+def test_a_sentence_covers_a_question_without_repeating_its_framing_words():
+    from apps.answers.evidence import sentences_rank
+    from apps.integrations.llm.base import EvidencePassage
+
+    passage = EvidencePassage(
+        number=1,
+        chunk_id=1,
+        document_id=1,
+        title="Travel and Expenses",
+        text="Reports without receipts are only reimbursed up to EUR 25 per item.",
+    )
+    (ranked,) = sentences_rank(question="What happens if I lose a receipt?", passages=[passage])
+    assert ranked.coverage == 0.5  # "receipt" of {lose, receipt}; "happens" asks, it is not asked about

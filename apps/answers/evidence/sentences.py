@@ -16,7 +16,7 @@ from apps.integrations.embeddings.factory import embedder
 from apps.integrations.llm.base import EvidencePassage
 
 from .answer_types import expected_answer_type, holds_answer_type
-from .text import PassageUnit, passage_units, question_focus, term_set
+from .text import PassageUnit, passage_units, question_focus, question_terms, term_set
 
 # Bounds the embedding work per question: passages beyond these add little and cost latency.
 MAX_PASSAGES = 6
@@ -71,7 +71,7 @@ def sentences_rank(
         return []
     vectors = embedder().embed_documents([question, *embedded])
     similarities = vectors[1:] @ vectors[0]
-    wanted = term_set(question)
+    wanted = question_terms(question)
     kind = expected_answer_type(question)
     scored = []
     for (passage, position, unit), similarity in zip(candidates, similarities, strict=True):

@@ -59,6 +59,27 @@ def term_set(text: str) -> frozenset[str]:
     return frozenset(terms(text))
 
 
+# Words that frame a question rather than name what it is about: possibility and permission ("Is
+# that possible?", "Am I allowed to..."), what may happen ("What happens if..."), the asker's own
+# thinking ("if I think I got..."), light verbs and indefinite pronouns. A passage that answers
+# the question rarely repeats them, so they count neither in a sentence's coverage of the question
+# nor as content of a question sentence of their own. A closed list from English grammar, not
+# fitted on any question set.
+QUESTION_FRAME_WORDS = frozenset(
+    """
+    possible possibly allowed allow permitted able need needs happen happens happened think guess
+    suppose wonder know get gets got getting anyone anybody someone somebody anything something
+    please exactly actually really also ok okay
+    """.split()  # noqa: SIM905 - a word list reads better than quoted strings
+)
+_FRAME_STEMS = frozenset(stem(word) for word in QUESTION_FRAME_WORDS)
+
+
+def question_terms(question: str) -> frozenset[str]:
+    """The question's content terms, without the words that only frame it."""
+    return frozenset(term for term in terms(question) if term not in _FRAME_STEMS)
+
+
 # Where a question that first tells a situation ends one sentence and starts the next.
 QUESTION_SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+")
 
@@ -67,9 +88,9 @@ def question_focus(question: str) -> str | None:
     """The final sentence of a question that first describes a situation ("I am a guardian of a
     16-year-old. Can I change his surname?"): what is asked, without the story. None for one
     sentence, and for a final sentence without a content word of its own ("Someone stole my laptop
-    on the train. What should I do?"), which asks about the story itself."""
+    on the train. What should I do?", "... Is that possible?"), which asks about the story itself."""
     parts = [part for part in QUESTION_SENTENCE_BREAK.split(question.strip()) if part]
-    return parts[-1] if len(parts) > 1 and terms(parts[-1]) else None
+    return parts[-1] if len(parts) > 1 and question_terms(parts[-1]) else None
 
 
 def numbers_in(text: str) -> set[str]:

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from apps.answers.citations import MARKER
 from apps.answers.evidence import ScoredSentence
 from apps.answers.evidence.sentences import follow_up_rank
-from apps.answers.evidence.text import term_set
+from apps.answers.evidence.text import question_terms, term_set
 from apps.integrations.llm.base import Completion, GenerationEvent, GenerationRequest, TextDelta
 
 MODEL_NAME = "extractive"
@@ -52,7 +52,7 @@ class ExtractiveProvider:
             chosen = []  # it cannot tell a near miss from an answer; the evidence check could not either
         else:
             ranked = follow_up_rank(question=request.question, focus=request.focus, passages=request.passages)
-            asked = term_set(request.focus or request.question) if request.multi_hop else None
+            asked = question_terms(request.focus or request.question) if request.multi_hop else None
             chosen = sentences_choose(ranked, hops_asking=asked)
         text = " ".join(_cited(sentence) for sentence in chosen) if chosen else NOT_FOUND
         emitted = 0
