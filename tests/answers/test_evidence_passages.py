@@ -12,6 +12,7 @@ from apps.answers.evidence.text import (
     question_focus,
     question_terms,
     term_set,
+    terms,
 )
 
 HANDBOOK = Path(__file__).resolve().parents[2] / "docs" / "samples" / "handbook"
@@ -92,6 +93,7 @@ def test_words_that_only_frame_a_question_are_not_its_terms():
     assert question_terms("What happens if I lose a receipt?") == term_set("lose receipt")
     assert question_terms("Am I allowed to fly business class?") == term_set("fly business class")
     assert question_terms("Who do I email if I think I got a phishing mail?") == term_set("email phishing mail")
+    assert question_terms("My VPN isn't working, what should I do?") == term_set("VPN working")
     # Only the question loses them: a passage's own words are all kept.
     assert "allow" in term_set("Pets are not allowed in the office.")
 
@@ -130,3 +132,11 @@ def test_a_sentence_covers_a_question_without_repeating_its_framing_words():
     )
     (ranked,) = sentences_rank(question="What happens if I lose a receipt?", passages=[passage])
     assert ranked.coverage == 0.5  # "receipt" of {lose, receipt}; "happens" asks, it is not asked about
+
+
+def test_contractions_leave_no_fragments_among_the_terms():
+    assert terms("It doesn't work and I can't log in; I'm stuck.") == terms(
+        "It does not work and I can not log in; I stuck."
+    )
+    assert terms("the company\u2019s VPN won't start") == terms("the company VPN will not start")
+    assert not {"t", "s", "m", "isn", "won"} & set(terms("Isn't it? It won't, it's Tom's, I'm sure."))

@@ -50,9 +50,23 @@ def stem(word: str) -> str:
     return _thread_stemmer().stemWord(word)
 
 
+# The analyzer cuts "isn't" into "isn" + "t" and "I'm" into "i" + "m": fragments nobody asks about
+# that a sentence would still have to "cover". Spelled out first, they are stop words.
+_IRREGULAR_NEGATION = re.compile(r"\b(can|won|shan)['\u2019]t\b", re.IGNORECASE)
+_NEGATION = re.compile(r"n['\u2019]t\b", re.IGNORECASE)
+_CLITIC = re.compile(r"['\u2019](s|m|re|ve|ll|d)\b", re.IGNORECASE)
+_NEGATED_BASE = {"can": "can", "won": "will", "shan": "shall"}
+
+
+def without_contractions(text: str) -> str:
+    """ "isn't" -> "is not", "won't" -> "will not", "I'm" -> "I", "the company's" -> "the company"."""
+    text = _IRREGULAR_NEGATION.sub(lambda match: _NEGATED_BASE[match.group(1).casefold()] + " not", text)
+    return _CLITIC.sub("", _NEGATION.sub(" not", text))
+
+
 def terms(text: str) -> list[str]:
     """Content terms, stemmed, in order (stop words removed by the retrieval analyzer)."""
-    return [stem(word) for word in analyze(text)]
+    return [stem(word) for word in analyze(without_contractions(text))]
 
 
 def term_set(text: str) -> frozenset[str]:
