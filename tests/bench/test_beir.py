@@ -22,7 +22,7 @@ def test_a_corpus_entry_naming_a_file_is_uploaded_as_that_file():
 
 
 def test_the_handbook_questions_cover_every_document_and_hold_unanswerable_ones():
-    for split in ("dev", "heldout", "late"):
+    for split in ("dev", "heldout", "late", "fresh"):
         dataset = load_dataset(HANDBOOK_QUESTIONS / split)
         documents = {entry["_id"] for entry in dataset.corpus()}
         answerable = [query for query in dataset.queries if query.answerable]

@@ -25,7 +25,7 @@ class Command(BaseCommand):
             "--extra",
             type=Path,
             action="append",
-            help="further dataset folders (default: the handbook questions: dev, held-out and late)",
+            help="further dataset folders (default: the handbook questions: dev, held-out, late and fresh)",
         )
         parser.add_argument("--only", help="comma-separated dataset names to run (default: all)")
         parser.add_argument("--limit", type=int, help="only the first N questions of each dataset")
@@ -37,7 +37,7 @@ class Command(BaseCommand):
             raise CommandError(f"{eval_dir} is not a folder of BEIR datasets")
         if options["limit"] is not None and options["limit"] < 1:
             raise CommandError("--limit must be at least 1")
-        extra = options["extra"] or [HANDBOOK_QUESTIONS / split for split in ("dev", "heldout", "late")]
+        extra = options["extra"] or [HANDBOOK_QUESTIONS / split for split in ("dev", "heldout", "late", "fresh")]
         datasets = suite_datasets(eval_dir=eval_dir, extra=extra)
         if options["only"]:
             wanted = {name.strip() for name in options["only"].split(",") if name.strip()}
