@@ -9,6 +9,9 @@ similarity.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+
+from apps.text.analyzer import STOP_WORDS
 
 PERSON = "person"
 DATE = "date"
@@ -68,3 +71,26 @@ def holds_answer_type(sentence: str, *, kind: str | None, question: str) -> bool
     return any(
         not all(part.casefold() in asked for part in match.group(0).split()) for match in NAME.finditer(sentence)
     )
+
+
+# Capitalised, but no name a document must repeat: question words ("... and Where do I find"),
+# months and days ("into January" for "the first quarter").
+NOT_NAMES = (
+    STOP_WORDS
+    | set(MONTHS.split("|"))
+    | {day + "day" for day in ("mon", "tues", "wednes", "thurs", "fri", "satur", "sun")}
+)
+# The words of a name, each long enough to mean something on its own ("Wi-Fi" has none).
+NAME_WORD = re.compile(r"[^\W_]{3,}")
+WORD = re.compile(r"[^\W_]+")
+
+
+def names_unmatched(question: str, passages: Iterable[str]) -> list[str]:
+    """The names the question asks about that no passage mentions: "the Hamburg office" when the
+    documents know Berlin, Munich and Lisbon, "the CEO"."""
+    named = {word for match in NAME.finditer(question) for word in NAME_WORD.findall(match.group(0))}
+    named = {word for word in named if word.casefold() not in NOT_NAMES}
+    if not named:
+        return []
+    mentioned = {word.casefold() for passage in passages for word in WORD.findall(passage)}
+    return sorted(word for word in named if word.casefold() not in mentioned)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from apps.integrations.embeddings.factory import embedder
 from apps.integrations.llm.base import EvidencePassage
 
-from .answer_types import expected_answer_type, holds_answer_type
+from .answer_types import expected_answer_type, holds_answer_type, names_unmatched
 from .text import PassageUnit, passage_units, question_focus, question_terms, term_set
 
 # Bounds the embedding work per question: passages beyond these add little and cost latency.
@@ -123,3 +123,9 @@ def follow_up_rank(*, question: str, focus: str, passages: Sequence[EvidencePass
         for item in ranked
     ]
     return sorted(combined, key=lambda item: (-item.score, item.passage_number, item.position))
+
+
+def unmatched_names(*, asked: str, passages: Sequence[EvidencePassage]) -> list[str]:
+    """The names `asked` (the question, or its question sentence) holds that no passage or passage
+    title mentions."""
+    return names_unmatched(asked, (f"{passage.title}\n{passage.text}" for passage in passages))

@@ -11,7 +11,9 @@ and available for every question:
   minus their mean). Relative, so it does not depend on the corpus' or the question's cosine scale:
   a passage about what is asked stands out, a question nothing answers finds a flat list;
 - `question_coverage`: share of the question's terms (of its question sentence) that the best
-  sentence, its title and headings contain.
+  sentence, its title and headings contain;
+- `question_name_unmatched`: 1 when the question sentence names something (a capitalised word
+  inside it: "the Hamburg office", "the CEO") that no passage mentions, else 0.
 
 They are weighed by a logistic model (`model.json`, written by `manage.py evidence_fit`) fitted on
 several datasets at once, each weighing the same, and reported leave-one-dataset-out in
@@ -33,7 +35,7 @@ from django.conf import settings
 from .sentences import ScoredSentence
 
 MODEL_PATH = Path(__file__).with_name("model.json")
-SIGNALS = ("best_sentence_similarity", "passage_gap", "question_coverage")
+SIGNALS = ("best_sentence_similarity", "passage_gap", "question_coverage", "question_name_unmatched")
 
 
 @dataclass(frozen=True)
@@ -117,10 +119,12 @@ def evidence_signals(
     sentences: Sequence[ScoredSentence],
     retrieval: RetrievalSignals,
     focus: Sequence[ScoredSentence] = (),
+    unmatched_names: Sequence[str] = (),
     model: EvidenceModel | None = None,
 ) -> dict[str, float]:
     """The model's inputs. `focus` ranks the same passages against the question's final question
-    sentence, when the question first describes a situation."""
+    sentence, when the question first describes a situation; `unmatched_names` are the names it asks
+    about that no passage mentions (`answer_types.names_unmatched`)."""
     model = model or evidence_model()
     best = sentences[0]
     similarity = max(sentence.similarity for sentence in [*sentences, *focus])
@@ -129,6 +133,7 @@ def evidence_signals(
         # Without the dense leg the gap is unknown: the value that moves the decision least.
         "passage_gap": retrieval.passage_gap if retrieval.passage_gap is not None else model.means["passage_gap"],
         "question_coverage": focus[0].coverage if focus else best.coverage,
+        "question_name_unmatched": 1.0 if unmatched_names else 0.0,
     }
 
 
@@ -137,11 +142,14 @@ def evidence_assess(
     sentences: Sequence[ScoredSentence],
     retrieval: RetrievalSignals,
     focus: Sequence[ScoredSentence] = (),
+    unmatched_names: Sequence[str] = (),
 ) -> EvidenceAssessment:
     if not sentences:
         return EvidenceAssessment(sufficient=False, confidence=0.0, reason="no_evidence")
     model = evidence_model()
-    signals = evidence_signals(sentences=sentences, retrieval=retrieval, focus=focus, model=model)
+    signals = evidence_signals(
+        sentences=sentences, retrieval=retrieval, focus=focus, unmatched_names=unmatched_names, model=model
+    )
     confidence = model.confidence(signals)
     threshold = evidence_threshold(model)
     sufficient = confidence >= threshold

@@ -17,7 +17,8 @@ from dataclasses import replace
 from django.conf import settings
 
 from apps.answers.evidence import EvidenceAssessment, RetrievalSignals, evidence_assess, sentences_rank
-from apps.answers.evidence.sentences import focus_rank
+from apps.answers.evidence.sentences import focus_rank, unmatched_names
+from apps.answers.evidence.text import question_focus
 from apps.answers.orchestrator.state import MULTI_HOP, AnswerState
 from apps.answers.orchestrator.trace import StepRecord
 from apps.answers.prompting import MASKED_VALUES_RULE, SYSTEM_PROMPT, prompt_build
@@ -114,7 +115,13 @@ def _evidence_suffices(state: AnswerState, record: StepRecord) -> bool:
         focus = sentences_rank(question=state.focus, passages=state.passages)
     else:
         focus = focus_rank(question=state.question, passages=state.passages) if ranked else []
-    state.assessment = evidence_assess(sentences=ranked, retrieval=state.retrieval_signals, focus=focus)
+    asked = state.focus or question_focus(state.question) or state.question
+    state.assessment = evidence_assess(
+        sentences=ranked,
+        retrieval=state.retrieval_signals,
+        focus=focus,
+        unmatched_names=unmatched_names(asked=asked, passages=state.passages),
+    )
     record.summary.update({"chunks_in": len(state.passages), "sentences_in": len(ranked)})
     record.summary["evidence"] = state.assessment.summary()
     if not state.assessment.sufficient and state.plan is not None and state.plan.sub_questions:

@@ -22,8 +22,9 @@ import numpy as np
 
 from apps.accounts.models import User
 from apps.answers.evidence import sentences_rank
-from apps.answers.evidence.sentences import focus_rank
+from apps.answers.evidence.sentences import focus_rank, unmatched_names
 from apps.answers.evidence.sufficiency import SIGNALS, EvidenceModel, RetrievalSignals, evidence_signals
+from apps.answers.evidence.text import question_focus
 from apps.answers.orchestrator.state import CHIT_CHAT, OUT_OF_SCOPE, AnswerState
 from apps.answers.orchestrator.trace import StepRecord
 from apps.answers.steps.planner import planner_run
@@ -83,7 +84,9 @@ def _signals_for(state: AnswerState) -> dict[str, float] | None:
     retrieval = state.retrieval_signals
     if retrieval.passage_gap is None:
         retrieval = RetrievalSignals(passage_gap=MISSING_GAP)
-    return evidence_signals(sentences=ranked, retrieval=retrieval, focus=focus)
+    asked = question_focus(state.question) or state.question
+    unmatched = unmatched_names(asked=asked, passages=state.passages)
+    return evidence_signals(sentences=ranked, retrieval=retrieval, focus=focus, unmatched_names=unmatched)
 
 
 def model_fit(datasets: Mapping[str, Sequence[Example]]) -> EvidenceModel:
