@@ -29,6 +29,7 @@ from apps.tenants.context import current_tenant_schema
 from apps.text.analyzer import analyze
 from apps.text.entities import extract_query_entities
 
+from .bridge import bridge_query, bridged
 from .cache import cache_get, cache_key, cache_set, cache_ttl, legs_degraded
 from .calibration import fusion_parameters, fusion_version
 from .fusion import FusedCandidate, reciprocal_rank_fusion
@@ -100,6 +101,7 @@ def retrieve_for_principals(
         weights=settings.RETRIEVAL_LEG_WEIGHTS,
         rrf=settings.RETRIEVAL_RRF_K,
         fusion=fusion_version(),
+        bridge=settings.RETRIEVAL_BRIDGE_HOP,
     )
     if use_cache:
         hit = cache_get("retrieval", key)
@@ -131,6 +133,7 @@ def _retrieve_uncached(
     legs: tuple[str, ...],
     filters: dict,
     corpus: IndexSnapshot,
+    bridge_hop: bool = True,
 ) -> RetrievalResult:
     timings: dict[str, float] = {}
     started = time.perf_counter()
@@ -148,6 +151,20 @@ def _retrieve_uncached(
     fused = reciprocal_rank_fusion(candidates, weights=weights, k=rrf_k)
     fused = _rerank(query, fused)
     chunks = _permitted(fused, principals=principals, k=k)
+    bridge = bridge_query(query, chunks[0].text) if bridge_hop and chunks and settings.RETRIEVAL_BRIDGE_HOP else None
+    if bridge:
+        second = _retrieve_uncached(
+            tenant=tenant,
+            principals=principals,
+            query=bridge,
+            k=k,
+            legs=legs,
+            filters=filters,
+            corpus=corpus,
+            bridge_hop=False,
+        )
+        chunks = bridged(chunks, second.chunks, k=k, rrf_k=settings.RETRIEVAL_RRF_K)
+        timings["bridge"] = second.timings_ms.get("total", 0.0)
     timings["total"] = round((time.perf_counter() - started) * 1000, 2)
     statuses = {name: outcomes[name].status if name in outcomes else "skipped" for name in legs}
     return RetrievalResult(query=query, chunks=chunks, legs=statuses, timings_ms=timings, index_version=corpus.version)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from apps.answers.steps.planner import _classify, _sub_questions
+from apps.answers.steps.planner import _classify
+from apps.text.questions import sub_questions
 
 
 @pytest.mark.parametrize(
@@ -24,14 +25,14 @@ def test_classification(question, kind):
     assert _classify(question) == kind
 
 
-def test_multi_hop_questions_get_the_embedded_clauses_as_sub_questions():
-    assert _sub_questions(
+def test_multi_hop_questions_get_the_embedded_clauses_assub_questions():
+    assert sub_questions(
         "Who was the first president of the association which published Journal of Psychotherapy Integration?"
     ) == ("association which published Journal of Psychotherapy Integration",)
-    assert _sub_questions("What kind of plane dropped the bomb on Akinoshu Kenji's birthplace?") == (
+    assert sub_questions("What kind of plane dropped the bomb on Akinoshu Kenji's birthplace?") == (
         "birthplace of Akinoshu Kenji",
     )
-    assert "composer of Aschenbrodel" in _sub_questions(
+    assert "composer of Aschenbrodel" in sub_questions(
         "Who was in charge of the country where the composer of Aschenbrodel was a citizen?"
     )
-    assert _sub_questions("What is the refund policy?") == ()
+    assert sub_questions("What is the refund policy?") == ()

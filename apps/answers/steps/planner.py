@@ -19,6 +19,7 @@ from apps.answers.orchestrator.state import CHIT_CHAT, LOOKUP, MULTI_HOP, OUT_OF
 from apps.answers.orchestrator.trace import StepRecord
 from apps.answers.safety.content_filter import content_filters_run
 from apps.answers.safety.injection import injection_scan
+from apps.text.questions import sub_questions
 
 logger = logging.getLogger(__name__)
 
@@ -36,15 +37,6 @@ _OUT_OF_SCOPE = re.compile(
     r"|^what('s| is) the weather\b",
     re.IGNORECASE,
 )
-_RELATIVE = re.compile(r"\b(which|that|who|whom|whose|where)\b", re.IGNORECASE)
-_DETERMINER = {"the", "a", "an", "this", "its", "his", "her", "their"}
-_POSSESSIVE = re.compile(r"\b((?:[A-Z][\w.-]*\s+){0,4}[A-Z][\w.-]*)'s\s+([a-z][\w-]*)")
-# "the composer of Aschenbrodel": a role of a named thing, usually the first hop.
-_ROLE_OF_NAME = re.compile(r"\bthe ([a-z][\w-]*) of ((?:the )?[A-Z][\w.'-]*(?:\s+[A-Z][\w.'-]*){0,5})")
-_GENERIC_ROLES = {"name", "kind", "type", "number", "part", "rest", "end", "start", "beginning", "use", "size"}
-_CLAUSE_END = re.compile(r"[,;?]|\s(?:which|that|who|whom|whose|where|and|but)\s", re.IGNORECASE)
-MAX_SUB_QUESTIONS = 2
-MAX_NOUN_PHRASE_WORDS = 6
 
 
 def planner_run(state: AnswerState, record: StepRecord) -> None:
@@ -52,13 +44,13 @@ def planner_run(state: AnswerState, record: StepRecord) -> None:
     if _question_blocked(state, record):
         return
     kind = _classify(state.question)
-    sub_questions = _sub_questions(state.question) if kind == LOOKUP else ()
-    if sub_questions:
+    clauses = sub_questions(state.question) if kind == LOOKUP else ()
+    if clauses:
         kind = MULTI_HOP
     legs = tuple(state.legs_requested or settings.RETRIEVAL_DEFAULT_LEGS)
     k = state.k_requested or settings.ANSWER_RETRIEVAL_K
-    state.plan = Plan(kind=kind, legs=legs, k=k, sub_questions=sub_questions)
-    record.summary.update({"kind": kind, "legs": list(legs), "k": k, "sub_questions": len(sub_questions)})
+    state.plan = Plan(kind=kind, legs=legs, k=k, sub_questions=clauses)
+    record.summary.update({"kind": kind, "legs": list(legs), "k": k, "sub_questions": len(clauses)})
 
 
 def _question_blocked(state: AnswerState, record: StepRecord) -> bool:
@@ -91,39 +83,3 @@ def _classify(question: str) -> str:
     if _OUT_OF_SCOPE.search(text):
         return OUT_OF_SCOPE
     return LOOKUP
-
-
-def _sub_questions(question: str) -> tuple[str, ...]:
-    """Embedded clauses as stand-alone queries: "the association which published X" -> "association which
-    published X"; "Hello Love's performer" -> "performer of Hello Love"."""
-    found: list[str] = [
-        f"{match.group(1)} of {match.group(2)}"
-        for match in _ROLE_OF_NAME.finditer(question)
-        if match.group(1) not in _GENERIC_ROLES
-    ]
-    found += [f"{match.group(2)} of {match.group(1)}" for match in _POSSESSIVE.finditer(question)]
-    for match in _RELATIVE.finditer(question):
-        if match.start() == 0:
-            continue  # "Who ...": the question word, not a relative pronoun
-        head = _noun_phrase_before(question[: match.start()])
-        if not head:
-            continue
-        rest = question[match.end() :]
-        end = _CLAUSE_END.search(rest)
-        clause = rest[: end.start()] if end else rest
-        if len(clause.split()) >= 2:
-            found.append(f"{head} {match.group(1).lower()} {clause.strip()}")
-    unique = [text for text in dict.fromkeys(found) if text.casefold() != question.casefold().rstrip("?")]
-    return tuple(unique[:MAX_SUB_QUESTIONS])
-
-
-def _noun_phrase_before(text: str) -> str:
-    """The words between the nearest determiner and the relative pronoun ("the first association" -> those)."""
-    words = text.split()
-    for back in range(1, min(len(words), MAX_NOUN_PHRASE_WORDS + 1) + 1):
-        if words[-back].endswith((".", "!", "?", ",", ";")):
-            return ""  # the phrase would reach across a clause or into the previous sentence
-        if words[-back].lower() in _DETERMINER:
-            phrase = words[len(words) - back + 1 :]
-            return " ".join(phrase) if phrase else ""
-    return ""

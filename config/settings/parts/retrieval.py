@@ -23,6 +23,9 @@ if RETRIEVAL_FUSION not in ("calibrated", "fixed"):
     raise ImproperlyConfigured(f"RETRIEVAL_FUSION must be 'calibrated' or 'fixed', not {RETRIEVAL_FUSION!r}.")
 RETRIEVAL_LEG_WEIGHTS = {"dense": 1.0, "keyword": 0.5, "graph": 0.5}
 RETRIEVAL_RRF_K = env.float("RETRIEVAL_RRF_K", default=5.0)
+# A question of several hops takes a second round through the first round's best passage
+# (apps/retrieval/bridge.py, docs/retrieval.md "The bridge hop").
+RETRIEVAL_BRIDGE_HOP = env.bool("RETRIEVAL_BRIDGE_HOP", default=True)
 RETRIEVAL_CANDIDATES_PER_LEG = env.int("RETRIEVAL_CANDIDATES_PER_LEG", default=50)
 RETRIEVAL_LEG_TIMEOUT_SECONDS = env.float("RETRIEVAL_LEG_TIMEOUT_SECONDS", default=2.0)
 RETRIEVAL_THREADS = env.int("RETRIEVAL_THREADS", default=12)
