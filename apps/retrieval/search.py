@@ -109,9 +109,8 @@ def retrieve_for_principals(
             retrieval_requests_total.labels(cached="true").inc()
             span_annotate(**{"retrieval.cached": True})
             return _from_cache(hit)
-    result = _retrieve_uncached(
-        tenant=tenant, principals=principal_set, query=query, k=k, legs=chosen, filters=filters or {}, corpus=corpus
-    )
+    scope = SearchScope(tenant=tenant, principals=principal_set, k=k, legs=chosen, filters=filters or {}, corpus=corpus)
+    result = _retrieve_uncached(scope, query)
     if use_cache and principal_set:
         ttl = cache_ttl(settings.RETRIEVAL_CACHE_TTL_SECONDS, degraded=legs_degraded(result.legs))
         cache_set("retrieval", key, _to_cache(result), ttl=ttl)
@@ -124,50 +123,49 @@ def retrieve_for_principals(
     return result
 
 
-def _retrieve_uncached(
-    *,
-    tenant: str,
-    principals: tuple[str, ...],
-    query: str,
-    k: int,
-    legs: tuple[str, ...],
-    filters: dict,
-    corpus: IndexSnapshot,
-    bridge_hop: bool = True,
-) -> RetrievalResult:
+@dataclass(frozen=True)
+class SearchScope:
+    """Everything about a search but the question's text: where, for whom, how many, which legs."""
+
+    tenant: str
+    principals: tuple[str, ...]
+    k: int
+    legs: tuple[str, ...]
+    filters: dict
+    corpus: IndexSnapshot
+
+
+def _retrieve_uncached(scope: SearchScope, query: str, *, bridge_hop: bool = True) -> RetrievalResult:
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    if not principals or not query.strip():
+    if not scope.principals or not query.strip():
         return RetrievalResult(
-            query=query, chunks=[], legs={leg: "skipped" for leg in legs}, timings_ms={}, index_version=corpus.version
+            query=query,
+            chunks=[],
+            legs={leg: "skipped" for leg in scope.legs},
+            timings_ms={},
+            index_version=scope.corpus.version,
         )
-    run = legs_run(tenant=tenant, principals=principals, query=query, k=k, legs=legs, filters=filters, corpus=corpus)
+    run = legs_run(scope, query)
     outcomes = run.outcomes
     timings |= run.timings
     candidates = {name: outcome.candidates for name, outcome in outcomes.items()}
     weights, rrf_k = fusion_parameters(
-        candidates=candidates, question_vector=run.question_vector, tenant=tenant, corpus=corpus
+        candidates=candidates, question_vector=run.question_vector, tenant=scope.tenant, corpus=scope.corpus
     )
     fused = reciprocal_rank_fusion(candidates, weights=weights, k=rrf_k)
     fused = _rerank(query, fused)
-    chunks = _permitted(fused, principals=principals, k=k)
+    chunks = _permitted(fused, principals=scope.principals, k=scope.k)
     bridge = bridge_query(query, chunks[0].text) if bridge_hop and chunks and settings.RETRIEVAL_BRIDGE_HOP else None
     if bridge:
-        second = _retrieve_uncached(
-            tenant=tenant,
-            principals=principals,
-            query=bridge,
-            k=k,
-            legs=legs,
-            filters=filters,
-            corpus=corpus,
-            bridge_hop=False,
-        )
-        chunks = bridged(chunks, second.chunks, k=k, rrf_k=settings.RETRIEVAL_RRF_K)
+        second = _retrieve_uncached(scope, bridge, bridge_hop=False)
+        chunks = bridged(chunks, second.chunks, k=scope.k, rrf_k=settings.RETRIEVAL_RRF_K)
         timings["bridge"] = second.timings_ms.get("total", 0.0)
     timings["total"] = round((time.perf_counter() - started) * 1000, 2)
-    statuses = {name: outcomes[name].status if name in outcomes else "skipped" for name in legs}
-    return RetrievalResult(query=query, chunks=chunks, legs=statuses, timings_ms=timings, index_version=corpus.version)
+    statuses = {name: outcomes[name].status if name in outcomes else "skipped" for name in scope.legs}
+    return RetrievalResult(
+        query=query, chunks=chunks, legs=statuses, timings_ms=timings, index_version=scope.corpus.version
+    )
 
 
 @dataclass
@@ -177,48 +175,29 @@ class LegsRun:
     timings: dict[str, float]
 
 
-def legs_run(
-    *,
-    tenant: str,
-    principals: tuple[str, ...],
-    query: str,
-    k: int,
-    legs: tuple[str, ...],
-    filters: dict,
-    corpus: IndexSnapshot,
-) -> LegsRun:
+def legs_run(scope: SearchScope, query: str) -> LegsRun:
     """Every leg's own candidates for the question, before fusion (the fusion fit reads them too)."""
     timings: dict[str, float] = {}
-    base = _leg_query(tenant=tenant, principals=principals, query=query, k=k, legs=legs, filters=filters, corpus=corpus)
-    outcomes, question_vector = _run_legs_around_embedding(base, legs=legs, timings=timings)
+    outcomes, question_vector = _run_legs_around_embedding(_leg_query(scope, query), legs=scope.legs, timings=timings)
     for name, outcome in outcomes.items():
         timings[name] = outcome.elapsed_ms
     return LegsRun(outcomes=outcomes, question_vector=question_vector, timings=timings)
 
 
-def _leg_query(
-    *,
-    tenant: str,
-    principals: tuple[str, ...],
-    query: str,
-    k: int,
-    legs: tuple[str, ...],
-    filters: dict,
-    corpus: IndexSnapshot,
-) -> LegQuery:
+def _leg_query(scope: SearchScope, query: str) -> LegQuery:
     """What every leg needs except the question's embedding, which the dense leg adds."""
     entity_keys: tuple[str, ...] = ()
-    if "graph" in legs:
+    if "graph" in scope.legs:
         entity_keys = tuple(entity.key for entity in extract_query_entities(text=query))
     return LegQuery(
-        tenant=tenant,
-        principals=principals,
+        tenant=scope.tenant,
+        principals=scope.principals,
         text=query,
-        k=max(k, settings.RETRIEVAL_CANDIDATES_PER_LEG),
+        k=max(scope.k, settings.RETRIEVAL_CANDIDATES_PER_LEG),
         terms=tuple(analyze(query)),
         entity_keys=entity_keys,
-        filters=filters,
-        corpus=corpus,
+        filters=scope.filters,
+        corpus=scope.corpus,
     )
 
 

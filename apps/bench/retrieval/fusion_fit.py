@@ -30,7 +30,7 @@ from apps.retrieval.calibration import (
 )
 from apps.retrieval.fusion import reciprocal_rank_fusion
 from apps.retrieval.legs.base import Candidate
-from apps.retrieval.search import ALL_LEGS, legs_run
+from apps.retrieval.search import ALL_LEGS, SearchScope, legs_run
 
 from .beir import BeirDataset
 from .metrics import ndcg_at_k, recall_at_k, unique_in_order
@@ -66,19 +66,19 @@ def fusion_examples(
     document_of = external_ids_by_chunk()
     corpus = index_snapshot()
     sample = corpus_sample(tenant=tenant, corpus=corpus)
+    scope = SearchScope(
+        tenant=tenant,
+        principals=principals,
+        k=settings.RETRIEVAL_CANDIDATES_PER_LEG,
+        legs=ALL_LEGS,
+        filters={},
+        corpus=corpus,
+    )
     examples = []
     for query in dataset.queries:
         if not dataset.qrels.get(query.id):
             continue
-        run = legs_run(
-            tenant=tenant,
-            principals=principals,
-            query=query.text,
-            k=settings.RETRIEVAL_CANDIDATES_PER_LEG,
-            legs=ALL_LEGS,
-            filters={},
-            corpus=corpus,
-        )
+        run = legs_run(scope, query.text)
         candidates = {leg: outcome.candidates for leg, outcome in run.outcomes.items()}
         dense, keyword = candidates.get("dense"), candidates.get("keyword")
         hits = {leg: [(c.chunk_id, document_of.get(c.chunk_id, "")) for c in cs] for leg, cs in candidates.items()}
