@@ -3,11 +3,13 @@
 "Who is the spouse of Big Eyes' main director?" names the film, not the director; the passage that
 answers it names the director, not the film. The first round finds the film's passage ("... directed
 by Tim Burton ..."); the names in it that the question does not name become part of a second
-question ("... Tim Burton ..."), retrieved with the same legs, and the two rankings are fused
+question ("... Tim Burton ..."), retrieved with the dense and graph legs, and the two rankings are fused
 (reciprocal rank, each round weighing the same). The graph leg then walks from the bridge names too.
 
-Only questions with an embedded clause, a possessive chain or "the <role> of <Name>"
-(`apps.text.questions.sub_questions`) take the second round, so a plain question costs nothing more.
+Only questions whose asking sentence has an embedded clause, a possessive chain or "the <role> of
+<Name>" (`apps.text.questions.sub_questions`) take the second round, so a plain question costs
+nothing more. The sentences before the asking one tell the asker's situation ("I rent a flat which
+needs repairs. Can my landlord ...?"): conditions to meet, not names to hop through.
 Measured in docs/retrieval.md ("The bridge hop"): MuSiQue recall@5 0.663 -> 0.708, no other set
 lower. Every chunk of either round passed the final ACL check of its round.
 """
@@ -19,18 +21,26 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from apps.text.entities.offline import KIND_ACRONYM, KIND_NAME, OfflineEntityExtractor, extract_query_entities
-from apps.text.questions import sub_questions
+from apps.text.questions import asked_sentence, sub_questions
 
 if TYPE_CHECKING:
     from .search import RetrievedChunk
 
 BRIDGE_NAMES = 4  # names of the best passage added to the question
+# The second round's legs. Not the keyword leg: its scoring runs in Python, and on a loaded machine
+# it slowed the round more than it gave (MuSiQue recall@5 0.711 with it, 0.728 without; docs/retrieval.md).
+BRIDGE_LEGS = ("dense", "graph")
+
+
+def takes_bridge_hop(question: str) -> bool:
+    """Whether the question asks through another thing first ("the spouse of the director of X")."""
+    return bool(sub_questions(asked_sentence(question)))
 
 
 def bridge_query(question: str, passage: str) -> str | None:
     """The question with the passage's names it does not already name; None for a question of one
     hop or a passage that names nothing new."""
-    if not sub_questions(question):
+    if not takes_bridge_hop(question):
         return None
     asked = {entity.key for entity in extract_query_entities(text=question)}
     names: list[str] = []

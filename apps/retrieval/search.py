@@ -29,7 +29,7 @@ from apps.tenants.context import current_tenant_schema
 from apps.text.analyzer import analyze
 from apps.text.entities import extract_query_entities
 
-from .bridge import bridge_query, bridged
+from .bridge import BRIDGE_LEGS, bridge_query, bridged
 from .cache import cache_get, cache_key, cache_set, cache_ttl, legs_degraded
 from .calibration import fusion_parameters, fusion_version
 from .fusion import FusedCandidate, reciprocal_rank_fusion
@@ -157,8 +157,9 @@ def _retrieve_uncached(scope: SearchScope, query: str, *, bridge_hop: bool = Tru
     fused = _rerank(query, fused)
     chunks = _permitted(fused, principals=scope.principals, k=scope.k)
     bridge = bridge_query(query, chunks[0].text) if bridge_hop and chunks and settings.RETRIEVAL_BRIDGE_HOP else None
-    if bridge:
-        second = _retrieve_uncached(scope, bridge, bridge_hop=False)
+    bridge_legs = tuple(leg for leg in scope.legs if leg in BRIDGE_LEGS)
+    if bridge and bridge_legs:
+        second = _retrieve_uncached(replace(scope, legs=bridge_legs), bridge, bridge_hop=False)
         chunks = bridged(chunks, second.chunks, k=scope.k, rrf_k=settings.RETRIEVAL_RRF_K)
         timings["bridge"] = second.timings_ms.get("total", 0.0)
     timings["total"] = round((time.perf_counter() - started) * 1000, 2)

@@ -20,6 +20,35 @@ _GENERIC_ROLES = {"name", "kind", "type", "number", "part", "rest", "end", "star
 _CLAUSE_END = re.compile(r"[,;?]|\s(?:which|that|who|whom|whose|where|and|but)\s", re.IGNORECASE)
 MAX_SUB_QUESTIONS = 2
 MAX_NOUN_PHRASE_WORDS = 6
+# A sentence ends at . ! or ? before a capital, a digit or a quote; unless the word before the stop
+# is an initial ("Harris W. Fawell"), dotted ("the U.S. Army") or a title or abbreviation that takes
+# a stop ("Mr. Smith").
+_SENTENCE_END = re.compile(r"[.!?]\s+(?=[A-Z0-9\"'(])")
+_ABBREVIATIONS = frozenset(
+    "mr mrs ms dr prof st mt ft jr sr no nos vs etc co inc ltd corp gen col capt lt sgt rev hon dept approx".split()  # noqa: SIM905
+)
+
+
+def question_sentences(question: str) -> list[str]:
+    """The sentences of a question ("I rent a flat in England. Can my landlord ...?" has two)."""
+    sentences: list[str] = []
+    start = 0
+    for match in _SENTENCE_END.finditer(question):
+        before = question[start : match.start()].split()
+        word = before[-1].rstrip(".").lower() if before else ""
+        if len(word) <= 1 or "." in word or word in _ABBREVIATIONS:
+            continue
+        sentences.append(question[start : match.start() + 1].strip())
+        start = match.end()
+    sentences.append(question[start:].strip())
+    return [sentence for sentence in sentences if sentence]
+
+
+def asked_sentence(question: str) -> str:
+    """The sentence that asks: the last one. What comes before it tells the asker's situation
+    (conditions to meet), not a chain of hops to follow."""
+    sentences = question_sentences(question)
+    return sentences[-1] if sentences else question
 
 
 def sub_questions(question: str) -> tuple[str, ...]:

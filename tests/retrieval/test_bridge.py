@@ -9,10 +9,12 @@ import pytest
 from django.test import override_settings
 
 from apps.accounts.models import User
+from apps.documents.acl import principals_for_user
 from apps.documents.models import Document
 from apps.documents.services import document_access_grant
-from apps.retrieval.bridge import BRIDGE_NAMES, bridge_query, bridged
-from apps.retrieval.search import RetrievedChunk, retrieve
+from apps.retrieval import search
+from apps.retrieval.bridge import BRIDGE_LEGS, BRIDGE_NAMES, bridge_query, bridged, takes_bridge_hop
+from apps.retrieval.search import RetrievedChunk, retrieve, retrieve_for_principals
 from apps.tenants.context import in_tenant
 from tests.retrieval.corpus import document_ingest
 from tests.support.committed import committed_tenant
@@ -33,6 +35,13 @@ def test_a_question_of_several_hops_is_asked_again_with_the_names_of_its_best_pa
 def test_a_plain_question_or_a_passage_without_new_names_takes_no_second_round():
     assert bridge_query("How many vacation days do I get per year?", FILM) is None
     assert bridge_query(QUESTION, "It is a drama about a painter and her husband.") is None
+
+
+def test_a_situation_told_before_the_question_does_not_make_it_a_question_of_several_hops():
+    assert not takes_bridge_hop("I live in a rented property which needs repairs. Can I withhold my rent?")
+    assert takes_bridge_hop(QUESTION)
+    # The sentence that asks still may build on another thing first.
+    assert takes_bridge_hop(f"I saw a film last week. {QUESTION}")
 
 
 def test_at_most_a_few_names_are_added():
@@ -112,3 +121,23 @@ def test_the_bridge_round_returns_only_what_the_user_may_view(films, committed_d
     assert "bridge" not in without.timings_ms
     assert films.partner.pk in {chunk.document_id for chunk in for_alice.chunks}
     assert films.partner.pk not in {chunk.document_id for chunk in for_carol.chunks}
+
+
+@pytest.mark.integration
+def test_the_bridge_round_runs_the_dense_and_graph_legs_only(films, committed_db, monkeypatch):
+    rounds: list[tuple[str, ...]] = []
+    run_legs = search.legs_run
+
+    def recorded(scope, query):
+        rounds.append(scope.legs)
+        return run_legs(scope, query)
+
+    monkeypatch.setattr(search, "legs_run", recorded)
+    with in_tenant(films.schema):
+        retrieve_for_principals(principals=principals_for_user(films.alice), query=QUESTION, k=5, use_cache=False)
+        retrieve_for_principals(
+            principals=principals_for_user(films.alice), query=QUESTION, k=5, legs=["keyword"], use_cache=False
+        )
+
+    # The keyword-only search takes no second round: none of its legs is a bridge leg.
+    assert rounds == [("dense", "keyword", "graph"), BRIDGE_LEGS, ("keyword",)]

@@ -100,3 +100,39 @@ def test_linked_entities_mentioned_by_more_chunks_than_the_cap_are_not_walked(li
     assert graph_documents(schema=side["schema"], user=side["reader"], question=QUESTION) == found
     with override_settings(GRAPH_LEG_MAX_SEED_DEGREE=0):  # every linked entity is now a hub
         assert graph_documents(schema=side["schema"], user=side["reader"], question=QUESTION) == set()
+
+
+PARTNERS = ("Alder Freight", "Birch Logistics", "Cedar Shipping", "Dogwood Haulage")
+PARTNER_PAGES = {
+    "Partners": "Acme Traders works with " + ", ".join(PARTNERS) + ".",
+    **{
+        f"{name} office": f"{name} runs its fleet from {city}."
+        for name, city in zip(PARTNERS, ("Oslo", "Bergen", "Aarhus", "Malmo"), strict=True)
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def partner_tenant(django_db_setup, django_db_blocker) -> Iterator[dict]:
+    """One page links Acme Traders to four partners; each partner has a page of its own."""
+    with django_db_blocker.unblock(), committed_tenant("pn") as tenant, in_tenant(tenant.schema_name):
+        documents = {
+            title: ingest(title=title, text=text, visible_to_tenant=True) for title, text in PARTNER_PAGES.items()
+        }
+        reader = User.objects.create_user(username="reader", password="x" * 16)
+        yield {"schema": tenant.schema_name, "documents": documents, "reader": reader}
+
+
+def test_the_second_hop_walks_at_most_the_questions_neighbour_budget(partner_tenant, committed_db):
+    """A question's entities share one budget of neighbours to walk, so a question naming many
+    things costs no more than one naming a few."""
+    question = "Which cities do the partners of Acme Traders operate from?"
+    partner_pages = {partner_tenant["documents"][f"{name} office"].pk for name in PARTNERS}
+
+    def reached() -> set[int]:
+        found = graph_documents(schema=partner_tenant["schema"], user=partner_tenant["reader"], question=question)
+        return found & partner_pages
+
+    assert reached() == partner_pages  # two hops: Acme -> partner -> the partner's page
+    with override_settings(GRAPH_LEG_NEIGHBOUR_BUDGET=2):
+        assert 0 < len(reached()) <= 2

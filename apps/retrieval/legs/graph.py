@@ -51,19 +51,27 @@ WITH seed, link_weight, COUNT { (seed)<-[:MENTIONS]-() } AS seed_degree
 WHERE seed_degree <= $max_seed_degree
 ORDER BY link_weight DESC, seed_degree ASC
 LIMIT $max_seeds
-WITH seed, link_weight * log(1.0 + $chunk_total / (1.0 + seed_degree)) AS seed_rarity
-CALL (seed, seed_rarity) {
+WITH collect({seed: seed, rarity: link_weight * log(1.0 + $chunk_total / (1.0 + seed_degree))}) AS seeds
+WITH seeds WHERE size(seeds) > 0
+WITH seeds, toInteger(ceil(toFloat($neighbour_budget) / size(seeds))) AS share
+WITH seeds, CASE WHEN share < $fanout THEN share ELSE $fanout END AS fanout
+UNWIND seeds AS linked
+WITH linked.seed AS seed, linked.rarity AS seed_rarity, fanout
+CALL (seed, seed_rarity, fanout) {
     MATCH (chunk:Chunk {tenant: $tenant})-[mention:MENTIONS]->(seed)
     WHERE any(principal IN chunk.acl WHERE principal IN $principals)
     RETURN chunk, 1 AS hops, mention.weight * seed_rarity AS strength
     UNION
-    WITH seed, seed_rarity WHERE COUNT { (seed)-[:RELATED]-() } <= $max_seed_relations
+    WITH seed, seed_rarity, fanout WHERE COUNT { (seed)-[:RELATED]-() } <= $max_seed_relations
     MATCH (seed)-[related:RELATED {tenant: $tenant}]-(neighbour:Entity)
     WHERE any(principal IN related.acl WHERE principal IN $principals) AND NOT neighbour.key IN $keys
-    WITH neighbour, related, COUNT { (neighbour)<-[:MENTIONS]-() } AS neighbour_degree
+    WITH fanout, neighbour, related, COUNT { (neighbour)<-[:MENTIONS]-() } AS neighbour_degree
     WHERE neighbour_degree <= $max_neighbour_degree
-    WITH neighbour, log(1.0 + $chunk_total / (1.0 + neighbour_degree)) AS neighbour_rarity
-    ORDER BY neighbour_rarity DESC LIMIT $fanout
+    WITH fanout, neighbour, log(1.0 + $chunk_total / (1.0 + neighbour_degree)) AS neighbour_rarity
+    ORDER BY neighbour_rarity DESC
+    WITH fanout, collect({neighbour: neighbour, rarity: neighbour_rarity}) AS ranked
+    UNWIND ranked[..fanout] AS walked
+    WITH walked.neighbour AS neighbour, walked.rarity AS neighbour_rarity
     MATCH (chunk:Chunk {tenant: $tenant})-[mention:MENTIONS]->(neighbour)
     WHERE any(principal IN chunk.acl WHERE principal IN $principals)
     RETURN chunk, 2 AS hops,
@@ -102,6 +110,7 @@ class Neo4jGraphLeg:
                 "principals": list(query.principals),
                 "k": query.k,
                 "fanout": settings.GRAPH_LEG_FANOUT,
+                "neighbour_budget": settings.GRAPH_LEG_NEIGHBOUR_BUDGET,
                 "max_neighbour_degree": settings.GRAPH_LEG_MAX_NEIGHBOUR_DEGREE,
                 "second_hop_discount": settings.GRAPH_LEG_SECOND_HOP_DISCOUNT,
                 "chunk_total": float(max((query.corpus or index_snapshot()).chunk_count, 1)),

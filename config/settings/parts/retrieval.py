@@ -41,6 +41,8 @@ RESPONSE_CACHE_TTL_SECONDS = env.int("RESPONSE_CACHE_TTL_SECONDS", default=1800)
 # short enough that the full answer returns soon after the pressure or the outage ends.
 DEGRADED_CACHE_TTL_SECONDS = env.int("DEGRADED_CACHE_TTL_SECONDS", default=60)
 GRAPH_LEG_FANOUT = env.int("GRAPH_LEG_FANOUT", default=25)  # neighbours walked per linked entity
+# Neighbours walked per question, shared among its linked entities (each still walks at most FANOUT).
+GRAPH_LEG_NEIGHBOUR_BUDGET = env.int("GRAPH_LEG_NEIGHBOUR_BUDGET", default=100)
 GRAPH_LEG_MAX_NEIGHBOUR_DEGREE = env.int("GRAPH_LEG_MAX_NEIGHBOUR_DEGREE", default=50)  # skip hub entities
 GRAPH_LEG_SECOND_HOP_DISCOUNT = env.float("GRAPH_LEG_SECOND_HOP_DISCOUNT", default=0.5)
 GRAPH_LEG_PARTIAL_LINK_WEIGHT = env.float("GRAPH_LEG_PARTIAL_LINK_WEIGHT", default=0.5)  # partial vs exact link

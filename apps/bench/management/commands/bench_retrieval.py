@@ -27,6 +27,7 @@ from apps.bench.retrieval.synthetic import build_synthetic_corpus, build_synthet
 from apps.documents.models import Chunk
 from apps.integrations.embeddings.factory import embedder
 from apps.integrations.graph.knowledge import graph_tenant_clear
+from apps.retrieval.bridge import takes_bridge_hop
 from apps.retrieval.legs.base import LegQuery
 from apps.retrieval.legs.dense import PgvectorDenseLeg, vector_literal
 from apps.retrieval.legs.graph import Neo4jGraphLeg
@@ -39,7 +40,6 @@ from apps.tenants.models import Tenant
 from apps.tenants.services import portal_tenant_provision
 from apps.text.analyzer import analyze
 from apps.text.entities import extract_query_entities
-from apps.text.questions import sub_questions
 
 T = TypeVar("T")
 # What the output says about its vectors (the issue allows synthesised ones at scale if it says so).
@@ -56,7 +56,7 @@ def stats(samples: list[float]) -> dict[str, float | None]:
 
 def split_stats(queries: list[str], samples: list[float], *, several_hops: bool) -> dict:
     """The figures of the questions of one hop, or of several (which take the bridge hop's second round)."""
-    chosen = [ms for query, ms in zip(queries, samples, strict=True) if bool(sub_questions(query)) == several_hops]
+    chosen = [ms for query, ms in zip(queries, samples, strict=True) if takes_bridge_hop(query) == several_hops]
     return {**stats(chosen), "queries": len(chosen)}
 
 

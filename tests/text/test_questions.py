@@ -1,0 +1,31 @@
+"""A question's sentences: the one that asks, and the ones before it that tell the asker's situation."""
+
+from __future__ import annotations
+
+import pytest
+
+from apps.text.questions import asked_sentence, question_sentences
+
+
+@pytest.mark.parametrize(
+    ("question", "sentences"),
+    [
+        ("I rent a flat in England. It needs repairs! Can my landlord evict me?", 3),
+        ("In what county is the city where Harris W. Fawell was born?", 1),  # an initial
+        ("What was Mr. Smith's first name?", 1),  # a title
+        ("Who leads the U.S. Army today?", 1),  # a dotted abbreviation
+        ("The release is version 2.5 of the app. What changed?", 2),  # a decimal point is no stop
+        ("what changed. and why?", 1),  # no capital after the stop: read as one sentence
+    ],
+)
+def test_a_question_is_split_where_a_sentence_ends_and_not_at_every_stop(question, sentences):
+    assert len(question_sentences(question)) == sentences
+    assert "".join(question_sentences(question)).replace(" ", "") == question.replace(" ", "")
+
+
+QUESTION = "Who is the spouse of the director of Big Eyes?"
+
+
+def test_the_asked_sentence_is_the_last_one():
+    assert asked_sentence("I rent a flat which needs repairs. Can my landlord evict me?") == "Can my landlord evict me?"
+    assert asked_sentence(QUESTION) == QUESTION
