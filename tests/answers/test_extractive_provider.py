@@ -8,7 +8,13 @@ import pytest
 
 from apps.answers.evidence import ScoredSentence
 from apps.answers.evidence.text import term_set
-from apps.answers.providers.extractive import SECTION_WORDS, ExtractiveProvider, sentences_choose
+from apps.answers.providers.extractive import (
+    NOT_FOUND,
+    SECTION_WORDS,
+    ExtractiveProvider,
+    about_what_is_asked,
+    sentences_choose,
+)
 from apps.answers.steps.verifier import Evidence, sentence_verify
 from apps.integrations.llm.base import Completion, EvidencePassage, GenerationRequest, TextDelta
 
@@ -116,6 +122,54 @@ def test_a_record_is_answered_alone_without_the_rows_after_it():
     ]
 
     assert [sentence.text for sentence in sentences_choose(ranked)] == ["Office: Berlin; phone: +49 30 1."]
+
+
+OFFICES = [
+    scored(1, 0, "Office: Headquarters; city: Berlin; address: Torstrasse 1.", 0.8, record=True, section=""),
+    scored(1, 1, "Office: Sales office; city: Munich; address: Leopoldstrasse 44.", 0.7, record=True, section=""),
+    scored(1, 2, "Every office opens at 8:00 on weekdays.", 0.5, section=""),
+]
+
+
+def test_a_record_about_another_thing_than_the_question_names_is_no_answer():
+    munich = about_what_is_asked(OFFICES, asked="What is the address of the Munich office?", passages=PASSAGES)
+    # Berlin's row ranked first, but the question names Munich: Munich's row and the prose remain.
+    assert [sentence.position for sentence in munich] == [1, 2]
+    # A question naming nothing keeps every row.
+    assert about_what_is_asked(OFFICES, asked="What is the address of the office?", passages=PASSAGES) == OFFICES
+
+
+def test_when_the_best_evidence_is_a_record_about_another_thing_nothing_is_left():
+    """Asked for the Hamburg office, the best evidence is another office's row: the next prose
+    sentence would be a near miss, so there is no answer (the provider then says it found nothing)."""
+    assert about_what_is_asked(OFFICES, asked="What's the address of the Hamburg office?", passages=PASSAGES) == []
+
+
+def test_the_provider_says_it_found_nothing_for_an_office_the_records_do_not_have():
+    passages = [
+        EvidencePassage(
+            number=1,
+            chunk_id=1,
+            document_id=1,
+            title="office-locations.csv",
+            text="office,city,address\nHeadquarters,Berlin,Torstrasse 1\nSales office,Munich,Leopoldstrasse 44",
+        )
+    ]
+    answer = "".join(
+        event.text
+        for event in ExtractiveProvider().stream(
+            GenerationRequest(
+                question="What's the address of the Hamburg office?",
+                passages=passages,
+                system="",
+                prompt="",
+                max_tokens=200,
+            )
+        )
+        if isinstance(event, TextDelta)
+    )
+
+    assert answer == NOT_FOUND
 
 
 def test_near_misses_join_from_the_same_document_but_never_from_another():

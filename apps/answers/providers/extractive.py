@@ -14,13 +14,14 @@ Whether the evidence suffices is decided before a provider is called (the synthe
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from apps.answers.citations import MARKER
 from apps.answers.evidence import ScoredSentence
+from apps.answers.evidence.answer_types import names_unmatched
 from apps.answers.evidence.sentences import follow_up_rank
 from apps.answers.evidence.text import question_terms, term_set
-from apps.integrations.llm.base import Completion, GenerationEvent, GenerationRequest, TextDelta
+from apps.integrations.llm.base import Completion, EvidencePassage, GenerationEvent, GenerationRequest, TextDelta
 
 MODEL_NAME = "extractive"
 MAX_SENTENCES = 3
@@ -52,6 +53,7 @@ class ExtractiveProvider:
             chosen = []  # it cannot tell a near miss from an answer; the evidence check could not either
         else:
             ranked = follow_up_rank(question=request.question, focus=request.focus, passages=request.passages)
+            ranked = about_what_is_asked(ranked, asked=request.focus or request.question, passages=request.passages)
             asked = question_terms(request.focus or request.question) if request.multi_hop else None
             chosen = sentences_choose(ranked, hops_asking=asked)
         text = " ".join(_cited(sentence) for sentence in chosen) if chosen else NOT_FOUND
@@ -67,6 +69,26 @@ class ExtractiveProvider:
             output_tokens=emitted,
             stop_reason="end_turn" if emitted == len(TOKEN.findall(text)) else "max_tokens",
         )
+
+
+def about_what_is_asked(
+    ranked: list[ScoredSentence], *, asked: str, passages: Sequence[EvidencePassage]
+) -> list[ScoredSentence]:
+    """Without the records that do not name what the question names. A row of a table or an object
+    of a JSON document is about the thing it names: asked for "the Hamburg office", Berlin's row is
+    another office's address, not an answer. A prose sentence stays (it may say "the office").
+    When the best sentence is such a record and no row names the thing, nothing is left: the evidence
+    that fits the question best is about another thing, and a prose sentence would be a near miss."""
+    titles = {passage.number: passage.title for passage in passages}
+
+    def about_another_thing(sentence: ScoredSentence) -> bool:
+        context = f"{titles.get(sentence.passage_number, '')}\n{sentence.section}\n{sentence.text}"
+        return sentence.record and bool(names_unmatched(asked, [context]))
+
+    kept = [sentence for sentence in ranked if not about_another_thing(sentence)]
+    if ranked and about_another_thing(ranked[0]) and not any(sentence.record for sentence in kept):
+        return []
+    return kept
 
 
 def sentences_choose(
