@@ -85,7 +85,7 @@ def scored(passage: int, position: int, text: str, score: float, **fields) -> Sc
     )
 
 
-def test_the_best_sentence_leads_and_its_section_follows_up_to_the_word_budget():
+def test_the_best_sentence_leads_and_its_section_around_it_follows_up_to_the_word_budget():
     ranked = [
         scored(1, 1, "Report a stolen laptop to the service desk within one hour.", 0.8),
         scored(1, 0, "Devices belong to the company.", 0.3),
@@ -96,12 +96,25 @@ def test_the_best_sentence_leads_and_its_section_follows_up_to_the_word_budget()
 
     chosen = [sentence.text for sentence in sentences_choose(ranked)]
 
-    # the sentence before the best one and the next section's are not part of the answer
+    # the sentences after the best one, then the one before it; never the next section's
     assert chosen == [
         "Report a stolen laptop to the service desk within one hour.",
+        "Devices belong to the company.",
         "The desk locks the device remotely.",
         "File a police report as well.",
     ]
+
+
+def test_the_sentences_after_the_best_one_come_first_within_the_budget():
+    long_sentence = " ".join(["word"] * (SECTION_WORDS - 10)) + "."
+    ranked = [
+        scored(1, 1, "Report a stolen laptop to the service desk within one hour.", 0.8),
+        scored(1, 0, "Devices belong to the company.", 0.3),
+        scored(1, 2, long_sentence, 0.2),
+    ]
+
+    # the budget is spent on what follows the best sentence (a rule's condition or steps) first
+    assert [sentence.position for sentence in sentences_choose(ranked)] == [1, 2]
 
 
 def test_the_section_continues_only_until_the_answer_is_long_enough():

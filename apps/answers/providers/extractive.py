@@ -137,24 +137,27 @@ def _may_join(
 
 
 def _section_continuation(ranked: list[ScoredSentence], chosen: list[ScoredSentence]) -> list[ScoredSentence]:
-    """The sentences right after the best one in its section, until the answer has SECTION_WORDS words."""
+    """The best sentence's section around it, until the answer has SECTION_WORDS words: first the
+    sentences after it (the condition, exception or steps of a rule), then those before it (a
+    section of steps answers "what do I do on day one" whichever step matched best)."""
     best = ranked[0]
     if best.record:
         return []
     in_passage = {s.position: s for s in ranked if s.passage_number == best.passage_number}
     taken = {s.position for s in chosen if s.passage_number == best.passage_number}
     words = sum(len(s.text.split()) for s in chosen)
-    following = []
-    position = best.position + 1
-    while words < SECTION_WORDS and position in in_passage:
-        sentence = in_passage[position]
-        if sentence.section != best.section or sentence.record:
-            break
-        if position not in taken:
-            following.append(sentence)
-            words += len(sentence.text.split())
-        position += 1
-    return following
+    around: list[ScoredSentence] = []
+    for step in (1, -1):
+        position = best.position + step
+        while words < SECTION_WORDS and position in in_passage:
+            sentence = in_passage[position]
+            if sentence.section != best.section or sentence.record:
+                break
+            if position not in taken:
+                around.append(sentence)
+                words += len(sentence.text.split())
+            position += step
+    return around
 
 
 def _cited(sentence: ScoredSentence) -> str:
