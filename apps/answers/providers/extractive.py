@@ -4,9 +4,10 @@ No model and no network, so the portal answers without an API key. Sentences are
 similarity to the question and coverage of its terms (apps.answers.evidence); the best one is
 always used and leads, up to two more of the same document follow when they score nearly as well
 and add something new (of another document too when the question has several hops and the
-sentence brings a term of the question the answer lacks), and the sentences after the best one
-in its section follow up to about sixty words: the condition, exception or steps of a rule. Records of tables and JSON
-arrive as readable sentences (apps/answers/evidence/records.py). Each
+sentence brings a term of the question the answer lacks), and the best one's section follows
+up to about sixty words: first what comes after it (the condition, exception or steps of a rule),
+then what comes before it. A table row or JSON record about another thing than the question names
+is no answer. Records arrive as readable sentences (apps/answers/evidence/records.py). Each
 sentence is quoted verbatim with its passage number, so the verifier can check it word for word.
 Whether the evidence suffices is decided before a provider is called (the synthesizer step).
 """
@@ -33,8 +34,8 @@ SCORE_WINDOW = 0.12
 SCORE_WINDOW_OTHER_PASSAGE = 0.06
 # ...and bring new terms: more than this share of its terms must be new to the answer.
 MIN_NEW_TERMS = 0.4
-# The best sentence's section continues the answer up to this many words (not for a record: the
-# next row of a table is another office, not more about this one). Measured over every answer set
+# The best sentence's section around it continues the answer up to this many words (not for a
+# record: the next row of a table is another office, not more about this one). Measured over every answer set
 # (docs/answers.md): token recall of the annotators' answers rises 0.10-0.12 on ClapNQ and E-Manual
 # and 0.03 on ConditionalQA, and no handbook answer loses its fact.
 SECTION_WORDS = 60
