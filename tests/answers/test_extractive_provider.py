@@ -96,7 +96,7 @@ def test_the_best_sentence_leads_and_its_section_around_it_follows_up_to_the_wor
 
     chosen = [sentence.text for sentence in sentences_choose(ranked)]
 
-    # the sentences after the best one, then the one before it; never the next section's
+    # a short section is quoted whole, the best sentence first; never the next section
     assert chosen == [
         "Report a stolen laptop to the service desk within one hour.",
         "Devices belong to the company.",
@@ -105,7 +105,7 @@ def test_the_best_sentence_leads_and_its_section_around_it_follows_up_to_the_wor
     ]
 
 
-def test_the_sentences_after_the_best_one_come_first_within_the_budget():
+def test_of_a_long_section_only_the_sentences_after_the_best_one_follow():
     long_sentence = " ".join(["word"] * (SECTION_WORDS - 10)) + "."
     ranked = [
         scored(1, 1, "Report a stolen laptop to the service desk within one hour.", 0.8),
@@ -113,7 +113,7 @@ def test_the_sentences_after_the_best_one_come_first_within_the_budget():
         scored(1, 2, long_sentence, 0.2),
     ]
 
-    # the budget is spent on what follows the best sentence (a rule's condition or steps) first
+    # the section is longer than the budget: what follows the best sentence (a rule's condition or steps)
     assert [sentence.position for sentence in sentences_choose(ranked)] == [1, 2]
 
 

@@ -4,9 +4,9 @@ No model and no network, so the portal answers without an API key. Sentences are
 similarity to the question and coverage of its terms (apps.answers.evidence); the best one is
 always used and leads, up to two more of the same document follow when they score nearly as well
 and add something new (of another document too when the question has several hops and the
-sentence brings a term of the question the answer lacks), and the best one's section follows
-up to about sixty words: first what comes after it (the condition, exception or steps of a rule),
-then what comes before it. A table row or JSON record about another thing than the question names
+sentence brings a term of the question the answer lacks), and the best one's section follows:
+whole when it has at most about sixty words, else what comes after it (the condition, exception or
+steps of a rule) up to that many. A table row or JSON record about another thing than the question names
 is no answer. Records arrive as readable sentences (apps/answers/evidence/records.py). Each
 sentence is quoted verbatim with its passage number, so the verifier can check it word for word.
 Whether the evidence suffices is decided before a provider is called (the synthesizer step).
@@ -138,27 +138,42 @@ def _may_join(
 
 
 def _section_continuation(ranked: list[ScoredSentence], chosen: list[ScoredSentence]) -> list[ScoredSentence]:
-    """The best sentence's section around it, until the answer has SECTION_WORDS words: first the
-    sentences after it (the condition, exception or steps of a rule), then those before it (a
-    section of steps answers "what do I do on day one" whichever step matched best)."""
+    """The best sentence's section: whole when it is short (a section of steps answers "what do I
+    do on day one" whichever step matched best), else the sentences after the best one (the
+    condition, exception or steps of a rule) until the answer has SECTION_WORDS words."""
     best = ranked[0]
     if best.record:
         return []
-    in_passage = {s.position: s for s in ranked if s.passage_number == best.passage_number}
+    section = _section_of(ranked, best)
     taken = {s.position for s in chosen if s.passage_number == best.passage_number}
+    if sum(len(s.text.split()) for s in section) <= SECTION_WORDS:
+        return [s for s in section if s.position not in taken]
     words = sum(len(s.text.split()) for s in chosen)
-    around: list[ScoredSentence] = []
-    for step in (1, -1):
-        position = best.position + step
-        while words < SECTION_WORDS and position in in_passage:
-            sentence = in_passage[position]
-            if sentence.section != best.section or sentence.record:
-                break
-            if position not in taken:
-                around.append(sentence)
-                words += len(sentence.text.split())
-            position += step
-    return around
+    following = []
+    for sentence in section:
+        if words >= SECTION_WORDS:
+            break
+        if sentence.position > best.position and sentence.position not in taken:
+            following.append(sentence)
+            words += len(sentence.text.split())
+    return following
+
+
+def _section_of(ranked: list[ScoredSentence], best: ScoredSentence) -> list[ScoredSentence]:
+    """The prose sentences around the best one, in order, up to where its section ends."""
+    in_passage = {s.position: s for s in ranked if s.passage_number == best.passage_number}
+
+    def same_section(position: int) -> bool:
+        sentence = in_passage.get(position)
+        return sentence is not None and sentence.section == best.section and not sentence.record
+
+    first = best.position
+    while same_section(first - 1):
+        first -= 1
+    last = best.position
+    while same_section(last + 1):
+        last += 1
+    return [in_passage[position] for position in range(first, last + 1)]
 
 
 def _cited(sentence: ScoredSentence) -> str:
