@@ -20,10 +20,10 @@ _GENERIC_ROLES = {"name", "kind", "type", "number", "part", "rest", "end", "star
 _CLAUSE_END = re.compile(r"[,;?]|\s(?:which|that|who|whom|whose|where|and|but)\s", re.IGNORECASE)
 MAX_SUB_QUESTIONS = 2
 MAX_NOUN_PHRASE_WORDS = 6
-# A sentence ends at . ! or ? before a capital, a digit or a quote; unless the word before the stop
-# is an initial ("Harris W. Fawell"), dotted ("the U.S. Army") or a title or abbreviation that takes
-# a stop ("Mr. Smith").
-_SENTENCE_END = re.compile(r"[.!?]\s+(?=[A-Z0-9\"'(])")
+# A sentence ends at . ! or ? before a space (people type "... in the UK. can i ..." too); unless the
+# word before the stop is an initial ("Harris W. Fawell"), dotted ("the U.S. Army") or a title or
+# abbreviation that takes a stop ("Mr. Smith").
+_SENTENCE_END = re.compile(r"[.!?]\s+")
 _ABBREVIATIONS = frozenset(
     "mr mrs ms dr prof st mt ft jr sr no nos vs etc co inc ltd corp gen col capt lt sgt rev hon dept approx".split()  # noqa: SIM905
 )

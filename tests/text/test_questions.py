@@ -15,7 +15,8 @@ from apps.text.questions import asked_sentence, question_sentences
         ("What was Mr. Smith's first name?", 1),  # a title
         ("Who leads the U.S. Army today?", 1),  # a dotted abbreviation
         ("The release is version 2.5 of the app. What changed?", 2),  # a decimal point is no stop
-        ("what changed. and why?", 1),  # no capital after the stop: read as one sentence
+        ("i live in the uk. can i stay?", 2),  # typed without capitals
+        ("It costs approx. 5 euros. Why?", 2),  # an abbreviation's stop ends no sentence
     ],
 )
 def test_a_question_is_split_where_a_sentence_ends_and_not_at_every_stop(question, sentences):

@@ -15,6 +15,7 @@ from functools import lru_cache
 import snowballstemmer
 
 from apps.text.analyzer import analyze
+from apps.text.questions import question_sentences
 
 from .records import records_render
 
@@ -94,16 +95,12 @@ def question_terms(question: str) -> frozenset[str]:
     return frozenset(term for term in terms(question) if term not in _FRAME_STEMS)
 
 
-# Where a question that first tells a situation ends one sentence and starts the next.
-QUESTION_SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+")
-
-
 def question_focus(question: str) -> str | None:
     """The final sentence of a question that first describes a situation ("I am a guardian of a
     16-year-old. Can I change his surname?"): what is asked, without the story. None for one
     sentence, and for a final sentence without a content word of its own ("Someone stole my laptop
     on the train. What should I do?", "... Is that possible?"), which asks about the story itself."""
-    parts = [part for part in QUESTION_SENTENCE_BREAK.split(question.strip()) if part]
+    parts = question_sentences(question)
     return parts[-1] if len(parts) > 1 and question_terms(parts[-1]) else None
 
 
