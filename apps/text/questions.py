@@ -36,7 +36,9 @@ def question_sentences(question: str) -> list[str]:
     for match in _SENTENCE_END.finditer(question):
         before = question[start : match.start()].split()
         word = before[-1].rstrip(".").lower() if before else ""
-        if len(word) <= 1 or "." in word or word in _ABBREVIATIONS:
+        initial = len(word) == 1 and word.isalpha()  # a digit before a stop ends a sentence ("aged 3.")
+        numbered = not any(character.isalpha() for character in "".join(before))  # "1. what are ..."
+        if not word or initial or numbered or "." in word or word in _ABBREVIATIONS:
             continue
         sentences.append(question[start : match.start() + 1].strip())
         start = match.end()

@@ -17,6 +17,8 @@ from apps.text.questions import asked_sentence, question_sentences
         ("The release is version 2.5 of the app. What changed?", 2),  # a decimal point is no stop
         ("i live in the uk. can i stay?", 2),  # typed without capitals
         ("It costs approx. 5 euros. Why?", 2),  # an abbreviation's stop ends no sentence
+        ("My son is aged 3. Can he get free childcare?", 2),  # a number before a stop is no initial
+        ("1. what are five duties of political parties", 1),  # nor is a list's number
     ],
 )
 def test_a_question_is_split_where_a_sentence_ends_and_not_at_every_stop(question, sentences):
