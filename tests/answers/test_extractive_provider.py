@@ -158,6 +158,17 @@ def test_when_the_best_evidence_is_a_record_about_another_thing_nothing_is_left(
     assert about_what_is_asked(OFFICES, asked="What's the address of the Hamburg office?", passages=PASSAGES) == []
 
 
+def test_a_record_without_the_thing_a_question_asks_to_exist_is_no_answer():
+    """Lisbon's row names Lisbon but has no gym: quoting it would answer a question nobody asked."""
+    assert about_what_is_asked(OFFICES, asked="Is there a gym at the Berlin office?", passages=PASSAGES) == []
+    desk = [scored(1, 0, "Service desk — email: it-help@example.com.", 0.8, record=True, section="")]
+    # One word of the thing is enough: the record says "email", the question "an email address".
+    assert about_what_is_asked(desk, asked="Does the service desk have an email address?", passages=PASSAGES) == desk
+    # A prose sentence stays: it may answer without the word ("Is there a limit ...?": "at least 14").
+    prose = [scored(1, 0, "Passwords must have at least 14 characters.", 0.8, section="")]
+    assert about_what_is_asked(prose, asked="Is there a limit on password length?", passages=PASSAGES) == prose
+
+
 def test_the_provider_says_it_found_nothing_for_an_office_the_records_do_not_have():
     passages = [
         EvidencePassage(

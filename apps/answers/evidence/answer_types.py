@@ -85,6 +85,22 @@ NAME_WORD = re.compile(r"[^\W_]{3,}")
 WORD = re.compile(r"[^\W_]+")
 
 
+# "Is there free parking at the Munich office?", "Does the Lisbon office have a gym?": the thing the
+# question asks to exist ("free parking", "a gym"), up to where its place or purpose begins.
+_THING_END = r"(?=\s+(?:at|in|on|for|near|inside|within|of|to|with|from|if|when|during)\b|\s*[?.,!]|$)"
+_THING = r"(?:a |an |any |some )?(?P<thing>[\w' -]+?)" + _THING_END
+_EXISTENCE = re.compile(
+    r"\b(?:(?:is|are) there|(?:do|does|did) [\w' -]+? (?:have|offer|provide)) " + _THING, re.IGNORECASE
+)
+
+
+def thing_asked_to_exist(question: str) -> str | None:
+    """What a question asks to exist ("free parking" in "Is there free parking at the Munich
+    office?"), or None for a question of another kind."""
+    match = _EXISTENCE.search(question)
+    return match.group("thing").strip() or None if match else None
+
+
 def names_unmatched(question: str, passages: Iterable[str]) -> list[str]:
     """The names the question asks about that no passage mentions: "the Hamburg office" when the
     documents know Berlin, Munich and Lisbon, "the CEO"."""

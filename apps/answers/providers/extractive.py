@@ -19,7 +19,7 @@ from collections.abc import Iterator, Sequence
 
 from apps.answers.citations import MARKER
 from apps.answers.evidence import ScoredSentence
-from apps.answers.evidence.answer_types import names_unmatched
+from apps.answers.evidence.answer_types import names_unmatched, thing_asked_to_exist
 from apps.answers.evidence.sentences import follow_up_rank
 from apps.answers.evidence.text import question_terms, term_set
 from apps.integrations.llm.base import Completion, EvidencePassage, GenerationEvent, GenerationRequest, TextDelta
@@ -77,14 +77,21 @@ def about_what_is_asked(
 ) -> list[ScoredSentence]:
     """Without the records that do not name what the question names. A row of a table or an object
     of a JSON document is about the thing it names: asked for "the Hamburg office", Berlin's row is
-    another office's address, not an answer. A prose sentence stays (it may say "the office").
-    When the best sentence is such a record and no row names the thing, nothing is left: the evidence
-    that fits the question best is about another thing, and a prose sentence would be a near miss."""
+    another office's address, not an answer; asked "Is there a gym at the Lisbon office?", Lisbon's
+    row, which has no gym among its fields, is no answer either. A prose sentence stays (it may say
+    "the office", or answer "Is there a limit ...?" without the word). When the best sentence is
+    such a record and no row names the thing, nothing is left: the evidence that fits the question
+    best is about another thing, and a prose sentence would be a near miss."""
     titles = {passage.number: passage.title for passage in passages}
+    thing = thing_asked_to_exist(asked)
+    thing_terms = term_set(thing) if thing else frozenset()
 
     def about_another_thing(sentence: ScoredSentence) -> bool:
+        if not sentence.record:
+            return False
         context = f"{titles.get(sentence.passage_number, '')}\n{sentence.section}\n{sentence.text}"
-        return sentence.record and bool(names_unmatched(asked, [context]))
+        lacks_the_thing = bool(thing_terms) and not thing_terms & term_set(context)
+        return lacks_the_thing or bool(names_unmatched(asked, [context]))
 
     kept = [sentence for sentence in ranked if not about_another_thing(sentence)]
     if ranked and about_another_thing(ranked[0]) and not any(sentence.record for sentence in kept):

@@ -13,6 +13,10 @@ from apps.bench.answers.suite import suite_datasets, suite_markdown, suite_run
 HANDBOOK_QUESTIONS = Path(settings.BASE_DIR) / "docs" / "samples" / "handbook-questions"
 
 
+# Natural questions over docs/samples/handbook, each set written before its first measurement.
+HANDBOOK_QUESTION_SETS = ("dev", "heldout", "late", "fresh", "winter")
+
+
 class Command(BaseCommand):
     help = (
         "Evaluate retrieval and answers on every BEIR dataset in --eval-dir (and the handbook questions), each "
@@ -25,7 +29,7 @@ class Command(BaseCommand):
             "--extra",
             type=Path,
             action="append",
-            help="further dataset folders (default: the handbook questions: dev, held-out, late and fresh)",
+            help="further dataset folders (default: the handbook questions: dev, held-out, late, fresh and winter)",
         )
         parser.add_argument("--only", help="comma-separated dataset names to run (default: all)")
         parser.add_argument("--limit", type=int, help="only the first N questions of each dataset")
@@ -37,7 +41,7 @@ class Command(BaseCommand):
             raise CommandError(f"{eval_dir} is not a folder of BEIR datasets")
         if options["limit"] is not None and options["limit"] < 1:
             raise CommandError("--limit must be at least 1")
-        extra = options["extra"] or [HANDBOOK_QUESTIONS / split for split in ("dev", "heldout", "late", "fresh")]
+        extra = options["extra"] or [HANDBOOK_QUESTIONS / split for split in HANDBOOK_QUESTION_SETS]
         datasets = suite_datasets(eval_dir=eval_dir, extra=extra)
         if options["only"]:
             wanted = {name.strip() for name in options["only"].split(",") if name.strip()}
