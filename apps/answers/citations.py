@@ -15,6 +15,8 @@ from apps.answers.evidence.text import passage_excerpt, passage_label
 from apps.integrations.llm.base import EvidencePassage
 from apps.retrieval.search import RetrievedChunk
 
+# Documents offered after a near miss (see CitationRegistry.related).
+RELATED_DOCUMENTS = 2
 MARKER = re.compile(r"\s?\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")
 # A sentence is complete at . ! ? (plus the markers after it) once the next one has begun, or at a line break.
 STREAM_BOUNDARY = re.compile(
@@ -119,3 +121,22 @@ class CitationRegistry:
             self.citations.append(citation)
             new.append(citation)
         return new
+
+    def related(self, *, limit: int = RELATED_DOCUMENTS) -> list[dict]:
+        """Where to look when the evidence came close but did not answer: the best passage of each of
+        the first `limit` documents, by title and section only (no passage text: nothing here is
+        offered as an answer). Every passage passed the user's permission check in retrieval."""
+        related: dict[int, dict] = {}
+        for passage in self._passages.values():
+            if len(related) == limit:
+                break
+            if passage.document_id in related:
+                continue
+            title = self._shown_text(passage.title)
+            related[passage.document_id] = {
+                "chunk_id": passage.chunk_id,
+                "document_id": passage.document_id,
+                "title": title,
+                "section": passage_label(self._shown_text(passage.text), title=title),
+            }
+        return list(related.values())

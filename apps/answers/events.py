@@ -29,6 +29,7 @@ class AnswerResult:
     outcome: str  # answered | refused | blocked | timed_out | failed
     citations: list[dict] = field(default_factory=list)
     sources: list[dict] = field(default_factory=list)
+    related: list[dict] = field(default_factory=list)  # a near miss: documents to look in, not an answer
     legs: dict[str, str] = field(default_factory=dict)
     model: str = ""
     provider: str = ""

@@ -70,6 +70,7 @@ def response_cache_set(state: AnswerState, registry: CitationRegistry) -> None:
         "model": state.model,
         "leg_statuses": state.leg_statuses,
         "pieces": [{"text": piece.text, "citations": piece.citations} for piece in state.pieces],
+        "related": state.related,
     }
     degraded = bool(state.fallbacks) or legs_degraded(state.leg_statuses)
     cache_set(KIND, key, value, ttl=cache_ttl(settings.RESPONSE_CACHE_TTL_SECONDS, degraded=degraded))

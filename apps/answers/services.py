@@ -208,6 +208,7 @@ def _finish(state: AnswerState, runner: StepRunner, deadline: Deadline) -> Answe
         outcome=state.outcome,
         citations=state.citations,
         sources=sources_of(state.citations),
+        related=state.related,
         latency_ms=latency_ms,
         **state.run_figures(),
         trace_id=runner.trace.trace_id,

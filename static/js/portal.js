@@ -91,6 +91,8 @@
     var heading = document.getElementById("answer-heading");
     var citationList = document.getElementById("citation-list");
     var sourceList = document.getElementById("source-list");
+    var related = document.getElementById("related");
+    var relatedList = document.getElementById("related-list");
     var feedbackForm = document.getElementById("feedback-form");
     var feedbackStatus = document.getElementById("feedback-status");
     var conversation = form.querySelector("input[name=conversation_id]");
@@ -135,6 +137,8 @@
       text.textContent = "";
       citationList.textContent = "";
       sourceList.textContent = "";
+      relatedList.textContent = "";
+      related.hidden = true;
       feedbackForm.hidden = true;
       feedbackStatus.textContent = "";
       Array.prototype.forEach.call(feedbackForm.querySelectorAll("button"), function (b) { b.disabled = false; });
@@ -198,6 +202,9 @@
         empty.className = "muted";
         sourceList.appendChild(empty);
       }
+      // A near miss: where to look, by title and section (citationLabel), never offered as an answer.
+      (frame.related || []).forEach(function (r) { relatedList.appendChild(listItemLink(citationLabel(r), r.url)); });
+      related.hidden = !(frame.related || []).length;
       var outcomeText = strings["outcome_" + frame.outcome];
       if (outcomeText) {
         var notice = document.createElement("p");

@@ -8,7 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from apps.answers.models import QueryLog
-from apps.api.apis.query import AgentAnswerOutput, AnswerOutput, CitationOutput, SourceOutput
+from apps.api.apis.query import AgentAnswerOutput, AnswerOutput, CitationOutput, RelatedOutput, SourceOutput
 from apps.documents.models import Document
 from apps.documents.services import document_access_grant, document_access_revoke
 from apps.feedback.models import Feedback
@@ -50,6 +50,15 @@ def test_answers_carry_exactly_the_documented_keys(ask):
     assert set(agent) == set(AgentAnswerOutput().fields) == set(plain) | {"trace"}
     assert set(plain["citations"][0]) == set(CitationOutput().fields)
     assert set(plain["sources"][0]) == set(SourceOutput().fields)
+
+
+def test_a_near_miss_is_refused_with_the_documents_to_look_in(ask, settings):
+    settings.ANSWER_EVIDENCE_MIN_CONFIDENCE = 0.999  # the refund question's evidence becomes borderline
+    body = ask(question=REFUND_QUESTION).json()
+
+    assert (body["outcome"], body["citations"]) == ("refused", [])
+    assert body["related"][0]["title"] == "Customer Refund Policy"
+    assert set(body["related"][0]) == set(RelatedOutput().fields)
 
 
 def test_one_request_reads_the_tenant_settings_once(ask):

@@ -124,6 +124,24 @@ def test_ask_watch_the_answer_stream_open_a_citation_and_give_feedback(page, sit
     expect(cited).to_contain_text("refund")
 
 
+def test_a_near_miss_is_refused_and_links_where_to_look(page, site, fake_claude):
+    """Borderline evidence goes to Claude; when it says the passages do not answer, the page shows
+    the refusal and the documents that came close, each opening at its passage."""
+    sign_in(page, site)
+    fake_claude.reply_stream("The passages do not say how much holiday part-timers get.")
+    page.get_by_label("Your question").fill("How much holiday do part-timers get?")
+    page.get_by_role("button", name="Ask", exact=True).click()
+
+    expect(page.locator("#ask-status")).to_have_text("Answer complete.", timeout=60_000)
+    refused = "There is not enough evidence in your documents to answer this."
+    expect(page.locator("#answer .notice")).to_have_text(refused)
+    related = page.locator("#related")
+    expect(related).to_be_visible()
+    expect(related.locator("li").first).to_contain_text("Leave and Time Off")
+    related.locator("a").first.click()
+    expect(page).to_have_url(re.compile(r"/documents/\d+/\?chunk=\d+#chunk-\d+$"))
+
+
 def test_switch_to_german(page, site):
     sign_in(page, site)
     page.get_by_label("Language").select_option("de")

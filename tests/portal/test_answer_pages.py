@@ -72,6 +72,18 @@ def test_asking_without_javascript_renders_a_cited_answer(site):
     assert f'id="chunk-{citation.group(2)}" class="chunk chunk-cited"' in passage
 
 
+def test_a_near_miss_is_refused_and_names_where_to_look(site, settings):
+    settings.ANSWER_EVIDENCE_MIN_CONFIDENCE = 0.999  # the refund question's evidence becomes borderline
+    member = member_of(site)
+    page = client_for(site, member).post("/ask/", {"question": "What is the refund policy?"}).content.decode()
+    assert "There is not enough evidence in your documents to answer this." in page
+    related = re.search(r'<section id="related"[^>]*>(.*?)</section>', page, re.DOTALL)
+    assert related
+    assert "hidden" not in related.group(0).split(">")[0]
+    assert re.search(r'<a href="/documents/\d+/\?chunk=\d+#chunk-\d+">Customer Refund Policy', related.group(1))
+    assert "30 days" not in related.group(1)  # titles and sections only, no passage text
+
+
 def test_an_empty_question_is_refused_with_a_message(site):
     member = member_of(site)
     response = client_for(site, member).post("/ask/", {"question": "  "})

@@ -39,3 +39,11 @@ def test_the_done_frame_links_every_cited_passage_to_its_place_in_its_document()
     page = reverse("portal:document_detail", args=[12])
     assert frame["citations"][0]["url"] == f"{page}?chunk=40#chunk-40"
     assert frame["sources"] == [{"document_id": 12, "url": page}, {"title": "no document"}]
+
+
+def test_the_done_frame_links_each_related_document_to_its_closest_passage():
+    frame = done_frame({"query_id": 6, "outcome": "refused", "related": [{"document_id": 3, "chunk_id": 9}]})
+
+    page = reverse("portal:document_detail", args=[3])
+    assert frame["related"] == [{"document_id": 3, "chunk_id": 9, "url": f"{page}?chunk=9#chunk-9"}]
+    assert done_frame({"query_id": 7, "outcome": "answered"})["related"] == []

@@ -99,6 +99,8 @@ def _answer_from_documents(state: AnswerState, runner: StepRunner) -> Generator[
     if critique.refuse:
         state.outcome, state.reason = "refused", critique.reason
         yield from _fixed(state, str(messages.REFUSAL))
+        if state.assessment is not None and state.assessment.borderline:
+            state.related = registry.related()
     else:
         state.outcome = "answered"
         if critique.add_note:
@@ -187,6 +189,7 @@ def _replay(state: AnswerState, cached: dict[str, Any], registry: CitationRegist
     state.cached = True
     for field in ("outcome", "reason", "provider", "model", "leg_statuses"):
         setattr(state, field, cached[field])
+    state.related = cached.get("related", [])
     registry.citations = [citation for piece in cached["pieces"] for citation in piece["citations"]]
     for piece in cached["pieces"]:
         yield from _piece(state, EmittedPiece(text=piece["text"], citations=piece["citations"]))

@@ -68,6 +68,8 @@ class AnswerState:
 
     pieces: list[EmittedPiece] = field(default_factory=list)
     citations: list[dict[str, Any]] = field(default_factory=list)
+    # A refusal whose evidence came close: the documents to look in (CitationRegistry.related).
+    related: list[dict[str, Any]] = field(default_factory=list)
     outcome: str = ""
     reason: str = ""
     cached: bool = False

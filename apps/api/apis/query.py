@@ -70,6 +70,13 @@ class SourceOutput(serializers.Serializer):
     numbers = serializers.ListField(child=serializers.IntegerField(), help_text="citation numbers in the answer")
 
 
+class RelatedOutput(serializers.Serializer):
+    chunk_id = serializers.IntegerField()
+    document_id = serializers.IntegerField()
+    title = serializers.CharField(allow_blank=True)
+    section = serializers.CharField(allow_blank=True, help_text="the passage's section heading, or its first words")
+
+
 class FallbackOutput(serializers.Serializer):
     provider = serializers.CharField()
     reason = serializers.CharField()
@@ -86,6 +93,10 @@ class AnswerOutput(serializers.Serializer):
     reason = serializers.CharField(allow_blank=True, help_text="why it was refused, blocked or failed")
     citations = CitationOutput(many=True)
     sources = SourceOutput(many=True, help_text="the cited documents, each once")
+    related = RelatedOutput(
+        many=True,
+        help_text="refused, but the evidence came close: the documents (and sections) to look in; not an answer",
+    )
     legs = serializers.DictField(child=serializers.CharField(), help_text="retrieval leg -> ok|timeout|error|skipped")
     model = serializers.CharField(allow_blank=True)
     provider = serializers.CharField(allow_blank=True)

@@ -112,6 +112,7 @@ def done_frame(result: dict) -> dict:
         "answer": result.get("answer", ""),
         "citations": [_linked(item, prefix) for item in result.get("citations", [])],
         "sources": [_linked(item, prefix) for item in result.get("sources", [])],
+        "related": [_linked(item, prefix) for item in result.get("related", [])],
         "ttft_ms": result.get("ttft_ms"),
         "latency_ms": result.get("latency_ms"),
         "feedback_url": object_url("portal:feedback", query_id, script_prefix=prefix) if query_id else "",
