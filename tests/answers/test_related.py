@@ -7,6 +7,7 @@ from typing import Any
 from django.test import override_settings
 
 from apps.answers.citations import RELATED_DOCUMENTS, CitationRegistry
+from apps.answers.models import QueryLog
 from apps.answers.services import answer_question
 from apps.documents.selectors import documents_visible_to
 from apps.integrations.llm.base import EvidencePassage
@@ -51,6 +52,11 @@ def test_a_borderline_refusal_names_the_documents_that_came_close(answers_corpus
     # Only documents carol may open: the confidential Falcon memo about refunds is not among them.
     assert {item["document_id"] for item in first.related} <= visible
     assert answers_corpus.falcon_memo.pk not in {item["document_id"] for item in first.related}
+    # The query log keeps which passages were named (ids only), for whoever must say who saw what.
+    with in_tenant(answers_corpus.schema):
+        logged = QueryLog.objects.get(pk=first.query_id)
+    formatter = next(step for step in logged.trace["steps"] if step["name"] == "formatter")
+    assert formatter["summary"]["related_chunk_ids"] == [item["chunk_id"] for item in first.related]
     assert replayed.cached
     assert replayed.related == first.related
 

@@ -10,6 +10,8 @@ from apps.answers.orchestrator.trace import StepRecord
 def formatter_run(state: AnswerState, registry: CitationRegistry, record: StepRecord) -> None:
     state.citations = list(registry.citations)
     record.summary.update({"citations": len(state.citations), "sources": len(sources_of(state.citations))})
+    if state.related:  # what a near miss named, for whoever must later say who saw what (ids only)
+        record.summary["related_chunk_ids"] = [item["chunk_id"] for item in state.related]
 
 
 def sources_of(citations: list[dict]) -> list[dict]:
