@@ -122,16 +122,17 @@ class CitationRegistry:
             new.append(citation)
         return new
 
-    def related(self, *, limit: int = RELATED_DOCUMENTS) -> list[dict]:
-        """Where to look when the evidence came close but did not answer: the best passage of each of
-        the first `limit` documents, by title and section only (no passage text: nothing here is
-        offered as an answer). Every passage passed the user's permission check in retrieval."""
+    def related(self, numbers: Iterable[int], *, limit: int = RELATED_DOCUMENTS) -> list[dict]:
+        """Where to look when the evidence came close but did not answer: the passages `numbers`
+        (each another document's closest, best first), by title and section only (no passage text:
+        nothing here is offered as an answer). Every passage passed the user's permission check."""
         related: dict[int, dict] = {}
-        for passage in self._passages.values():
+        for number in numbers:
+            passage = self._passages.get(number)
+            if passage is None or passage.document_id in related:
+                continue
             if len(related) == limit:
                 break
-            if passage.document_id in related:
-                continue
             title = self._shown_text(passage.title)
             related[passage.document_id] = {
                 "chunk_id": passage.chunk_id,

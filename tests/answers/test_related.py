@@ -7,6 +7,8 @@ from typing import Any
 from django.test import override_settings
 
 from apps.answers.citations import RELATED_DOCUMENTS, CitationRegistry
+from apps.answers.evidence import ScoredSentence
+from apps.answers.evidence.sentences import CLOSE_SCORE_WINDOW, closest_passages
 from apps.answers.models import QueryLog
 from apps.answers.services import answer_question
 from apps.documents.selectors import documents_visible_to
@@ -32,12 +34,25 @@ def test_related_names_each_document_once_by_title_and_section_without_its_text(
     ]
     registry = CitationRegistry(passages=passages, chunks={}, shown=lambda text: text.replace("Refund", "R****"))
 
-    related = registry.related()
+    related = registry.related([2, 1, 4, 3])
 
     assert len(related) == RELATED_DOCUMENTS
-    assert related[0] == {"chunk_id": 101, "document_id": 7, "title": "R**** Policy", "section": "Eligibility"}
-    assert [item["document_id"] for item in related] == [7, 8]  # the best passage of each, in order
-    assert all("30 days" not in str(item) for item in related)
+    assert related[0] == {"chunk_id": 102, "document_id": 7, "title": "R**** Policy", "section": "Exclusions"}
+    assert [item["document_id"] for item in related] == [7, 9]  # in the order given, each document once
+    assert all("refundable" not in str(item) for item in related)
+    assert registry.related([]) == []
+
+
+def test_the_closest_passages_are_each_documents_best_within_the_window():
+    ranked = [
+        ScoredSentence(1, 0, "a", 0.6, 0.5, True, 0.65, document_id=7),
+        ScoredSentence(3, 1, "b", 0.5, 0.5, True, 0.60, document_id=8),
+        ScoredSentence(2, 0, "c", 0.5, 0.5, True, 0.58, document_id=7),
+        ScoredSentence(4, 0, "d", 0.3, 0.2, True, 0.65 - CLOSE_SCORE_WINDOW - 0.01, document_id=9),
+    ]
+
+    assert closest_passages(ranked) == [1, 3]  # document 9's best is too far below the best
+    assert closest_passages([]) == []
 
 
 def test_a_borderline_refusal_names_the_documents_that_came_close(answers_corpus, committed_db):

@@ -24,6 +24,9 @@ MAX_SENTENCES_PER_PASSAGE = 24
 # Sentence rank = similarity + COVERAGE_WEIGHT * coverage (+ a bonus for holding the asked-for type).
 COVERAGE_WEIGHT = 0.35
 ANSWER_TYPE_BONUS = 0.05
+# A refusal names the documents whose best sentence scores within this of the best one (the
+# answerer's own window for a further sentence of the same passage).
+CLOSE_SCORE_WINDOW = 0.12
 # The chunker writes a section's heading path as "Document > Section".
 SECTION_SEPARATOR = " > "
 
@@ -123,6 +126,20 @@ def follow_up_rank(*, question: str, focus: str, passages: Sequence[EvidencePass
         for item in ranked
     ]
     return sorted(combined, key=lambda item: (-item.score, item.passage_number, item.position))
+
+
+def closest_passages(ranked: Sequence[ScoredSentence]) -> list[int]:
+    """The passage holding each document's best sentence, best first, for the documents whose best
+    sentence scores within CLOSE_SCORE_WINDOW of the best: where to look after a near miss."""
+    if not ranked:
+        return []
+    floor = ranked[0].score - CLOSE_SCORE_WINDOW
+    best_of_document: dict[int, int] = {}
+    for sentence in ranked:
+        if sentence.score < floor:
+            break
+        best_of_document.setdefault(sentence.document_id, sentence.passage_number)
+    return list(best_of_document.values())
 
 
 def unmatched_names(*, asked: str, passages: Sequence[EvidencePassage]) -> list[str]:

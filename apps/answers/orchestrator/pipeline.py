@@ -100,7 +100,7 @@ def _answer_from_documents(state: AnswerState, runner: StepRunner) -> Generator[
         state.outcome, state.reason = "refused", critique.reason
         yield from _fixed(state, str(messages.REFUSAL))
         if state.assessment is not None and state.assessment.borderline:
-            state.related = registry.related()
+            state.related = registry.related(state.closest_passages)
     else:
         state.outcome = "answered"
         if critique.add_note:

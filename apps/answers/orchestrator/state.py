@@ -68,7 +68,9 @@ class AnswerState:
 
     pieces: list[EmittedPiece] = field(default_factory=list)
     citations: list[dict[str, Any]] = field(default_factory=list)
-    # A refusal whose evidence came close: the documents to look in (CitationRegistry.related).
+    # The passages holding the best sentences of the documents that came closest (evidence ranking),
+    # and, for a refusal whose evidence came close, those documents to look in (CitationRegistry.related).
+    closest_passages: list[int] = field(default_factory=list)
     related: list[dict[str, Any]] = field(default_factory=list)
     outcome: str = ""
     reason: str = ""

@@ -17,7 +17,7 @@ from dataclasses import replace
 from django.conf import settings
 
 from apps.answers.evidence import EvidenceAssessment, RetrievalSignals, evidence_assess, sentences_rank
-from apps.answers.evidence.sentences import focus_rank, unmatched_names
+from apps.answers.evidence.sentences import closest_passages, focus_rank, unmatched_names
 from apps.answers.evidence.text import question_focus
 from apps.answers.orchestrator.state import MULTI_HOP, AnswerState
 from apps.answers.orchestrator.trace import StepRecord
@@ -122,6 +122,7 @@ def _evidence_suffices(state: AnswerState, record: StepRecord) -> bool:
         focus=focus,
         unmatched_names=unmatched_names(asked=asked, passages=state.passages),
     )
+    state.closest_passages = closest_passages(ranked)
     record.summary.update({"chunks_in": len(state.passages), "sentences_in": len(ranked)})
     record.summary["evidence"] = state.assessment.summary()
     if not state.assessment.sufficient and state.plan is not None and state.plan.sub_questions:
