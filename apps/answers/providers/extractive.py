@@ -93,8 +93,9 @@ def about_what_is_asked(
         lacks_the_thing = bool(thing_terms) and not thing_terms & term_set(context)
         return lacks_the_thing or bool(names_unmatched(asked, [context]))
 
-    kept = [sentence for sentence in ranked if not about_another_thing(sentence)]
-    if ranked and about_another_thing(ranked[0]) and not any(sentence.record for sentence in kept):
+    elsewhere = [about_another_thing(sentence) for sentence in ranked]
+    kept = [sentence for sentence, other in zip(ranked, elsewhere, strict=True) if not other]
+    if elsewhere and elsewhere[0] and not any(sentence.record for sentence in kept):
         return []
     return kept
 
