@@ -135,7 +135,9 @@ class SearchScope:
     corpus: IndexSnapshot
 
 
-def _retrieve_uncached(scope: SearchScope, query: str, *, bridge_hop: bool = True) -> RetrievalResult:
+def _retrieve_uncached(
+    scope: SearchScope, query: str, *, bridge_hop: bool = True, walked_keys: tuple[str, ...] = ()
+) -> RetrievalResult:
     timings: dict[str, float] = {}
     started = time.perf_counter()
     if not scope.principals or not query.strip():
@@ -146,7 +148,7 @@ def _retrieve_uncached(scope: SearchScope, query: str, *, bridge_hop: bool = Tru
             timings_ms={},
             index_version=scope.corpus.version,
         )
-    run = legs_run(scope, query)
+    run = legs_run(scope, query, walked_keys=walked_keys)
     outcomes = run.outcomes
     timings |= run.timings
     candidates = {name: outcome.candidates for name, outcome in outcomes.items()}
@@ -159,7 +161,10 @@ def _retrieve_uncached(scope: SearchScope, query: str, *, bridge_hop: bool = Tru
     bridge = bridge_query(query, chunks[0].text) if bridge_hop and chunks and settings.RETRIEVAL_BRIDGE_HOP else None
     bridge_legs = tuple(leg for leg in scope.legs if leg in BRIDGE_LEGS)
     if bridge and bridge_legs:
-        second = _retrieve_uncached(replace(scope, legs=bridge_legs), bridge, bridge_hop=False)
+        # The question's own entities were walked in this round: the second walks from the new names.
+        second = _retrieve_uncached(
+            replace(scope, legs=bridge_legs), bridge, bridge_hop=False, walked_keys=run.entity_keys
+        )
         chunks = bridged(chunks, second.chunks, k=scope.k, rrf_k=settings.RETRIEVAL_RRF_K)
         timings["bridge"] = second.timings_ms.get("total", 0.0)
     timings["total"] = round((time.perf_counter() - started) * 1000, 2)
@@ -174,15 +179,19 @@ class LegsRun:
     outcomes: dict[str, LegOutcome]
     question_vector: np.ndarray | None  # None when the dense leg did not run
     timings: dict[str, float]
+    entity_keys: tuple[str, ...]  # the question's entities the graph leg linked from
 
 
-def legs_run(scope: SearchScope, query: str) -> LegsRun:
+def legs_run(scope: SearchScope, query: str, *, walked_keys: tuple[str, ...] = ()) -> LegsRun:
     """Every leg's own candidates for the question, before fusion (the fusion fit reads them too)."""
     timings: dict[str, float] = {}
-    outcomes, question_vector = _run_legs_around_embedding(_leg_query(scope, query), legs=scope.legs, timings=timings)
+    leg_query = replace(_leg_query(scope, query), walked_keys=walked_keys)
+    outcomes, question_vector = _run_legs_around_embedding(leg_query, legs=scope.legs, timings=timings)
     for name, outcome in outcomes.items():
         timings[name] = outcome.elapsed_ms
-    return LegsRun(outcomes=outcomes, question_vector=question_vector, timings=timings)
+    return LegsRun(
+        outcomes=outcomes, question_vector=question_vector, timings=timings, entity_keys=leg_query.entity_keys
+    )
 
 
 def _leg_query(scope: SearchScope, query: str) -> LegQuery:

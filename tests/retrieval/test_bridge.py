@@ -16,6 +16,7 @@ from apps.retrieval import search
 from apps.retrieval.bridge import BRIDGE_LEGS, BRIDGE_NAMES, bridge_query, bridged, takes_bridge_hop
 from apps.retrieval.search import RetrievedChunk, retrieve, retrieve_for_principals
 from apps.tenants.context import in_tenant
+from apps.text.entities import extract_query_entities
 from tests.retrieval.corpus import document_ingest
 from tests.support.committed import committed_tenant
 
@@ -126,11 +127,13 @@ def test_the_bridge_round_returns_only_what_the_user_may_view(films, committed_d
 @pytest.mark.integration
 def test_the_bridge_round_runs_the_dense_and_graph_legs_only(films, committed_db, monkeypatch):
     rounds: list[tuple[str, ...]] = []
+    walked: list[tuple[str, ...]] = []
     run_legs = search.legs_run
 
-    def recorded(scope, query):
+    def recorded(scope, query, **options):
         rounds.append(scope.legs)
-        return run_legs(scope, query)
+        walked.append(options.get("walked_keys", ()))
+        return run_legs(scope, query, **options)
 
     monkeypatch.setattr(search, "legs_run", recorded)
     with in_tenant(films.schema):
@@ -141,3 +144,7 @@ def test_the_bridge_round_runs_the_dense_and_graph_legs_only(films, committed_db
 
     # The keyword-only search takes no second round: none of its legs is a bridge leg.
     assert rounds == [("dense", "keyword", "graph"), BRIDGE_LEGS, ("keyword",)]
+    # The second round does not walk the question's own entities' neighbours again.
+    question_keys = tuple(entity.key for entity in extract_query_entities(text=QUESTION))
+    assert question_keys
+    assert walked == [(), question_keys, ()]

@@ -66,7 +66,7 @@ def linked_tenants(django_db_setup, django_db_blocker) -> Iterator[dict]:
         yield {"open": open_side, "restricted": restricted_side}
 
 
-def graph_documents(*, schema: str, user: User, question: str) -> set[int]:
+def graph_documents(*, schema: str, user: User, question: str, walked: tuple[str, ...] = ()) -> set[int]:
     with in_tenant(schema):
         query = LegQuery(
             tenant=schema,
@@ -74,6 +74,7 @@ def graph_documents(*, schema: str, user: User, question: str) -> set[int]:
             text=question,
             k=10,
             entity_keys=tuple(entity.key for entity in extract_query_entities(text=question)),
+            walked_keys=walked,
         )
         chunk_ids = [candidate.chunk_id for candidate in Neo4jGraphLeg().search(query)]
         return set(Chunk.objects.filter(pk__in=chunk_ids).values_list("document_id", flat=True))
@@ -136,3 +137,19 @@ def test_the_second_hop_walks_at_most_the_questions_neighbour_budget(partner_ten
     assert reached() == partner_pages  # two hops: Acme -> partner -> the partner's page
     with override_settings(GRAPH_LEG_NEIGHBOUR_BUDGET=2):
         assert 0 < len(reached()) <= 2
+
+
+def test_an_entity_walked_in_an_earlier_round_is_read_but_not_walked_again(partner_tenant, committed_db):
+    """The bridge hop's second round still reads the chunks that mention the question's own
+    entities, but does not walk their neighbours again: the first round did."""
+    question = "Which cities do the partners of Acme Traders operate from?"
+    documents = partner_tenant["documents"]
+    partner_pages = {documents[f"{name} office"].pk for name in PARTNERS}
+    walked = tuple(entity.key for entity in extract_query_entities(text=question))
+
+    found = graph_documents(
+        schema=partner_tenant["schema"], user=partner_tenant["reader"], question=question, walked=walked
+    )
+
+    assert documents["Partners"].pk in found  # Acme Traders is named there: one hop
+    assert not found & partner_pages  # reached only through a partner, a second hop

@@ -24,6 +24,9 @@ class LegQuery:
     embedding: np.ndarray | None = None
     terms: tuple[str, ...] = ()
     entity_keys: tuple[str, ...] = ()
+    # Entities whose neighbours an earlier round of the same question walked already (the bridge
+    # hop's second round): the graph leg still reads the chunks that mention them, not their neighbours.
+    walked_keys: tuple[str, ...] = ()
     filters: dict = field(default_factory=dict)
     # The tenant's corpus statistics, read once per question by the caller; legs read them if absent.
     corpus: IndexSnapshot | None = None

@@ -46,23 +46,23 @@ CALL (link, exact) {
     WHERE part.key IN link.parts
     RETURN part AS seed, $partial_link_weight AS link_weight
 }
-WITH seed, max(link_weight) AS link_weight
-WITH seed, link_weight, COUNT { (seed)<-[:MENTIONS]-() } AS seed_degree
+WITH seed, max(link_weight) AS link_weight, max(link.walk) AS walk
+WITH seed, link_weight, walk, COUNT { (seed)<-[:MENTIONS]-() } AS seed_degree
 WHERE seed_degree <= $max_seed_degree
 ORDER BY link_weight DESC, seed_degree ASC
 LIMIT $max_seeds
-WITH collect({seed: seed, rarity: link_weight * log(1.0 + $chunk_total / (1.0 + seed_degree))}) AS seeds
+WITH collect({seed: seed, walk: walk, rarity: link_weight * log(1.0 + $chunk_total / (1.0 + seed_degree))}) AS seeds
 WITH seeds WHERE size(seeds) > 0
 WITH seeds, toInteger(ceil(toFloat($neighbour_budget) / size(seeds))) AS share
 WITH seeds, CASE WHEN share < $fanout THEN share ELSE $fanout END AS fanout
 UNWIND seeds AS linked
-WITH linked.seed AS seed, linked.rarity AS seed_rarity, fanout
-CALL (seed, seed_rarity, fanout) {
+WITH linked.seed AS seed, linked.rarity AS seed_rarity, linked.walk AS walk, fanout
+CALL (seed, seed_rarity, walk, fanout) {
     MATCH (chunk:Chunk {tenant: $tenant})-[mention:MENTIONS]->(seed)
     WHERE any(principal IN chunk.acl WHERE principal IN $principals)
     RETURN chunk, 1 AS hops, mention.weight * seed_rarity AS strength
     UNION
-    WITH seed, seed_rarity, fanout WHERE COUNT { (seed)-[:RELATED]-() } <= $max_seed_relations
+    WITH seed, seed_rarity, walk, fanout WHERE walk = 1 AND COUNT { (seed)-[:RELATED]-() } <= $max_seed_relations
     MATCH (seed)-[related:RELATED {tenant: $tenant}]-(neighbour:Entity)
     WHERE any(principal IN related.acl WHERE principal IN $principals) AND NOT neighbour.key IN $keys
     WITH fanout, neighbour, related, COUNT { (neighbour)<-[:MENTIONS]-() } AS neighbour_degree
@@ -98,7 +98,12 @@ class Neo4jGraphLeg:
             tenant=query.tenant,
             parameters={
                 "links": [
-                    {"key": key, "parts": key_parts(key), "lucene": containing_key_query(tenant=query.tenant, key=key)}
+                    {
+                        "key": key,
+                        "parts": key_parts(key),
+                        "lucene": containing_key_query(tenant=query.tenant, key=key),
+                        "walk": 0 if key in query.walked_keys else 1,
+                    }
                     for key in query.entity_keys
                 ],
                 "partial_limit": settings.GRAPH_LEG_PARTIAL_LINKS_PER_ENTITY,

@@ -11,6 +11,8 @@ from django.core.management.base import BaseCommand, CommandError
 from apps.bench.answers.suite import suite_datasets, suite_markdown, suite_run
 
 HANDBOOK_QUESTIONS = Path(settings.BASE_DIR) / "docs" / "samples" / "handbook-questions"
+# Two-hop questions in HotpotQA's style over MuSiQue's corpus (its corpus.jsonl links to ../shared/eval's).
+MULTIHOP_QUESTIONS = Path(settings.BASE_DIR) / "docs" / "samples" / "multihop-questions"
 
 
 # Natural questions over docs/samples/handbook, each set written before its first measurement.
@@ -29,7 +31,10 @@ class Command(BaseCommand):
             "--extra",
             type=Path,
             action="append",
-            help="further dataset folders (default: the handbook questions: dev, held-out, late, fresh and winter)",
+            help=(
+                "further dataset folders (default: the handbook questions: dev, held-out, late, fresh and winter; "
+                "the held-out multi-hop questions)"
+            ),
         )
         parser.add_argument("--only", help="comma-separated dataset names to run (default: all)")
         parser.add_argument("--limit", type=int, help="only the first N questions of each dataset")
@@ -41,7 +46,10 @@ class Command(BaseCommand):
             raise CommandError(f"{eval_dir} is not a folder of BEIR datasets")
         if options["limit"] is not None and options["limit"] < 1:
             raise CommandError("--limit must be at least 1")
-        extra = options["extra"] or [HANDBOOK_QUESTIONS / split for split in HANDBOOK_QUESTION_SETS]
+        extra = options["extra"] or [
+            *(HANDBOOK_QUESTIONS / split for split in HANDBOOK_QUESTION_SETS),
+            MULTIHOP_QUESTIONS / "heldout",
+        ]
         datasets = suite_datasets(eval_dir=eval_dir, extra=extra)
         if options["only"]:
             wanted = {name.strip() for name in options["only"].split(",") if name.strip()}
