@@ -87,3 +87,22 @@ def _noun_phrase_before(text: str) -> str:
             phrase = words[len(words) - back + 1 :]
             return " ".join(phrase) if phrase else ""
     return ""
+
+
+# "How many vacation days do I get and can I carry them over?": a second ask joined by "and" (or
+# "also") and opening with a question word, an auxiliary or a request ("explain ...").
+_SECOND_ASK = re.compile(
+    r"\s*,?\s*\b(?:and(?:\s+also)?|also)\s+(?=(?:how|what|when|where|who|whom|which|why|can|could|do|does|did"
+    r"|is|are|was|were|should|will|would|may|must|explain|tell|please)\b)",
+    re.IGNORECASE,
+)
+MIN_PART_WORDS = 2
+
+
+def asked_parts(sentence: str) -> tuple[str, ...]:
+    """The asks of one sentence that asks two or more things, each as it stands ("How many vacation
+    days do I get", "can I carry them over?"); the sentence alone when it asks one thing."""
+    parts = [part.strip() for part in _SECOND_ASK.split(sentence)]
+    if len(parts) < 2 or any(len(part.split()) < MIN_PART_WORDS for part in parts):
+        return (sentence,)
+    return tuple(parts)

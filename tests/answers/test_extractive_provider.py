@@ -218,3 +218,31 @@ def test_a_question_of_several_hops_takes_another_documents_sentence_that_brings
 
     assert [s.passage_number for s in sentences_choose(ranked, hops_asking=asked)] == [1, 2]
     assert [s.passage_number for s in sentences_choose(ranked)] == [1]
+
+
+LEAVE = EvidencePassage(
+    number=1,
+    chunk_id=3,
+    document_id=3,
+    title="Leave and Time Off",
+    text=(
+        "Leave and Time Off\n\n## Annual leave\n\nFull-time employees receive 28 days of paid annual leave per "
+        "calendar year, in addition to public holidays. Part-time employees receive a pro-rata share.\n\n"
+        "## Carry-over\n\nUp to 5 unused days may be carried over into the first quarter of the next year; "
+        "carried-over days expire on 31 March. Request leave in the HR portal at least two weeks in advance."
+    ),
+)
+
+
+def test_a_question_asking_two_things_gets_the_best_sentence_for_each():
+    question = "How many vacation days do I get and can I carry them over?"
+    answer = "".join(
+        event.text
+        for event in ExtractiveProvider().stream(
+            GenerationRequest(question=question, passages=[LEAVE], system="", prompt="", max_tokens=500)
+        )
+        if isinstance(event, TextDelta)
+    )
+
+    assert "Up to 5 unused days may be carried over" in answer
+    assert "28 days of paid annual leave" in answer

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from apps.text.questions import asked_sentence, question_sentences
+from apps.text.questions import asked_parts, asked_sentence, question_sentences
 
 
 @pytest.mark.parametrize(
@@ -32,3 +32,30 @@ QUESTION = "Who is the spouse of the director of Big Eyes?"
 def test_the_asked_sentence_is_the_last_one():
     assert asked_sentence("I rent a flat which needs repairs. Can my landlord evict me?") == "Can my landlord evict me?"
     assert asked_sentence(QUESTION) == QUESTION
+
+
+@pytest.mark.parametrize(
+    ("sentence", "parts"),
+    [
+        (
+            "How many vacation days do I get and can I carry them over?",
+            ("How many vacation days do I get", "can I carry them over?"),
+        ),
+        ("What is source and how to search data for channels?", ("What is source", "how to search data for channels?")),
+        (
+            "Am I required to pay council tax, and how much discount am I eligible for?",
+            ("Am I required to pay council tax", "how much discount am I eligible for?"),
+        ),
+        (
+            "How do I schedule a recording and also what is timeshift?",
+            ("How do I schedule a recording", "what is timeshift?"),
+        ),
+        # One ask: "and" joins two things asked about, not two questions.
+        ("How do I configure Backlight and Brightness?", ("How do I configure Backlight and Brightness?",)),
+        ("Who approves and pays my expenses?", ("Who approves and pays my expenses?",)),
+        # A part of one word asks nothing on its own.
+        ("Why and how?", ("Why and how?",)),
+    ],
+)
+def test_a_sentence_asking_two_things_is_split_into_its_asks(sentence, parts):
+    assert asked_parts(sentence) == parts

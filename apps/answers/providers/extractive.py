@@ -6,7 +6,8 @@ always used and leads, up to two more of the same document follow when they scor
 and add something new (of another document too when the question has several hops and the
 sentence brings a term of the question the answer lacks), and the best one's section follows:
 whole when it has at most about sixty words, else what comes after it (the condition, exception or
-steps of a rule) up to that many. A table row or JSON record about another thing than the question names
+steps of a rule) up to that many. A sentence that asks two things ("... and can I carry them over?")
+gets the best sentence for each. A table row or JSON record about another thing than the question names
 is no answer. Records arrive as readable sentences (apps/answers/evidence/records.py). Each
 sentence is quoted verbatim with its passage number, so the verifier can check it word for word.
 Whether the evidence suffices is decided before a provider is called (the synthesizer step).
@@ -20,9 +21,10 @@ from collections.abc import Iterator, Sequence
 from apps.answers.citations import MARKER
 from apps.answers.evidence import ScoredSentence
 from apps.answers.evidence.answer_types import names_unmatched, thing_asked_to_exist
-from apps.answers.evidence.sentences import follow_up_rank
+from apps.answers.evidence.sentences import follow_up_rank, sentences_rank
 from apps.answers.evidence.text import question_terms, term_set
 from apps.integrations.llm.base import Completion, EvidencePassage, GenerationEvent, GenerationRequest, TextDelta
+from apps.text.questions import asked_parts, asked_sentence
 
 MODEL_NAME = "extractive"
 MAX_SENTENCES = 3
@@ -57,6 +59,7 @@ class ExtractiveProvider:
             ranked = about_what_is_asked(ranked, asked=request.focus or request.question, passages=request.passages)
             asked = question_terms(request.focus or request.question) if request.multi_hop else None
             chosen = sentences_choose(ranked, hops_asking=asked)
+            chosen = _each_ask_answered(chosen, request=request)
         text = " ".join(_cited(sentence) for sentence in chosen) if chosen else NOT_FOUND
         emitted = 0
         for token in TOKEN.findall(text):
@@ -70,6 +73,28 @@ class ExtractiveProvider:
             output_tokens=emitted,
             stop_reason="end_turn" if emitted == len(TOKEN.findall(text)) else "max_tokens",
         )
+
+
+def _each_ask_answered(chosen: list[ScoredSentence], *, request: GenerationRequest) -> list[ScoredSentence]:
+    """For a question that asks two things ("How many vacation days do I get and can I carry them
+    over?"), the best sentence for each ask that the answer does not hold yet, after the rest. Each
+    ask is ranked alone: ranked with the whole question too (as a follow-up's focus is), the carry-over
+    sentence led both asks and the 28 days never came."""
+    if not chosen:
+        return chosen
+    asked = request.focus or request.question
+    parts = asked_parts(asked_sentence(asked))
+    if len(parts) < 2:
+        return chosen
+    taken = {(s.passage_number, s.position) for s in chosen}
+    added = []
+    for part in parts:
+        on_part = sentences_rank(question=part, passages=request.passages)
+        ranked = about_what_is_asked(on_part, asked=asked, passages=request.passages)
+        if ranked and (ranked[0].passage_number, ranked[0].position) not in taken:
+            taken.add((ranked[0].passage_number, ranked[0].position))
+            added.append(ranked[0])
+    return chosen + added
 
 
 def about_what_is_asked(
