@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
+from django.db import connection
 from django.db.models import QuerySet
 from guardian.core import ObjectPermissionChecker
 from guardian.shortcuts import get_group_perms, get_objects_for_user, get_user_perms
@@ -91,6 +92,35 @@ def chunks_visible_to(*, principals: list[str], chunk_ids: Iterable[int]) -> Que
         .select_related("document")
         .defer("embedding")
     )
+
+
+# For each term, how many chunks the principals may view use it, counted up to a cap (enough to rank
+# spelling suggestions; a common term's postings are not all read).
+_PASSAGES_USING_SQL = """
+SELECT t.term, (
+    SELECT count(*) FROM (
+        SELECT 1 FROM documents_keywordposting p
+        JOIN documents_chunk c ON c.id = p.chunk_id
+        JOIN documents_document d ON d.id = c.document_id
+        WHERE p.term = t.term AND c.acl && %(principals)s::varchar[] AND d.status = %(indexed)s
+        LIMIT %(cap)s
+    ) AS used
+) FROM unnest(%(terms)s::text[]) AS t(term)
+"""
+
+
+def passages_using(*, principals: list[str], terms: Iterable[str], cap: int = 50) -> dict[str, int]:
+    """Terms the principals' viewable passages use, with how many use each (at most `cap`); a term no
+    such passage uses is absent. A word of a document they may not view is as unknown as no word."""
+    wanted = sorted(set(terms))
+    if not principals or not wanted:
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _PASSAGES_USING_SQL,
+            {"principals": principals, "terms": wanted, "cap": cap, "indexed": Document.Status.INDEXED},
+        )
+        return {term: used for term, used in cursor.fetchall() if used}
 
 
 def user_access_covers(*, holder: User, other: User) -> bool:

@@ -6,6 +6,7 @@ import csv
 import json
 from pathlib import Path
 
+from apps.bench.answers.typos import with_typo
 from apps.bench.corpus import corpus_entry_upload
 from apps.bench.management.commands.eval_all import HANDBOOK_QUESTION_SETS, MULTIHOP_QUESTIONS
 from apps.bench.retrieval.beir import load_dataset
@@ -49,3 +50,10 @@ def test_every_held_out_multi_hop_question_rests_on_two_passages_and_has_an_answ
     assert all(len(found) == 2 for found in passages.values())
     assert all(query["answers"] and query["hops"] == 2 for query in queries)
     assert {query["type"] for query in queries} == {"bridge", "comparison"}
+
+
+def test_a_typo_goes_into_the_longest_word_that_is_no_name():
+    assert with_typo("How many vacation days do I get?", "swap") == "How many vactaion days do I get?"
+    assert with_typo("How many vacation days do I get?", "drop") == "How many vacaion days do I get?"
+    assert with_typo("Where is the Lisbon office?", "swap") == "Where is the Lisbon ofifce?"  # a name stays
+    assert with_typo("Who is it?", "swap") == "Who is it?"  # no word long enough

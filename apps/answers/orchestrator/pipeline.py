@@ -1,4 +1,4 @@
-"""The answer pipeline: (contextualizer ->) planner -> retriever -> synthesizer -> verifier -> critic
+"""The answer pipeline: (contextualizer ->) (speller ->) planner -> retriever -> synthesizer -> verifier -> critic
 -> citation -> formatter.
 
 A generator of `token` and `citation` events. The synthesizer's text is cut into sentences as it
@@ -29,6 +29,7 @@ from apps.answers.steps.critic import answer_critique
 from apps.answers.steps.formatter import formatter_run
 from apps.answers.steps.planner import planner_run
 from apps.answers.steps.retriever import retriever_run
+from apps.answers.steps.speller import speller_run, speller_wanted
 from apps.answers.steps.synthesizer import synthesis_start
 from apps.answers.steps.verifier import Evidence, sentence_verify
 from apps.integrations.llm.base import ProviderTimeoutError
@@ -52,6 +53,9 @@ def answer_pipeline(state: AnswerState, runner: StepRunner) -> Generator[AnswerE
     if state.earlier_turns:
         with runner.step("contextualizer") as record:
             contextualizer_run(state, record)
+    if speller_wanted(state):
+        with runner.step("speller") as record:
+            speller_run(state, record)
     with runner.step("planner") as record:
         planner_run(state, record)
     registry = CitationRegistry(passages=(), chunks={})

@@ -86,7 +86,11 @@ class AnswerOutput(serializers.Serializer):
     query_id = serializers.IntegerField(allow_null=True)
     conversation_id = serializers.IntegerField(allow_null=True, help_text="pass it with the next question to follow up")
     standalone_question = serializers.CharField(
-        allow_blank=True, help_text="a follow-up as rewritten from its conversation and answered; empty otherwise"
+        allow_blank=True,
+        help_text=(
+            "the question as answered when it differs from the one asked: a follow-up rewritten from its "
+            "conversation, typos corrected; empty otherwise"
+        ),
     )
     answer = serializers.CharField(allow_blank=True)
     outcome = serializers.ChoiceField(choices=QueryLog.Outcome.choices)

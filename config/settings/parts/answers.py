@@ -53,6 +53,7 @@ PII_PHONE_REGIONS = env.list("PII_PHONE_REGIONS", default=["US", "GB", "DE"])
 ANSWER_TIMEOUT_SECONDS = env.float("ANSWER_TIMEOUT_SECONDS", default=30.0)
 ANSWER_STEP_BUDGETS_SECONDS = {
     "contextualizer": 1.0,
+    "speller": 1.0,
     "planner": 1.0,
     "retriever": 8.0,
     "synthesizer": 25.0,  # includes the provider's stream
@@ -61,6 +62,8 @@ ANSWER_STEP_BUDGETS_SECONDS = {
     "citation": 1.0,
     "formatter": 1.0,
 }
+# Typos corrected to the words of the documents the asker may view (apps/text/spelling.py).
+ANSWER_SPELLING_CORRECTION = env.bool("ANSWER_SPELLING_CORRECTION", default=True)
 ANSWER_MAX_QUESTION_CHARS = env.int("ANSWER_MAX_QUESTION_CHARS", default=2000)
 ANSWER_RETRIEVAL_K = env.int("ANSWER_RETRIEVAL_K", default=8)  # chunks retrieved per question
 ANSWER_MAX_K = 50

@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from apps.bench.answers.runner import answers_evaluate, evaluation_user
+from apps.bench.answers.typos import TYPO_KINDS, queries_with_typos
 from apps.bench.retrieval.beir import load_dataset
 from apps.bench.retrieval.ingest import dataset_corpus_ingest
 from apps.core.errors import TenantContextRequired
@@ -24,6 +25,11 @@ class Command(BaseCommand):
         parser.add_argument("--split", help="qrels split (default: the only one, else test)")
         parser.add_argument("--ingest", action="store_true", help="ingest the corpus first (idempotent)")
         parser.add_argument("--limit", type=int, help="answer only the first N questions")
+        parser.add_argument(
+            "--typos",
+            choices=TYPO_KINDS,
+            help="ask each question with one typo in its longest word: two letters swapped, or one left out",
+        )
 
     def handle(self, *args, **options) -> None:
         try:
@@ -34,6 +40,8 @@ class Command(BaseCommand):
             if options["limit"] < 1:
                 raise CommandError("--limit must be at least 1")
             dataset.queries = dataset.queries[: options["limit"]]
+        if options["typos"]:
+            dataset.queries = queries_with_typos(dataset.queries, options["typos"])
         try:
             with in_tenant(options["tenant"]):
                 report = self._run(dataset, options)
