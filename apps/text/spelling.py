@@ -30,6 +30,9 @@ from spellchecker import SpellChecker
 
 from .analyzer import STOP_WORDS
 
+# At most this many words of one question are looked up (each with ~300 candidates): a question of
+# 2,000 characters could otherwise send tens of thousands of lookups in one query.
+MAX_SUSPECTS = 8
 MIN_TYPO_LETTERS = 5  # a four-letter word one edit from another is as often a lower-cased name ("junu")
 WORD = re.compile(r"[^\W\d_]+(?:['\u2019][^\W\d_]+)*|\w+")
 # Contractions typed without their apostrophe ("whats", "dont"): given it back, so they read as the
@@ -73,7 +76,7 @@ def english_words() -> SpellChecker:
 def spelling_corrected(question: str, *, passages_using: PassagesUsing) -> SpellingCorrection:
     """The question with each typo replaced by the closest word of the documents; unchanged when none."""
     replaced = {word.casefold(): APOSTROPHE_LESS[word.casefold()] for word in apostrophes_missing(question)}
-    suspects = {word.casefold() for word in typo_suspects(question)}
+    suspects = {word.casefold() for word in typo_suspects(question)[:MAX_SUSPECTS]}
     if not suspects:
         return _corrected(question, replaced)
     candidates = {suspect: one_edit_away(suspect) for suspect in suspects}

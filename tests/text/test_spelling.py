@@ -6,7 +6,7 @@ from collections.abc import Collection
 
 import pytest
 
-from apps.text.spelling import apostrophes_missing, one_edit_away, spelling_corrected, typo_suspects
+from apps.text.spelling import MAX_SUSPECTS, apostrophes_missing, one_edit_away, spelling_corrected, typo_suspects
 
 DOCUMENT_WORDS = {"hotel": 12, "limit": 4, "search": 9, "scheduled": 3, "match": 30, "deregister": 2, "garden": 5}
 
@@ -77,3 +77,18 @@ def test_one_edit_away_covers_deletion_insertion_replacement_and_swap():
     assert {"hotl", "hotlee", "hotla", "hotel"} <= edits
     assert "hotle" not in edits
     assert "hoetl" not in edits  # two swaps away
+
+
+def test_the_documents_are_asked_about_a_bounded_number_of_words():
+    asked: list[Collection[str]] = []
+
+    def recorded(terms: Collection[str]) -> dict[str, int]:
+        asked.append(terms)
+        return {}
+
+    typed = [f"hotle{chr(97 + i) * 3}" for i in range(20)]
+    spelling_corrected("Please check " + " and ".join(typed) + " for me.", passages_using=recorded)
+
+    assert len(asked) == 1
+    assert len(set(typed) & set(asked[0])) == MAX_SUSPECTS
+    assert len(asked[0]) < MAX_SUSPECTS * 500
