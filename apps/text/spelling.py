@@ -2,16 +2,16 @@
 
 "whats the hotle limit in berlin" finds little by its words: no passage says "hotle", and the
 answers' evidence check reads the question's terms. A word is taken for a typo only when all of
-these hold: it has at least five letters and no digit; it is no part of a hyphenated compound
-("avant-garde"); it is not capitalised inside its sentence (a name: "Gmail", "Bixby"); neither the
-documents the asker may view nor an English word list (pyspellchecker's, shipped in its wheel)
-knows it. It is replaced by the document word one edit away (a letter deleted, inserted or
+these hold: it has at least five letters; it is no part of a hyphenated compound or a code
+("avant-garde", "covid19"); it is not capitalised inside its sentence (a name: "Gmail", "Bixby");
+neither the documents the asker may view nor an English word list (pyspellchecker's, shipped in its
+wheel) knows it. It is replaced by the document word one edit away (a letter deleted, inserted or
 replaced, or two neighbours swapped: Damerau-Levenshtein distance 1) with the same first letter that
 the most passages use; with none, it stays. A real English word the documents do not use ("mine",
 "hope") is never changed, so a question about something the documents lack is not turned into one
 about something they have. A contraction typed without its apostrophe ("whats", "dont") gets it back.
-A question whose words are mostly unknown to English is left as it is: it is in another
-language, and the word list is English.
+A question whose words are mostly unknown to English is left as it is: it is in another language,
+and the word list is English.
 
 The documents' words come from the caller's `passages_using` (term -> how many passages the asker
 may view use it), so a word found only in a document the asker may not open is never suggested.
@@ -34,7 +34,8 @@ from .analyzer import STOP_WORDS
 # 2,000 characters could otherwise send tens of thousands of lookups in one query.
 MAX_SUSPECTS = 8
 MIN_TYPO_LETTERS = 5  # a four-letter word one edit from another is as often a lower-cased name ("junu")
-WORD = re.compile(r"[^\W\d_]+(?:['\u2019][^\W\d_]+)*|\w+")
+# Letters only: "docter's" is the word "docter" and a clitic; a word with a digit is no typo.
+WORD = re.compile(r"[^\W\d_]+")
 # Contractions typed without their apostrophe ("whats", "dont"): given it back, so they read as the
 # stop words they are instead of as terms a passage must cover (or typos of "font"). Not those that are
 # words too ("ill", "wed", "lets", "id", "wont", "hes").
@@ -113,21 +114,27 @@ def typo_suspects(question: str) -> list[str]:
     for match in WORD.finditer(question):
         word = match.group(0)
         lowered = word.casefold()
-        if len(word) < MIN_TYPO_LETTERS or not word.isalpha() or lowered in STOP_WORDS or lowered in APOSTROPHE_LESS:
+        if len(word) < MIN_TYPO_LETTERS or lowered in STOP_WORDS or lowered in APOSTROPHE_LESS:
             continue
         if word[0].isupper() and not SENTENCE_START.search(question[: match.start()]):
             continue  # capitalised inside a sentence: a name
-        if question[match.end() : match.end() + 1] == "-" or question[max(match.start() - 1, 0) : match.start()] == "-":
-            continue  # a part of a compound ("avant-garde"): not a word of its own
+        if _joined(question, match):
+            continue  # a part of a compound ("avant-garde") or a code ("covid19"): not a word of its own
         if _english_count(lowered) == 0:
             suspects.append(word)
     return suspects
 
 
+def _joined(question: str, match: re.Match[str]) -> bool:
+    before = question[match.start() - 1] if match.start() else " "
+    after = question[match.end()] if match.end() < len(question) else " "
+    return any(character == "-" or character == "_" or character.isdigit() for character in (before, after))
+
+
 def _reads_as_english(question: str) -> bool:
     """Whether at least half of the question's words are English ones: a question in another language ("Wie
     viele Urlaubstage habe ich?") is not corrected into English ("viele" is one edit from "view")."""
-    words = [word.casefold() for word in WORD.findall(question) if word.isalpha()]
+    words = [word.casefold() for word in WORD.findall(question) if len(word) > 1]
     return sum(word in STOP_WORDS or _english_count(word) > 0 for word in words) * 2 >= len(words)
 
 

@@ -27,6 +27,7 @@ def corrected(question: str) -> str:
         ("When is it sheduled?", "When is it scheduled?"),
         ("Hotle prices?", "Hotel prices?"),  # capitalised at the start of the sentence: not a name
         ("whats the hotle limit, i dont know", "what's the hotel limit, i don't know"),  # apostrophes given back
+        ("Is the hotle's limit higher?", "Is the hotel's limit higher?"),  # a clitic stays
     ],
 )
 def test_a_typo_becomes_the_document_word_one_edit_away(typed, meant):
@@ -40,6 +41,7 @@ def test_a_typo_becomes_the_document_word_one_edit_away(typed, meant):
         "Can I bring my yatch?",  # "match" is one edit away, but typists rarely miss the first letter
         "How do I reregister my car?",  # nor "deregister"
         "Who are the avant-garde painters?",  # part of a compound
+        "Is hotle2 the new limit?",  # a code, not a word
         "I hope the hotel has a limit",  # English words, known or not to the documents, stay
         "Is the hotl open?",  # four letters: as often a lower-cased name
         "How much is the plutonium?",  # an English word the documents do not use is no typo of theirs
