@@ -101,7 +101,7 @@ def apostrophes_missing(question: str) -> list[str]:
 def _corrected(question: str, replaced: dict[str, str]) -> SpellingCorrection:
     if not replaced:
         return SpellingCorrection(text=question)
-    return SpellingCorrection(text=_replace_words(question, replaced), replaced=replaced)
+    return SpellingCorrection(text=words_replaced(question, replaced), replaced=replaced)
 
 
 def typo_suspects(question: str) -> list[str]:
@@ -153,7 +153,8 @@ def _english_count(word: str) -> int:
     return int(english_words().word_frequency[word])
 
 
-def _replace_words(question: str, replaced: Mapping[str, str]) -> str:
+def words_replaced(question: str, replaced: Mapping[str, str]) -> str:
+    """The text with each word `replaced` names (lower-cased) replaced, its first capital kept."""
     def replacement(match: re.Match[str]) -> str:
         word = match.group(0)
         found = replaced.get(word.casefold())

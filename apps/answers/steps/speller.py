@@ -9,14 +9,12 @@ does for a rewritten follow-up.
 
 from __future__ import annotations
 
-from functools import partial
-
 from django.conf import settings
 
 from apps.answers.orchestrator.state import AnswerState
 from apps.answers.orchestrator.trace import StepRecord
 from apps.documents.selectors import passages_using
-from apps.text.spelling import apostrophes_missing, spelling_corrected, typo_suspects
+from apps.text.spelling import apostrophes_missing, spelling_corrected, typo_suspects, words_replaced
 
 
 def speller_wanted(state: AnswerState) -> bool:
@@ -25,10 +23,13 @@ def speller_wanted(state: AnswerState) -> bool:
 
 
 def speller_run(state: AnswerState, record: StepRecord) -> None:
-    """Rewrites state.question (and a follow-up's focus); the trace counts the words replaced, no text."""
-    lookup = partial(passages_using, principals=list(state.principals))
-    correction = spelling_corrected(state.question, passages_using=lambda terms: lookup(terms=terms))
+    """Rewrites state.question (and a follow-up's focus, a part of it); the trace counts the words
+    replaced, no text."""
+    principals = list(state.principals)
+    correction = spelling_corrected(
+        state.question, passages_using=lambda terms: passages_using(principals=principals, terms=terms)
+    )
     state.question = correction.text
-    if state.focus and correction.replaced:
-        state.focus = spelling_corrected(state.focus, passages_using=lambda terms: lookup(terms=terms)).text
+    if state.focus:
+        state.focus = words_replaced(state.focus, correction.replaced)
     record.summary.update({"words_corrected": len(correction.replaced)})
