@@ -155,6 +155,7 @@ def _english_count(word: str) -> int:
 
 def words_replaced(question: str, replaced: Mapping[str, str]) -> str:
     """The text with each word `replaced` names (lower-cased) replaced, its first capital kept."""
+
     def replacement(match: re.Match[str]) -> str:
         word = match.group(0)
         found = replaced.get(word.casefold())
