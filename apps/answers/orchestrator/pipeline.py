@@ -1,5 +1,5 @@
-"""The answer pipeline: (contextualizer ->) (speller ->) planner -> retriever -> synthesizer -> verifier -> critic
--> citation -> formatter.
+"""The answer pipeline: (contextualizer ->) (speller ->) planner -> retriever -> synthesizer -> verifier
+-> critic -> citation -> formatter.
 
 A generator of `token` and `citation` events. The synthesizer's text is cut into sentences as it
 streams; each sentence is verified and its citations renumbered before it is yielded, so nothing

@@ -21,7 +21,7 @@ from collections.abc import Iterator, Sequence
 from apps.answers.citations import MARKER
 from apps.answers.evidence import ScoredSentence
 from apps.answers.evidence.answer_types import names_unmatched, thing_asked_to_exist
-from apps.answers.evidence.sentences import follow_up_rank, sentences_rank
+from apps.answers.evidence.sentences import CLOSE_SCORE_WINDOW, follow_up_rank, sentences_rank
 from apps.answers.evidence.text import question_terms, term_set
 from apps.integrations.llm.base import Completion, EvidencePassage, GenerationEvent, GenerationRequest, TextDelta
 from apps.text.questions import asked_parts, asked_sentence
@@ -32,7 +32,7 @@ MAX_SENTENCES = 3
 # from another passage). Other documents join only a question of several hops, and only with a
 # term of the question the answer lacks: otherwise a near-miss from elsewhere reads as a non
 # sequitur ("lost laptop" answered with how new hires collect theirs)...
-SCORE_WINDOW = 0.12
+SCORE_WINDOW = CLOSE_SCORE_WINDOW  # the same window names the documents that came close to a refusal
 SCORE_WINDOW_OTHER_PASSAGE = 0.06
 # ...and bring new terms: more than this share of its terms must be new to the answer.
 MIN_NEW_TERMS = 0.4
